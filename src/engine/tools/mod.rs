@@ -1,0 +1,78 @@
+//! The tools a subagent can call, with Claude Code's names and input schemas.
+//!
+//! Each tool is one file. A tool never panics and never escapes the workspace
+//! roots: every failure is a `ToolError` whose text goes back to the model as an
+//! error result, so a bad call never ends the run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::access::AccessPolicy;
+
+/// What a tool call may touch and how long it may take.
+#[derive(Clone)]
+pub struct ToolContext {
+    /// The workspace directory Codex reported; relative paths resolve here.
+    pub cwd: PathBuf,
+    /// Directories the subagent may read and write under (cwd is always one).
+    pub roots: Vec<PathBuf>,
+    pub access: Arc<AccessPolicy>,
+    pub limits: ToolLimits,
+    /// Shared by WebFetch.
+    pub http: reqwest::Client,
+    /// The subagent's todo list (TodoWrite replaces it whole).
+    pub todos: Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ToolLimits {
+    pub bash_default_timeout: Duration,
+    pub bash_max_timeout: Duration,
+    /// Bytes of output kept from Bash, Grep and WebFetch before truncation.
+    pub output_cap: usize,
+    /// Lines Read returns when no limit is given.
+    pub read_default_lines: usize,
+    /// Files larger than this are refused by Read unless offset/limit are given.
+    pub read_max_bytes: u64,
+}
+
+impl Default for ToolLimits {
+    fn default() -> Self {
+        Self {
+            bash_default_timeout: Duration::from_secs(120),
+            bash_max_timeout: Duration::from_secs(600),
+            output_cap: 30_000,
+            read_default_lines: 2000,
+            read_max_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolError {
+    /// The input does not match the tool's schema.
+    #[error("invalid input for {tool}: {reason}")]
+    InvalidInput { tool: String, reason: String },
+    /// Access control refused the call.
+    #[error("permission denied: {0}")]
+    Denied(String),
+    /// The call ran and failed (missing file, non-unique edit, timeout, ...).
+    #[error("{0}")]
+    Failed(String),
+}
+
+#[async_trait]
+pub trait Tool: Send + Sync {
+    /// Claude Code's name (`Read`, `Bash`, ...).
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// JSON schema of the input, as Claude Code defines it.
+    fn input_schema(&self) -> Value;
+    /// Read-only tools may run concurrently and survive a read-only sandbox.
+    fn read_only(&self) -> bool;
+    async fn call(&self, input: Value, ctx: &ToolContext) -> Result<String, ToolError>;
+}

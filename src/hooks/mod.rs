@@ -1,0 +1,1 @@
+//! Running Claude Code hook commands: matcher, subprocess, JSON protocol, timeouts.

@@ -1,0 +1,1 @@
+//! One tower Layer per concern on a `/responses` turn.

@@ -1,0 +1,24 @@
+//! Model providers for subagents, behind one trait.
+//!
+//! `types` holds the neutral messages; each provider file translates them to one
+//! API. The router (aliases, fallback chains, retries, circuit breakers) sits on top.
+
+pub mod error;
+pub mod openai_responses;
+pub mod types;
+
+pub use error::ProviderError;
+pub use types::*;
+
+use async_trait::async_trait;
+
+/// One model API. Implementations collect a streamed answer into a `ModelResponse`;
+/// nothing they receive is shown to Codex while it streams, so a failed call can be
+/// retried or moved to another provider without the user seeing half an answer.
+#[async_trait]
+pub trait ModelProvider: Send + Sync {
+    /// Short provider name used in `provider:model` specs, logs and errors.
+    fn name(&self) -> &str;
+
+    async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ProviderError>;
+}

@@ -1,0 +1,1 @@
+//! The ledger: an embedded SQLite database of sessions, tasks, tool calls and hook runs.
