@@ -1,1 +1,4 @@
-//! (in progress)
+//! The Responses API on the wire: the SSE codec, request bodies, stream events.
+//! Pure: no I/O here, so every byte-level rule is a unit test.
+
+pub mod sse;
