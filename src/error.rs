@@ -1,1 +1,71 @@
-//! (in progress)
+//! Errors the proxy answers a client with: each has a status and a JSON body that says
+//! what went wrong and, where it helps, what to change.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("request body is larger than the limit of {limit} bytes; raise server.body_limit_mb to accept it")]
+    BodyTooLarge { limit: usize },
+    #[error("could not read the request body: {0}")]
+    BodyRead(String),
+    #[error("cannot decode the {encoding} request body: {cause}")]
+    BodyDecode { encoding: String, cause: String },
+    #[error("upstream {upstream} is unreachable: {cause}")]
+    UpstreamUnreachable { upstream: String, cause: String },
+    #[error("no upstream serves {path}: codex-plus relays /v1/... to the OpenAI upstream and /backend-api/... to the ChatGPT upstream")]
+    NoRoute { path: String },
+    #[error(
+        "websocket is not supported on {path}; use HTTP streaming (Codex falls back on its own)"
+    )]
+    WebsocketUnsupported { path: String },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyRead(_) | Self::BodyDecode { .. } | Self::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
+            Self::NoRoute { .. } | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::WebsocketUnsupported { .. } => StatusCode::UPGRADE_REQUIRED,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable machine-readable kind, the `type` of the JSON error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyRead(_) => "body_read_failed",
+            Self::BodyDecode { .. } => "body_decode_failed",
+            Self::UpstreamUnreachable { .. } => "upstream_unreachable",
+            Self::NoRoute { .. } => "no_route",
+            Self::WebsocketUnsupported { .. } => "websocket_unsupported",
+            Self::BadRequest(_) => "invalid_request",
+            Self::NotFound(_) => "not_found",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl IntoResponse for ProxyError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "type": self.kind(), "message": self.to_string() });
+        if let Self::UpstreamUnreachable { upstream, cause } = &self {
+            error["upstream"] = json!(upstream);
+            error["cause"] = json!(cause);
+        }
+        (self.status(), axum::Json(json!({ "error": error }))).into_response()
+    }
+}

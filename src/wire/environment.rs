@@ -1,0 +1,174 @@
+//! What Codex tells the model about where it runs: the `<environment_context>` user
+//! message (cwd, workspace roots, shell, date) and the `x-codex-turn-metadata` header
+//! (session, turn, sandbox mode). This is how the proxy learns each request's workspace.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::request::{RawJson, ResponsesRequest};
+
+const OPEN: &str = "<environment_context>";
+
+/// The workspace a request comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    pub cwd: PathBuf,
+    /// `<workspace_roots>`; never empty when parsed (the cwd stands in).
+    pub roots: Vec<PathBuf>,
+    pub shell: Option<String>,
+    pub current_date: Option<String>,
+}
+
+impl Environment {
+    /// The latest environment context in the history (Codex sends a new one when it changes).
+    pub fn from_request(req: &ResponsesRequest) -> Option<Environment> {
+        req.input
+            .iter()
+            .rev()
+            .filter(|item| item.contains(OPEN))
+            .find_map(Self::from_item)
+    }
+
+    fn from_item(item: &RawJson) -> Option<Environment> {
+        let text = item.message_text()?;
+        Self::from_text(&text)
+    }
+
+    /// Parses the `<environment_context>` block of a message text.
+    pub fn from_text(text: &str) -> Option<Environment> {
+        let block = &text[text.find(OPEN)?..];
+        let cwd = PathBuf::from(unescape(tag(block, "cwd")?.trim()));
+        if !cwd.is_absolute() {
+            return None;
+        }
+        let mut roots: Vec<PathBuf> = tag(block, "workspace_roots")
+            .map(|roots| {
+                all_tags(roots, "root")
+                    .map(|r| PathBuf::from(unescape(r.trim())))
+                    .filter(|p| p.is_absolute())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if roots.is_empty() {
+            roots.push(cwd.clone());
+        }
+        Some(Environment {
+            cwd,
+            roots,
+            shell: tag(block, "shell").map(|s| s.trim().to_string()),
+            current_date: tag(block, "current_date").map(|s| s.trim().to_string()),
+        })
+    }
+}
+
+/// The content of the first `<name>...</name>` in `text`.
+fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    all_tags(text, name).next()
+}
+
+fn all_tags<'a>(text: &'a str, name: &str) -> impl Iterator<Item = &'a str> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let start = rest.find(&open)? + open.len();
+        let len = rest[start..].find(&close)?;
+        let content = &rest[start..start + len];
+        rest = &rest[start + len + close.len()..];
+        Some(content)
+    })
+}
+
+/// Codex escapes XML specials in paths.
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The `x-codex-turn-metadata` header: Codex's own account of the turn.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct TurnMetadata {
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    #[serde(default)]
+    pub turn_id: Option<String>,
+    /// `turn`, `compact`, ...
+    #[serde(default)]
+    pub request_kind: Option<String>,
+    /// `new` for the first request of a thread, `resumed`/... otherwise.
+    #[serde(default)]
+    pub history_initialization: Option<String>,
+    /// `read-only`, `workspace-write`, `danger-full-access`.
+    #[serde(default)]
+    pub sandbox_mode: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+impl TurnMetadata {
+    pub fn parse(header: &str) -> Option<TurnMetadata> {
+        serde_json::from_str(header).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const CONTEXT: &str = "<environment_context>\n  <cwd>/tmp/a &amp; b</cwd>\n  <shell>bash</shell>\n  <current_date>2026-11-21</current_date>\n  <timezone>Etc/UTC</timezone>\n  <filesystem><workspace_roots><root>/tmp/a &amp; b</root><root>/srv/extra</root></workspace_roots><permission_profile type=\"managed\"></permission_profile></filesystem>\n</environment_context>";
+
+    #[test]
+    fn parses_the_context_block() {
+        let env = Environment::from_text(CONTEXT).unwrap();
+        assert_eq!(env.cwd, PathBuf::from("/tmp/a & b"));
+        assert_eq!(
+            env.roots,
+            vec![PathBuf::from("/tmp/a & b"), PathBuf::from("/srv/extra")]
+        );
+        assert_eq!(env.shell.as_deref(), Some("bash"));
+        assert_eq!(env.current_date.as_deref(), Some("2026-11-21"));
+    }
+
+    #[test]
+    fn without_roots_the_cwd_is_the_root_and_relative_cwd_is_refused() {
+        let env =
+            Environment::from_text("<environment_context><cwd>/w</cwd></environment_context>")
+                .unwrap();
+        assert_eq!(env.roots, vec![PathBuf::from("/w")]);
+        assert!(Environment::from_text("<environment_context><cwd>w</cwd>").is_none());
+        assert!(Environment::from_text("no context here").is_none());
+    }
+
+    #[test]
+    fn the_latest_context_in_the_history_wins() {
+        let msg = |text: &str| json!({"type":"message","role":"user","content":[{"type":"input_text","text":text}]});
+        let body = json!({"input":[
+            msg("<environment_context><cwd>/first</cwd></environment_context>"),
+            msg("hello"),
+            msg("<environment_context><cwd>/second</cwd></environment_context>"),
+            msg("again")]});
+        let req = ResponsesRequest::parse(&bytes::Bytes::from(body.to_string())).unwrap();
+        assert_eq!(
+            Environment::from_request(&req).unwrap().cwd,
+            PathBuf::from("/second")
+        );
+    }
+
+    #[test]
+    fn turn_metadata_from_a_real_header() {
+        let header = r#"{"installation_id":"x","session_id":"s1","thread_id":"s1","turn_id":"t1","request_kind":"turn","history_initialization":"new","sandbox":"seccomp","sandbox_mode":"read-only","model":"gpt-6.1-sol","extra":{"a":1}}"#;
+        let m = TurnMetadata::parse(header).unwrap();
+        assert_eq!(m.session_id.as_deref(), Some("s1"));
+        assert_eq!(m.turn_id.as_deref(), Some("t1"));
+        assert_eq!(m.sandbox_mode.as_deref(), Some("read-only"));
+        assert_eq!(m.history_initialization.as_deref(), Some("new"));
+        assert!(TurnMetadata::parse("not json").is_none());
+    }
+}

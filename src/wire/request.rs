@@ -1,0 +1,437 @@
+//! A `/responses` request body, parsed only as deep as the pipeline needs.
+//!
+//! Codex re-sends the whole history every turn, so bodies reach megabytes. The
+//! members the pipeline works on are typed (`model`, `stream`, `input`, `tools`);
+//! every other member, and every history item, stays raw JSON: parsing and
+//! serialising them is a copy, and nothing unknown is lost. Members are written
+//! back in their original order.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::scan::{self, ScanError};
+
+/// The body of `POST .../responses`.
+#[derive(Debug, Clone, Default)]
+pub struct ResponsesRequest {
+    pub model: Option<String>,
+    pub stream: Option<bool>,
+    /// The history items.
+    pub input: Vec<RawJson>,
+    /// Top-level tools (classic dialect); `None` when the member is absent.
+    pub tools: Option<Vec<RawJson>>,
+    /// Every other member, raw, with its name.
+    pub rest: Vec<(String, RawJson)>,
+    order: Vec<Slot>,
+}
+
+/// Where each member stood in the original body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    Model,
+    Stream,
+    Input,
+    Tools,
+    Rest(usize),
+}
+
+/// How the request offers tools to the model (PROTOCOL.md): classic models get a
+/// top-level `tools` array; "lite" models get them inside an `additional_tools`
+/// item at the start of `input`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Classic,
+    Lite,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error(transparent)]
+    Json(#[from] ScanError),
+    #[error("invalid member {member}: {cause}")]
+    Member { member: String, cause: String },
+    #[error("duplicate member {0}")]
+    Duplicate(String),
+    #[error("request body is not UTF-8")]
+    NotUtf8,
+}
+
+impl ResponsesRequest {
+    /// Outlines the body; members and items are zero-copy slices of it.
+    pub fn parse(body: &Bytes) -> Result<Self, ParseError> {
+        let b = &body[..];
+        std::str::from_utf8(b).map_err(|_| ParseError::NotUtf8)?;
+        let mut req = ResponsesRequest::default();
+        let end = scan::walk_object(b, 0, |key, value| {
+            let name: Cow<str> =
+                serde_json::from_slice(&b[key]).map_err(|e| ParseError::Member {
+                    member: "(name)".into(),
+                    cause: e.to_string(),
+                })?;
+            let typed = |what: &str| ParseError::Member {
+                member: name.to_string(),
+                cause: format!("expected {what}"),
+            };
+            let (slot, end) = match name.as_ref() {
+                "model" => {
+                    let end = scan::value_end(b, value)?;
+                    req.model = Some(
+                        serde_json::from_slice(&b[value..end]).map_err(|_| typed("a string"))?,
+                    );
+                    (Slot::Model, end)
+                }
+                "stream" => {
+                    let end = scan::value_end(b, value)?;
+                    req.stream = Some(
+                        serde_json::from_slice(&b[value..end]).map_err(|_| typed("a boolean"))?,
+                    );
+                    (Slot::Stream, end)
+                }
+                "input" => {
+                    let (items, end) =
+                        elements(body, value).map_err(|_| typed("an array of items"))?;
+                    req.input = items;
+                    (Slot::Input, end)
+                }
+                "tools" => {
+                    let (tools, end) = elements(body, value).map_err(|_| typed("an array"))?;
+                    req.tools = Some(tools);
+                    (Slot::Tools, end)
+                }
+                _ => {
+                    let end = scan::value_end(b, value)?;
+                    req.rest
+                        .push((name.to_string(), RawJson(body.slice(value..end))));
+                    (Slot::Rest(req.rest.len() - 1), end)
+                }
+            };
+            if req.order.contains(&slot) {
+                return Err(ParseError::Duplicate(name.into_owned()));
+            }
+            req.order.push(slot);
+            Ok(end)
+        })?;
+        scan::expect_end(b, end)?;
+        Ok(req)
+    }
+
+    /// The body as JSON, members in their original order, raw parts copied as they came.
+    pub fn to_bytes(&self) -> Bytes {
+        let raw_len: usize = self.input.iter().map(|i| i.0.len() + 1).sum::<usize>()
+            + self
+                .rest
+                .iter()
+                .map(|(k, v)| k.len() + v.0.len() + 4)
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(raw_len + 256);
+        out.push(b'{');
+        let mut first = true;
+        let mut member = |out: &mut Vec<u8>, name: &str| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            write_json(out, name);
+            out.push(b':');
+        };
+        for slot in &self.order {
+            match *slot {
+                Slot::Model => {
+                    member(&mut out, "model");
+                    write_json(&mut out, &self.model);
+                }
+                Slot::Stream => {
+                    member(&mut out, "stream");
+                    write_json(&mut out, &self.stream);
+                }
+                Slot::Input => {
+                    member(&mut out, "input");
+                    write_array(&mut out, &self.input);
+                }
+                Slot::Tools => {
+                    member(&mut out, "tools");
+                    match &self.tools {
+                        Some(tools) => write_array(&mut out, tools),
+                        None => out.extend_from_slice(b"null"),
+                    }
+                }
+                Slot::Rest(i) => {
+                    let (name, value) = &self.rest[i];
+                    member(&mut out, name);
+                    out.extend_from_slice(&value.0);
+                }
+            }
+        }
+        if !self.order.contains(&Slot::Input) && !self.input.is_empty() {
+            member(&mut out, "input");
+            write_array(&mut out, &self.input);
+        }
+        out.push(b'}');
+        Bytes::from(out)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.input.first() {
+            Some(item) if item.head().kind.as_deref() == Some("additional_tools") => Dialect::Lite,
+            _ => Dialect::Classic,
+        }
+    }
+
+    /// A raw member other than the typed ones.
+    pub fn member(&self, key: &str) -> Option<&RawJson> {
+        self.rest.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets (or adds) a raw member other than the typed ones.
+    pub fn set_member(&mut self, key: &str, value: RawJson) {
+        match self.rest.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => {
+                self.order.push(Slot::Rest(self.rest.len()));
+                self.rest.push((key.to_string(), value));
+            }
+        }
+    }
+
+    /// Sets `tools`, adding the member if the body had none.
+    pub fn set_tools(&mut self, tools: Vec<RawJson>) {
+        if !self.order.contains(&Slot::Tools) {
+            self.order.push(Slot::Tools);
+        }
+        self.tools = Some(tools);
+    }
+
+    pub fn set_model(&mut self, model: String) {
+        if !self.order.contains(&Slot::Model) {
+            self.order.push(Slot::Model);
+        }
+        self.model = Some(model);
+    }
+}
+
+fn elements(body: &Bytes, start: usize) -> Result<(Vec<RawJson>, usize), ScanError> {
+    let (spans, end) = scan::array_elements(body, start)?;
+    Ok((
+        spans.into_iter().map(|r| RawJson(body.slice(r))).collect(),
+        end,
+    ))
+}
+
+fn write_array(out: &mut Vec<u8>, items: &[RawJson]) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item.0);
+    }
+    out.push(b']');
+}
+
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Strings, booleans and options of them always serialise.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// The exact bytes of one JSON value (a history item, a tool, a member). Cheap to
+/// clone; its head is parsed on demand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawJson(Bytes);
+
+/// The fields of an item (or tool) the pipeline routes on. Everything else stays raw.
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemHead<'a> {
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub role: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub call_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub namespace: Option<Cow<'a, str>>,
+}
+
+impl RawJson {
+    pub fn from_value(value: &Value) -> RawJson {
+        RawJson(Bytes::from(value.to_string()))
+    }
+
+    /// Bytes the caller knows to be one JSON value (for example a scanned span).
+    pub fn from_bytes_unchecked(bytes: Bytes) -> RawJson {
+        RawJson(bytes)
+    }
+
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Parsed bodies are checked UTF-8 and built values are Strings.
+        std::str::from_utf8(&self.0).unwrap_or("null")
+    }
+
+    /// The routing fields; a value that is not an object has an empty head.
+    pub fn head(&self) -> ItemHead<'_> {
+        serde_json::from_slice(&self.0).unwrap_or_default()
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::from_slice(&self.0).unwrap_or(Value::Null)
+    }
+
+    /// The text of a message item: its `input_text`/`output_text` parts joined.
+    pub fn message_text(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Msg<'a> {
+            #[serde(borrow, default)]
+            content: Vec<Part<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Part<'a> {
+            #[serde(borrow, default)]
+            text: Option<Cow<'a, str>>,
+        }
+        let msg: Msg = serde_json::from_slice(&self.0).ok()?;
+        Some(
+            msg.content
+                .iter()
+                .filter_map(|p| p.text.as_deref())
+                .collect::<Vec<_>>()
+                .join(""),
+        )
+    }
+
+    pub fn contains(&self, needle: &str) -> bool {
+        memchr::memmem::find(&self.0, needle.as_bytes()).is_some()
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = serde_json::value::RawValue::from_string(self.as_str().to_string())
+            .map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip(v: &Value) -> Value {
+        let req = ResponsesRequest::parse(&Bytes::from(v.to_string())).unwrap();
+        serde_json::from_slice(&req.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn round_trip_keeps_every_member_and_order() {
+        let body = json!({
+            "model": "gpt-5.5", "stream": true,
+            "input": [{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}],"x_future":{"a":[1,2]}}],
+            "tools": [{"type":"function","name":"exec_command","parameters":{}}],
+            "tool_choice": "auto", "reasoning": null, "unknown_member": {"deep": [true, 1.5e3]}
+        });
+        assert_eq!(round_trip(&body), body);
+        let text = String::from_utf8(
+            ResponsesRequest::parse(&Bytes::from(body.to_string()))
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        let keys: Vec<&str> = [
+            "\"model\"",
+            "\"stream\"",
+            "\"input\"",
+            "\"tools\"",
+            "\"tool_choice\"",
+            "\"reasoning\"",
+            "\"unknown_member\"",
+        ]
+        .to_vec();
+        let positions: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "order kept: {text}"
+        );
+    }
+
+    #[test]
+    fn unchanged_items_keep_their_exact_bytes() {
+        let body = r#"{"input":[{"b": 1,  "a":"\u00e9"}],"model":"m"}"#;
+        let req = ResponsesRequest::parse(&Bytes::from(body)).unwrap();
+        assert_eq!(req.input[0].as_str(), r#"{"b": 1,  "a":"\u00e9"}"#);
+        assert_eq!(
+            String::from_utf8(req.to_bytes().to_vec()).unwrap(),
+            r#"{"input":[{"b": 1,  "a":"\u00e9"}],"model":"m"}"#
+        );
+    }
+
+    #[test]
+    fn item_head_and_text() {
+        let item = RawJson::from_value(&json!({"type":"message","role":"user","id":"m1",
+            "content":[{"type":"input_text","text":"a"},{"type":"input_text","text":"b"}]}));
+        let head = item.head();
+        assert_eq!(head.kind.as_deref(), Some("message"));
+        assert_eq!(head.role.as_deref(), Some("user"));
+        assert_eq!(head.id.as_deref(), Some("m1"));
+        assert_eq!(item.message_text().as_deref(), Some("ab"));
+        let call = RawJson::from_value(
+            &json!({"type":"function_call","name":"Task","namespace":"functions","call_id":"c1","arguments":"{}"}),
+        );
+        assert_eq!(call.head().name.as_deref(), Some("Task"));
+        assert_eq!(call.head().namespace.as_deref(), Some("functions"));
+        assert!(RawJson::from_value(&json!(42)).head().kind.is_none());
+    }
+
+    #[test]
+    fn dialect_follows_the_first_item() {
+        let lite = json!({"input":[{"type":"additional_tools","role":"developer","tools":[]}]});
+        let classic = json!({"input":[{"type":"message","role":"user","content":[]}],"tools":[]});
+        let p = |v: &Value| ResponsesRequest::parse(&Bytes::from(v.to_string())).unwrap();
+        assert_eq!(p(&lite).dialect(), Dialect::Lite);
+        assert_eq!(p(&classic).dialect(), Dialect::Classic);
+    }
+
+    #[test]
+    fn edits_are_written_back_in_place() {
+        let mut req =
+            ResponsesRequest::parse(&Bytes::from_static(br#"{"model":"a","input":[],"x":1}"#))
+                .unwrap();
+        req.set_model("b".into());
+        req.set_tools(vec![RawJson::from_value(&json!({"name":"Task"}))]);
+        req.set_member("x", RawJson::from_value(&json!(2)));
+        req.input
+            .push(RawJson::from_value(&json!({"type":"message"})));
+        assert_eq!(
+            String::from_utf8(req.to_bytes().to_vec()).unwrap(),
+            r#"{"model":"b","input":[{"type":"message"}],"x":2,"tools":[{"name":"Task"}]}"#
+        );
+    }
+
+    #[test]
+    fn not_a_request_is_an_error() {
+        for bad in [
+            &b"not json"[..],
+            b"[1,2]",
+            br#"{"model":"a","model":"b"}"#,
+            br#"{"input":"text"}"#,
+            br#"{"model":7}"#,
+            b"{\"model\":\"\xff\"}",
+            br#"{"input":[1,2}"#,
+        ] {
+            assert!(
+                ResponsesRequest::parse(&Bytes::copy_from_slice(bad)).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
