@@ -1,1 +1,5 @@
 //! Running Claude Code hook commands: matcher, subprocess, JSON protocol, timeouts.
+
+pub mod config;
+pub mod event;
+pub mod matcher;
