@@ -1,5 +1,7 @@
 //! Running Claude Code hook commands: matcher, subprocess, JSON protocol, timeouts.
 
 pub mod config;
+pub mod decision;
 pub mod event;
 pub mod matcher;
+pub mod protocol;
