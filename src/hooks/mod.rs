@@ -13,6 +13,7 @@ pub mod runner;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -101,13 +102,8 @@ impl HookRunner {
                 let hook = selected.hook;
                 let result =
                     runner::run_command(&hook.command, stdin, cwd, hook.timeout, self.limits).await;
-                let (response, record) = judge(event, hook, result);
-                let record = HookRunRecord {
-                    session_id,
-                    matcher: selected.matcher.to_owned(),
-                    at,
-                    ..record
-                };
+                let response = respond(event, hook, &result);
+                let record = record(event, selected, session_id, at, &result, &response);
                 (response, record)
             }
         });
@@ -139,62 +135,69 @@ impl HookRunner {
     }
 }
 
-/// Turns a finished (or failed) command into a response and the ledger's record of it
-/// (session, matcher and start time are filled in by the caller).
-fn judge(
+/// What a finished (or unstartable) command means under the hook protocol.
+fn respond(
     event: HookEvent,
     hook: &HookCommand,
-    result: Result<CommandOutput, runner::RunError>,
-) -> (HookResponse, HookRunRecord) {
+    result: &Result<CommandOutput, runner::RunError>,
+) -> HookResponse {
     let command = hook.command.as_str();
-    let record = |exit_code, timed_out, duration_ms, stdout_bytes, stderr: &str| HookRunRecord {
-        session_id: None,
+    match result {
+        Err(err) => HookResponse::failed(format!("hook `{command}` {err}")),
+        Ok(out) => match out.exit {
+            Exit::Code(code) => protocol::interpret(event, command, code, &out.stdout, &out.stderr),
+            Exit::Signal(signal) => {
+                HookResponse::failed(format!("hook `{command}` was killed by signal {signal}"))
+            }
+            Exit::TimedOut => HookResponse::failed(format!(
+                "hook `{command}` timed out after {:?} and was killed",
+                hook.timeout
+            )),
+        },
+    }
+}
+
+/// The ledger's record of one run.
+fn record(
+    event: HookEvent,
+    selected: &Selected<'_>,
+    session_id: Option<String>,
+    at: Timestamp,
+    result: &Result<CommandOutput, runner::RunError>,
+    response: &HookResponse,
+) -> HookRunRecord {
+    let excerpt = |text: &str| text.chars().take(STDERR_EXCERPT_CHARS).collect::<String>();
+    let (exit_code, timed_out, duration, stdout_bytes, stderr_excerpt) = match result {
+        Ok(out) => (
+            match out.exit {
+                Exit::Code(code) => Some(code),
+                Exit::Signal(_) | Exit::TimedOut => None,
+            },
+            out.exit == Exit::TimedOut,
+            out.duration,
+            out.stdout_bytes,
+            excerpt(&out.stderr),
+        ),
+        // Nothing ran, so the reason stands in for stderr.
+        Err(_) => (
+            None,
+            false,
+            Duration::ZERO,
+            0,
+            excerpt(response.error.as_deref().unwrap_or_default()),
+        ),
+    };
+    HookRunRecord {
+        session_id,
         event: event.as_str().to_owned(),
-        matcher: String::new(),
-        command: command.to_owned(),
+        matcher: selected.matcher.to_owned(),
+        command: selected.hook.command.clone(),
         exit_code,
-        outcome: crate::store::HookRunOutcome::Error,
-        duration_ms,
+        outcome: response.outcome(),
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         timed_out,
         stdout_bytes,
-        stderr_excerpt: stderr.chars().take(STDERR_EXCERPT_CHARS).collect(),
-        at: Timestamp(0),
-    };
-    let (response, record) = match result {
-        Err(err) => {
-            let message = format!("hook `{command}` {err}");
-            let record = record(None, false, 0, 0, &message);
-            (HookResponse::failed(message), record)
-        }
-        Ok(out) => {
-            let duration_ms = u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX);
-            let (response, code, timed_out) = match out.exit {
-                Exit::Code(code) => (
-                    protocol::interpret(event, command, code, &out.stdout, &out.stderr),
-                    Some(code),
-                    false,
-                ),
-                Exit::Signal(signal) => (
-                    HookResponse::failed(format!("hook `{command}` was killed by signal {signal}")),
-                    None,
-                    false,
-                ),
-                Exit::TimedOut => (
-                    HookResponse::failed(format!(
-                        "hook `{command}` timed out after {:?} and was killed",
-                        hook.timeout
-                    )),
-                    None,
-                    true,
-                ),
-            };
-            let record = record(code, timed_out, duration_ms, out.stdout_bytes, &out.stderr);
-            (response, record)
-        }
-    };
-    let record = HookRunRecord {
-        outcome: response.outcome(),
-        ..record
-    };
-    (response, record)
+        stderr_excerpt,
+        at,
+    }
 }

@@ -147,7 +147,7 @@ pub struct SessionRecord {
     pub requests: u64,
 }
 
-/// One Task: a subagent run.
+/// One Task: a subagent run. Its description, prompt, output and error are redacted when written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRecord {
     /// The task id (also the agentId shown to the model).
