@@ -1,0 +1,172 @@
+//! Hook events and the JSON a hook command reads on stdin.
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+/// A moment in a session at which hooks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HookEvent {
+    /// Before a tool call runs; may deny it or change its input.
+    PreToolUse,
+    /// After a tool call ran; may send the model a reason.
+    PostToolUse,
+    /// Before a user prompt is sent; may refuse it or add context.
+    UserPromptSubmit,
+    /// When the main agent is about to stop; may make it continue.
+    Stop,
+    /// When a subagent starts.
+    SubagentStart,
+    /// When a subagent is about to stop; may make it continue.
+    SubagentStop,
+    /// When a session starts or resumes; may add context.
+    SessionStart,
+    /// When a session ends.
+    SessionEnd,
+    /// When the agent notifies the user.
+    Notification,
+    /// Before the conversation is compacted.
+    PreCompact,
+}
+
+impl HookEvent {
+    /// Every event, in declaration order.
+    pub const ALL: [Self; 10] = [
+        Self::PreToolUse,
+        Self::PostToolUse,
+        Self::UserPromptSubmit,
+        Self::Stop,
+        Self::SubagentStart,
+        Self::SubagentStop,
+        Self::SessionStart,
+        Self::SessionEnd,
+        Self::Notification,
+        Self::PreCompact,
+    ];
+
+    /// The name used in settings files and in `hook_event_name`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PreToolUse => "PreToolUse",
+            Self::PostToolUse => "PostToolUse",
+            Self::UserPromptSubmit => "UserPromptSubmit",
+            Self::Stop => "Stop",
+            Self::SubagentStart => "SubagentStart",
+            Self::SubagentStop => "SubagentStop",
+            Self::SessionStart => "SessionStart",
+            Self::SessionEnd => "SessionEnd",
+            Self::Notification => "Notification",
+            Self::PreCompact => "PreCompact",
+        }
+    }
+
+    /// The event with this exact name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
+    /// Whether exit code 2 or `decision: "block"` means something for this event.
+    pub fn can_block(self) -> bool {
+        matches!(
+            self,
+            Self::PreToolUse
+                | Self::PostToolUse
+                | Self::UserPromptSubmit
+                | Self::Stop
+                | Self::SubagentStop
+        )
+    }
+
+    /// Whether `additionalContext` reaches the model for this event.
+    pub fn takes_context(self) -> bool {
+        matches!(
+            self,
+            Self::PreToolUse
+                | Self::PostToolUse
+                | Self::UserPromptSubmit
+                | Self::SessionStart
+                | Self::SubagentStart
+        )
+    }
+
+    /// Whether plain (non-JSON) stdout on exit 0 becomes context for the model.
+    pub fn plain_stdout_is_context(self) -> bool {
+        matches!(self, Self::UserPromptSubmit | Self::SessionStart)
+    }
+}
+
+impl fmt::Display for HookEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Builds a hook's stdin JSON: the four fields every hook gets, then event-specific ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookInput(Map<String, Value>);
+
+impl HookInput {
+    /// `session_id`, `transcript_path`, `cwd` and `hook_event_name`.
+    pub fn new(event: HookEvent, session_id: &str, transcript_path: &Path, cwd: &Path) -> Self {
+        let mut map = Map::new();
+        map.insert("session_id".into(), session_id.into());
+        map.insert(
+            "transcript_path".into(),
+            transcript_path.to_string_lossy().into(),
+        );
+        map.insert("cwd".into(), cwd.to_string_lossy().into());
+        map.insert("hook_event_name".into(), event.as_str().into());
+        Self(map)
+    }
+
+    /// Adds an event-specific field such as `tool_name` or `prompt`.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.0.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The JSON object.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_names_round_trip() {
+        for event in HookEvent::ALL {
+            assert_eq!(HookEvent::parse(event.as_str()), Some(event));
+        }
+        assert_eq!(HookEvent::parse("pretooluse"), None);
+        assert_eq!(HookEvent::parse("PostToolUseFailure"), None);
+    }
+
+    #[test]
+    fn the_input_has_the_common_fields_and_the_extras() {
+        let input = HookInput::new(
+            HookEvent::PreToolUse,
+            "s1",
+            Path::new("/t/x.jsonl"),
+            Path::new("/w"),
+        )
+        .with("tool_name", "Bash")
+        .with("tool_input", json!({"command": "ls"}))
+        .into_value();
+        assert_eq!(
+            input,
+            json!({
+                "session_id": "s1",
+                "transcript_path": "/t/x.jsonl",
+                "cwd": "/w",
+                "hook_event_name": "PreToolUse",
+                "tool_name": "Bash",
+                "tool_input": {"command": "ls"}
+            })
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! Running one hook command: `sh -c`, JSON on stdin, capped output, a hard timeout.
+//!
+//! The command runs in its own process group so a timeout kills everything it started.
+//! Output written before the shell exits is collected; a background process that keeps
+//! the pipes open gets only a short grace, so it never holds up the hook.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// How long to keep reading pipes after the shell has exited or been killed.
+const PIPE_GRACE: Duration = Duration::from_millis(100);
+
+/// How much output to keep; the rest is read and counted, not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Bytes of stdout kept.
+    pub stdout: usize,
+    /// Bytes of stderr kept.
+    pub stderr: usize,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        Self {
+            stdout: 1024 * 1024,
+            stderr: 64 * 1024,
+        }
+    }
+}
+
+/// How the command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it (not ours).
+    Signal(i32),
+    /// It ran past its timeout and its process group was killed.
+    TimedOut,
+}
+
+/// What a finished command left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// How it ended.
+    pub exit: Exit,
+    /// Its stdout, up to the limit (invalid UTF-8 replaced).
+    pub stdout: String,
+    /// Its stderr, up to the limit (invalid UTF-8 replaced).
+    pub stderr: String,
+    /// All stdout bytes read, including those past the limit.
+    pub stdout_bytes: u64,
+    /// Wall time from spawn to the end of output collection.
+    pub duration: Duration,
+}
+
+/// The command could not be started at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `sh` could not be spawned (missing shell, missing working directory, ...).
+    #[error("could not start `sh` in {cwd}: {source}")]
+    Spawn {
+        /// The working directory asked for.
+        cwd: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Waiting for the shell failed.
+    #[error("lost track of the hook process: {0}")]
+    Wait(std::io::Error),
+}
+
+/// Runs `command` with `sh -c` in `cwd`, feeding `stdin` and then closing it, with
+/// `CLAUDE_PROJECT_DIR` set to `cwd`. Returns within `timeout` plus a short grace.
+pub async fn run_command(
+    command: &str,
+    stdin: Bytes,
+    cwd: &Path,
+    timeout: Duration,
+    limits: OutputLimits,
+) -> Result<CommandOutput, RunError> {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(cwd)
+        .env("CLAUDE_PROJECT_DIR", cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| RunError::Spawn {
+            cwd: cwd.to_owned(),
+            source,
+        })?;
+    // Declared after `child` so it drops first: if this future is cancelled, the group
+    // is killed while the shell is still unreaped and the group id cannot be reused.
+    let mut group = GroupKiller(child.id().and_then(|id| i32::try_from(id).ok()));
+
+    let feeder = child.stdin.take().map(|mut pipe| {
+        tokio::spawn(async move {
+            // A hook that never reads its input makes this fail; that is its choice.
+            let _ = pipe.write_all(&stdin).await;
+        })
+    });
+    let stdout = Capture::start(child.stdout.take(), limits.stdout);
+    let stderr = Capture::start(child.stderr.take(), limits.stderr);
+
+    let exit = match tokio::time::timeout_at(deadline, child.wait()).await {
+        Ok(Ok(status)) => {
+            group.disarm();
+            match (status.code(), status.signal()) {
+                (Some(code), _) => Exit::Code(code),
+                (None, Some(signal)) => Exit::Signal(signal),
+                (None, None) => Exit::Signal(0),
+            }
+        }
+        Ok(Err(err)) => return Err(RunError::Wait(err)),
+        Err(_) => {
+            group.kill();
+            // SIGKILL cannot be ignored; the bound only guards against a wedged kernel.
+            let _ = tokio::time::timeout(PIPE_GRACE, child.wait()).await;
+            Exit::TimedOut
+        }
+    };
+
+    if let Some(feeder) = feeder {
+        feeder.abort();
+    }
+    let until = Instant::now() + PIPE_GRACE;
+    let (stdout, stdout_bytes) = stdout.finish(until).await;
+    let (stderr, _) = stderr.finish(until).await;
+    Ok(CommandOutput {
+        exit,
+        stdout,
+        stderr,
+        stdout_bytes,
+        duration: started.elapsed(),
+    })
+}
+
+/// Kills a process group when asked, or when dropped while still armed.
+struct GroupKiller(Option<i32>);
+
+impl GroupKiller {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            // SAFETY: killpg only sends a signal; a group that is already gone yields ESRCH.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Bytes kept from one pipe and the total seen.
+#[derive(Default)]
+struct Captured {
+    kept: Vec<u8>,
+    total: u64,
+}
+
+/// Reads a pipe in the background so a chatty hook never blocks on a full pipe.
+struct Capture {
+    buffer: Arc<Mutex<Captured>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Capture {
+    fn start(pipe: Option<impl AsyncRead + Unpin + Send + 'static>, limit: usize) -> Self {
+        let buffer = Arc::new(Mutex::new(Captured::default()));
+        let reader = pipe.map(|mut pipe| {
+            let buffer = Arc::clone(&buffer);
+            tokio::spawn(async move {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk).await {
+                    let mut captured = buffer.lock().unwrap_or_else(PoisonError::into_inner);
+                    let room = limit.saturating_sub(captured.kept.len());
+                    captured.kept.extend_from_slice(&chunk[..n.min(room)]);
+                    captured.total += n as u64;
+                }
+            })
+        });
+        Self { buffer, reader }
+    }
+
+    /// Waits for end of file until `until`, then takes what was read.
+    async fn finish(mut self, until: Instant) -> (String, u64) {
+        if let Some(mut reader) = self.reader.take() {
+            if tokio::time::timeout_at(until, &mut reader).await.is_err() {
+                reader.abort();
+            }
+        }
+        let captured =
+            std::mem::take(&mut *self.buffer.lock().unwrap_or_else(PoisonError::into_inner));
+        (
+            String::from_utf8_lossy(&captured.kept).into_owned(),
+            captured.total,
+        )
+    }
+}

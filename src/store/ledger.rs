@@ -1,0 +1,327 @@
+//! The ledger handle: queues writes for the writer thread and answers reads.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{params, Connection};
+
+use super::read;
+use super::records::{
+    HistoryLink, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskOutcome, TaskRecord,
+    TaskStatus, Timestamp, ToolCallRecord, Totals,
+};
+use super::schema;
+use super::writer::{self, Counters, FlushAck, Message, Write, WriterStats};
+use super::StoreError;
+
+/// How long a connection waits for another one's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The ledger: writes are queued and applied by a dedicated thread; reads are synchronous.
+///
+/// Reads block on SQLite, so async callers wrap them in `spawn_blocking`. A read does not
+/// see writes still in the queue; call [`Ledger::flush`] first when that matters.
+#[derive(Debug)]
+pub struct Ledger {
+    path: PathBuf,
+    /// The queue is unbounded on purpose: a full queue would have to either block the
+    /// async request path or drop task rows, which the design promises never to lose.
+    /// Writes are small and arrive at the pace of model and tool calls, far below what
+    /// the writer commits, so the queue only grows while the disk stalls; `stats()`
+    /// shows its depth and a warning is logged when it passes a high-water mark.
+    tx: Option<Sender<Message>>,
+    writer: Option<JoinHandle<()>>,
+    reader: Mutex<Connection>,
+    counters: Arc<Counters>,
+    interrupted_on_open: u64,
+    /// Held while open: only the owning process may declare open tasks interrupted.
+    _owner: Option<File>,
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger at `path`, migrates it, and starts its writer.
+    ///
+    /// If no other process has the ledger open, tasks left queued or running by a crash
+    /// are marked interrupted; [`Ledger::interrupted_on_open`] says how many.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        schema::migrate(&mut conn, &path)?;
+
+        let (is_owner, owner) = claim_owner(&path);
+        let interrupted_on_open = if is_owner {
+            recover_interrupted(&conn).map_err(open_err)?
+        } else {
+            tracing::info!(path = %path.display(), "ledger is open in another process; leaving its open tasks alone");
+            0
+        };
+
+        let reader = Connection::open(&path).map_err(open_err)?;
+        reader.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        reader
+            .pragma_update(None, "query_only", true)
+            .map_err(open_err)?;
+
+        let counters = Arc::new(Counters::default());
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn({
+                let counters = Arc::clone(&counters);
+                move || writer::run(conn, rx, counters)
+            })
+            .map_err(StoreError::SpawnWriter)?;
+
+        Ok(Self {
+            path,
+            tx: Some(tx),
+            writer: Some(writer),
+            reader: Mutex::new(reader),
+            counters,
+            interrupted_on_open,
+            _owner: owner,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many tasks a previous crash left open and this open marked interrupted.
+    pub fn interrupted_on_open(&self) -> u64 {
+        self.interrupted_on_open
+    }
+
+    /// The writer's counters: queue depth, rows written, failed and lost.
+    pub fn stats(&self) -> WriterStats {
+        self.counters.snapshot()
+    }
+
+    // ---- writes: queued, applied off the request path ----
+
+    /// Records a task before it starts.
+    pub fn task_created(&self, task: &TaskRecord) {
+        self.send(Write::TaskCreated(Box::new(task.clone())));
+    }
+
+    /// Marks a queued task as running.
+    pub fn task_started(&self, id: &str, at: Timestamp) {
+        self.send(Write::TaskStarted {
+            id: id.to_owned(),
+            at,
+        });
+    }
+
+    /// Records how a task ended.
+    pub fn task_finished(&self, id: &str, outcome: &TaskOutcome) {
+        self.send(Write::TaskFinished {
+            id: id.to_owned(),
+            outcome: outcome.clone(),
+        });
+    }
+
+    /// Records one tool call of a subagent.
+    pub fn tool_call(&self, call: &ToolCallRecord) {
+        self.send(Write::ToolCall(call.clone()));
+    }
+
+    /// Records one call to a model provider.
+    pub fn model_attempt(&self, attempt: &ModelAttemptRecord) {
+        self.send(Write::ModelAttempt(attempt.clone()));
+    }
+
+    /// Records one hook command run.
+    pub fn hook_run(&self, run: &HookRunRecord) {
+        self.send(Write::HookRun(run.clone()));
+    }
+
+    /// Counts a request of `session_id`, remembering its workspace when known.
+    pub fn touch_session(&self, session_id: &str, cwd: Option<&Path>) {
+        self.send(Write::TouchSession {
+            session_id: session_id.to_owned(),
+            cwd: cwd.map(|p| p.to_string_lossy().into_owned()),
+            at: Timestamp::now(),
+        });
+    }
+
+    /// Remembers which real items a synthesized progress message stands for.
+    pub fn link_history(&self, link: &HistoryLink) {
+        self.send(Write::LinkHistory(link.clone()));
+    }
+
+    /// Waits until every write queued before this call has been applied.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send_message(Message::Flush(FlushAck::Async(tx)))?;
+        rx.await.map_err(|_| StoreError::WriterGone)
+    }
+
+    /// Like [`Ledger::flush`], for code outside an async context.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send_message(Message::Flush(FlushAck::Blocking(tx)))?;
+        rx.recv().map_err(|_| StoreError::WriterGone)
+    }
+
+    fn send(&self, write: Write) {
+        self.counters.queued();
+        if self.send_message(Message::Write(write)).is_err() {
+            self.counters.lost();
+            tracing::error!("ledger writer has stopped; a write was lost");
+        }
+    }
+
+    fn send_message(&self, message: Message) -> Result<(), StoreError> {
+        self.tx
+            .as_ref()
+            .ok_or(StoreError::WriterGone)?
+            .send(message)
+            .map_err(|_| StoreError::WriterGone)
+    }
+
+    // ---- reads: synchronous; wrap in spawn_blocking from async code ----
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        // A panic elsewhere while holding the lock leaves the connection itself intact.
+        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The task with this id.
+    pub fn task(&self, id: &str) -> Result<Option<TaskRecord>, StoreError> {
+        Ok(read::task(&self.reader(), id)?)
+    }
+
+    /// Tasks, newest first.
+    pub fn tasks(&self, limit: usize, offset: usize) -> Result<Vec<TaskRecord>, StoreError> {
+        Ok(read::tasks(&self.reader(), limit, offset)?)
+    }
+
+    /// The latest completed task for this call key, so a retried request can reuse it.
+    pub fn task_by_call_key(&self, call_key: &str) -> Result<Option<TaskRecord>, StoreError> {
+        Ok(read::task_by_call_key(&self.reader(), call_key)?)
+    }
+
+    /// A task's tool calls in order.
+    pub fn tool_calls(&self, task_id: &str) -> Result<Vec<ToolCallRecord>, StoreError> {
+        Ok(read::tool_calls(&self.reader(), task_id)?)
+    }
+
+    /// A task's model attempts in order.
+    pub fn model_attempts(&self, task_id: &str) -> Result<Vec<ModelAttemptRecord>, StoreError> {
+        Ok(read::model_attempts(&self.reader(), task_id)?)
+    }
+
+    /// The latest hook runs, newest first.
+    pub fn hook_runs(&self, limit: usize) -> Result<Vec<HookRunRecord>, StoreError> {
+        Ok(read::hook_runs(&self.reader(), limit)?)
+    }
+
+    /// A session as seen so far.
+    pub fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(read::session(&self.reader(), session_id)?)
+    }
+
+    /// The real items behind a synthesized progress message.
+    pub fn history_link(&self, message_id: &str) -> Result<Option<HistoryLink>, StoreError> {
+        Ok(read::history_link(&self.reader(), message_id)?)
+    }
+
+    /// Aggregates for `/status`.
+    pub fn totals(&self) -> Result<Totals, StoreError> {
+        Ok(read::totals(&self.reader())?)
+    }
+}
+
+impl Drop for Ledger {
+    /// Lets the writer drain the queue, so nothing accepted is lost on shutdown.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!("the ledger writer thread panicked");
+            }
+        }
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "ledger could not switch to WAL; reads may wait for writes");
+    }
+    // WAL + NORMAL: a power cut may lose the last commits, never corrupt the file.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+}
+
+fn recover_interrupted(conn: &Connection) -> rusqlite::Result<u64> {
+    let changed = conn.execute(
+        "UPDATE tasks SET status = ?1,
+            error = COALESCE(error, 'codex-plus stopped while the task was ' || status)
+         WHERE status IN (?2, ?3)",
+        params![
+            TaskStatus::Interrupted,
+            TaskStatus::Queued,
+            TaskStatus::Running
+        ],
+    )?;
+    if changed > 0 {
+        tracing::warn!(
+            tasks = changed,
+            "marked tasks left open by a previous run as interrupted"
+        );
+    }
+    Ok(changed as u64)
+}
+
+/// Takes an exclusive advisory lock beside the database. Returns whether this process owns
+/// the ledger, and the lock to hold while it does. The kernel drops the lock when its holder
+/// dies, so a crash never leaves it stale.
+fn claim_owner(db: &Path) -> (bool, Option<File>) {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let file = match File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+    {
+        Ok(file) => file,
+        Err(err) => {
+            // Cannot tell; a lone proxy is the common case, so recover.
+            tracing::warn!(%err, "cannot create the ledger lock file; assuming sole ownership");
+            return (true, None);
+        }
+    };
+    // SAFETY: flock only reads the descriptor, which `file` keeps open for the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return (true, Some(file));
+    }
+    let err = std::io::Error::last_os_error();
+    if err.kind() == std::io::ErrorKind::WouldBlock {
+        (false, None)
+    } else {
+        tracing::warn!(%err, "cannot lock the ledger lock file; assuming sole ownership");
+        (true, None)
+    }
+}
