@@ -8,6 +8,7 @@
 pub mod api;
 pub mod ca;
 pub mod claude;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -19,3 +20,42 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod wire;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::routing::get;
+use axum::Router;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use state::SharedState;
+
+/// The whole HTTP application: the proxy's own endpoints, and the relay for the rest.
+pub fn app(state: SharedState) -> Router {
+    let relay = proxy::Relay {
+        state: state.clone(),
+        pipeline: proxy::responses::pipeline(state.clone()),
+    };
+    let relay = Router::new().fallback(proxy::handle).with_state(relay);
+    Router::new()
+        .route("/health", get(api::health::health))
+        .route("/status", get(api::health::status))
+        .route("/metrics", get(api::metrics::metrics))
+        .with_state(state)
+        .fallback_service(relay)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &http::Request<_>| {
+                    static NEXT: AtomicU64 = AtomicU64::new(1);
+                    // Method and path only: headers carry credentials.
+                    tracing::info_span!(
+                        "request",
+                        id = NEXT.fetch_add(1, Ordering::Relaxed),
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+}

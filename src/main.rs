@@ -1,1 +1,156 @@
-fn main() {}
+//! The `codex-plus` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use codex_plus::cli::{self, codex_config, CliError};
+use codex_plus::config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "codex-plus", version, about = "A local proxy for the OpenAI Codex CLI that adds Claude Code's Task subagents, slash commands, hooks and status line")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Address to listen on (HTTP and TLS on one port).
+    #[arg(long, env = "CODEX_PLUS_LISTEN", global = true)]
+    listen: Option<SocketAddr>,
+    /// Upstream for /v1/... requests.
+    #[arg(long, env = "CODEX_PLUS_OPENAI_UPSTREAM", global = true)]
+    openai_upstream: Option<String>,
+    /// Upstream for /backend-api/... requests.
+    #[arg(long, env = "CODEX_PLUS_CHATGPT_UPSTREAM", global = true)]
+    chatgpt_upstream: Option<String>,
+    /// State directory (CA, ledger, pid and log files). Default: ~/.codex-plus.
+    #[arg(long, env = "CODEX_PLUS_HOME", global = true)]
+    home: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy in the foreground.
+    Serve,
+    /// Print the ~/.codex/config.toml lines that point Codex at the proxy.
+    CodexConfig {
+        /// Write them into the Codex config (other settings kept, old file backed up).
+        #[arg(long)]
+        install: bool,
+        /// Which login mode to install (default: from ~/.codex/auth.json).
+        #[arg(long, value_enum)]
+        mode: Option<codex_config::Mode>,
+        /// The Codex home directory (default: $CODEX_HOME or ~/.codex).
+        #[arg(long, env = "CODEX_HOME")]
+        codex_home: Option<PathBuf>,
+    },
+    /// The local certificate authority for ChatGPT-login mode.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// Show a running proxy's status.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Create the CA if needed and print its certificate's path (for CODEX_CA_CERTIFICATE).
+    Path,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let overrides = Overrides {
+        home: cli.global.home,
+        listen: cli.global.listen,
+        openai_upstream: cli.global.openai_upstream,
+        chatgpt_upstream: cli.global.chatgpt_upstream,
+    };
+    match run(cli.command, &overrides) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("codex-plus: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
+    let config = Config::load(overrides)?;
+    match command {
+        Command::Serve => {
+            runtime()?.block_on(cli::serve::run(config))?;
+        }
+        Command::CodexConfig {
+            install,
+            mode,
+            codex_home,
+        } => {
+            let listen = config.server.listen;
+            if install {
+                let codex_home = codex_home
+                    .or_else(|| dirs::home_dir().map(|h| h.join(".codex")))
+                    .ok_or_else(|| CliError::Other("no home directory: set CODEX_HOME".into()))?;
+                let mode = mode.unwrap_or_else(|| codex_config::detect_mode(&codex_home));
+                let done = codex_config::install(&codex_home, mode, listen)?;
+                println!("wrote {} ({mode:?} mode)", done.path.display());
+                if let Some(backup) = done.backup {
+                    println!("previous file kept as {}", backup.display());
+                }
+                if mode == codex_config::Mode::Chatgpt {
+                    let ca = codex_plus::ca::ensure(&config.home)?;
+                    println!("export CODEX_CA_CERTIFICATE={}", ca.cert.display());
+                }
+            } else {
+                let ca = codex_plus::ca::CaFiles::under(&config.home);
+                print!("{}", codex_config::render(listen, &ca.cert));
+            }
+        }
+        Command::Ca {
+            command: CaCommand::Path,
+        } => {
+            let files = codex_plus::ca::ensure(&config.home)?;
+            println!("{}", files.cert.display());
+        }
+        Command::Status => {
+            let url = format!("http://{}/status", dial(config.server.listen));
+            let body = runtime()?
+                .block_on(async { reqwest::get(&url).await?.text().await })
+                .map_err(|e| CliError::Other(format!("no proxy answers at {url}: {e}")))?;
+            println!("{body}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dial(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("127.0.0.1:{}", listen.port())
+    } else {
+        listen.to_string()
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CODEX_PLUS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,1 +1,99 @@
-//! (in progress)
+//! What every handler shares: configuration, upstreams, counters.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::config::Config;
+use crate::error::ProxyError;
+use crate::proxy::upstream::Upstreams;
+
+pub type SharedState = Arc<AppState>;
+
+pub struct AppState {
+    pub config: Config,
+    pub upstreams: Upstreams,
+    pub stats: Stats,
+    pub started: Instant,
+    /// Where the server listens, as clients reach it (set once bound).
+    pub listen: std::sync::OnceLock<Vec<String>>,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Result<SharedState, ProxyError> {
+        let upstreams = Upstreams::new(&config.upstream)?;
+        Ok(Arc::new(AppState {
+            config,
+            upstreams,
+            stats: Stats::default(),
+            started: Instant::now(),
+            listen: std::sync::OnceLock::new(),
+        }))
+    }
+}
+
+/// Counters for `/status` and `/metrics` (Prometheus metrics are atomics, so they
+/// are the counters, not a copy of them).
+#[derive(Default)]
+pub struct Stats {
+    pub requests: Counter,
+    pub responses_requests: Counter,
+    pub open_streams: Gauge,
+    pub upstream_errors: Counter,
+    pub stream_failures: Counter,
+    pub rejected_bodies: Counter,
+}
+
+impl Stats {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "codex_plus_requests",
+            "Requests received",
+            self.requests.clone(),
+        );
+        registry.register(
+            "codex_plus_responses_requests",
+            "Model calls (POST .../responses) received",
+            self.responses_requests.clone(),
+        );
+        registry.register(
+            "codex_plus_open_streams",
+            "Event streams being relayed now",
+            self.open_streams.clone(),
+        );
+        registry.register(
+            "codex_plus_upstream_errors",
+            "Requests answered 502 because the upstream could not be reached",
+            self.upstream_errors.clone(),
+        );
+        registry.register(
+            "codex_plus_stream_failures",
+            "Streams ended with response.failed by the proxy (upstream died, stalled or broke protocol)",
+            self.stream_failures.clone(),
+        );
+        registry.register(
+            "codex_plus_rejected_bodies",
+            "Requests refused for an oversized body",
+            self.rejected_bodies.clone(),
+        );
+    }
+}
+
+/// Counts a stream as open for as long as it lives.
+pub struct OpenStream(Gauge);
+
+impl OpenStream {
+    pub fn new(gauge: &Gauge) -> OpenStream {
+        gauge.inc();
+        OpenStream(gauge.clone())
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

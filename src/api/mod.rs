@@ -1,1 +1,5 @@
-//! (in progress)
+//! The proxy's own endpoints. They live beside the relay and never shadow an
+//! upstream path (upstream paths start with /v1/ or /backend-api/).
+
+pub mod health;
+pub mod metrics;

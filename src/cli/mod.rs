@@ -1,0 +1,18 @@
+//! What the `codex-plus` subcommands do. `main.rs` parses arguments; each file
+//! here is one command, callable from tests.
+
+pub mod codex_config;
+pub mod serve;
+
+/// Why a command failed, in words for the terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Ca(#[from] crate::ca::CaError),
+    #[error("cannot listen on {addr}: {cause}")]
+    Bind { addr: String, cause: String },
+    #[error("{0}")]
+    Other(String),
+}

@@ -1,0 +1,87 @@
+//! `codex-plus serve`: run the proxy in the foreground.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::CliError;
+use crate::config::Config;
+use crate::server::Server;
+use crate::state::AppState;
+
+/// A proxy running in this process.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts the graceful shutdown and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Binds and starts serving; returns once the port is open.
+pub async fn start(config: Config) -> Result<Running, CliError> {
+    let (tx, rx) = oneshot::channel();
+    let (addr, task) = launch(config, async {
+        let _ = rx.await;
+    })
+    .await?;
+    Ok(Running {
+        addr,
+        stop: Some(tx),
+        task,
+    })
+}
+
+/// Serves until SIGTERM or ctrl-c.
+pub async fn run(config: Config) -> Result<(), CliError> {
+    let (_, task) = launch(config, crate::server::shutdown_signal()).await?;
+    let _ = task.await;
+    Ok(())
+}
+
+async fn launch(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, JoinHandle<()>), CliError> {
+    let tls = if config.server.tls {
+        Some(crate::ca::server_config(&config.home)?)
+    } else {
+        None
+    };
+    let listen = config.server.listen;
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let server = Server::bind(listen, tls.clone(), grace)
+        .await
+        .map_err(|e| CliError::Bind {
+            addr: listen.to_string(),
+            cause: e.to_string(),
+        })?;
+    let addr = server.local_addr().map_err(|e| CliError::Other(e.to_string()))?;
+    let state = AppState::new(config).map_err(|e| CliError::Other(e.to_string()))?;
+    let mut urls = vec![format!("http://{addr}")];
+    if tls.is_some() {
+        urls.push(format!("https://{addr}"));
+    }
+    let _ = state.listen.set(urls);
+    tracing::info!(
+        %addr,
+        tls = tls.is_some(),
+        openai = %state.config.upstream.openai,
+        chatgpt = %state.config.upstream.chatgpt,
+        "codex-plus listening"
+    );
+    let app = crate::app(state);
+    let task = tokio::spawn(server.run(app, shutdown));
+    Ok((addr, task))
+}
