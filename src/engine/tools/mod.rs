@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use super::access::AccessPolicy;
 
+pub mod paths;
+
 /// What a tool call may touch and how long it may take.
 #[derive(Clone)]
 pub struct ToolContext {
@@ -28,6 +30,7 @@ pub struct ToolContext {
     pub todos: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
+/// Time and size bounds on tool calls.
 #[derive(Debug, Clone)]
 pub struct ToolLimits {
     pub bash_default_timeout: Duration,
@@ -38,6 +41,15 @@ pub struct ToolLimits {
     pub read_default_lines: usize,
     /// Files larger than this are refused by Read unless offset/limit are given.
     pub read_max_bytes: u64,
+    /// Characters of one line Read shows before cutting it.
+    pub read_max_line_chars: usize,
+    /// Bytes of numbered text one Read returns; the rest is left for a next call.
+    pub read_max_output: usize,
+    /// Paths Glob lists before it stops and says so.
+    pub glob_max_results: usize,
+    pub web_fetch_timeout: Duration,
+    /// Bytes of a response body WebFetch downloads.
+    pub web_fetch_max_bytes: usize,
 }
 
 impl Default for ToolLimits {
@@ -48,10 +60,16 @@ impl Default for ToolLimits {
             output_cap: 30_000,
             read_default_lines: 2000,
             read_max_bytes: 10 * 1024 * 1024,
+            read_max_line_chars: 2000,
+            read_max_output: 100_000,
+            glob_max_results: 100,
+            web_fetch_timeout: Duration::from_secs(30),
+            web_fetch_max_bytes: 5 * 1024 * 1024,
         }
     }
 }
 
+/// Why a tool call produced no result; its text is what the model reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ToolError {
     /// The input does not match the tool's schema.
@@ -65,6 +83,25 @@ pub enum ToolError {
     Failed(String),
 }
 
+impl ToolError {
+    /// Shorthand for `InvalidInput`.
+    pub fn invalid(tool: &str, reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            tool: tool.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl ToolContext {
+    /// Resolves a path from the model (absolute, or relative to `cwd`) and refuses
+    /// it unless it stays inside the roots; see [`paths::resolve_within`].
+    pub fn resolve_path(&self, raw: &str) -> Result<PathBuf, ToolError> {
+        paths::resolve_within(raw, &self.cwd, &self.roots)
+    }
+}
+
+/// A tool a subagent can call.
 #[async_trait]
 pub trait Tool: Send + Sync {
     /// Claude Code's name (`Read`, `Bash`, ...).
