@@ -13,7 +13,12 @@ use serde_json::Value;
 
 use super::access::AccessPolicy;
 
+pub mod edit;
+mod input;
+pub mod output;
 pub mod paths;
+pub mod read;
+pub mod write;
 
 /// What a tool call may touch and how long it may take.
 #[derive(Clone)]
