@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::access::AccessPolicy;
 
+pub mod bash;
 pub mod edit;
 mod input;
 pub mod output;
