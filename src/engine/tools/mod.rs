@@ -15,10 +15,12 @@ use super::access::AccessPolicy;
 
 pub mod bash;
 pub mod edit;
+pub mod html_text;
 mod input;
 pub mod output;
 pub mod paths;
 pub mod read;
+pub mod web_fetch;
 pub mod write;
 
 /// What a tool call may touch and how long it may take.
