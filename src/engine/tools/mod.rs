@@ -20,6 +20,7 @@ mod input;
 pub mod output;
 pub mod paths;
 pub mod read;
+pub mod todo_write;
 pub mod web_fetch;
 pub mod write;
 
