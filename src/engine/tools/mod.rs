@@ -20,6 +20,7 @@ mod input;
 pub mod output;
 pub mod paths;
 pub mod read;
+pub mod shell_split;
 pub mod todo_write;
 pub mod web_fetch;
 pub mod write;
@@ -103,6 +104,23 @@ impl ToolError {
 }
 
 impl ToolContext {
+    /// A context whose roots are the policy's roots, so tools and access control
+    /// check paths against the same list; `cwd` is added when missing.
+    pub fn new(cwd: PathBuf, access: Arc<AccessPolicy>, http: reqwest::Client) -> Self {
+        let mut roots = access.roots().to_vec();
+        if !roots.iter().any(|r| r == &cwd) {
+            roots.push(cwd.clone());
+        }
+        Self {
+            cwd,
+            roots,
+            access,
+            limits: ToolLimits::default(),
+            http,
+            todos: Arc::default(),
+        }
+    }
+
     /// Resolves a path from the model (absolute, or relative to `cwd`) and refuses
     /// it unless it stays inside the roots; see [`paths::resolve_within`].
     pub fn resolve_path(&self, raw: &str) -> Result<PathBuf, ToolError> {
