@@ -15,6 +15,8 @@ use super::access::AccessPolicy;
 
 pub mod bash;
 pub mod edit;
+pub mod glob;
+pub mod grep;
 pub mod html_text;
 mod input;
 pub mod output;
@@ -22,6 +24,7 @@ pub mod paths;
 pub mod read;
 pub mod shell_split;
 pub mod todo_write;
+pub mod walk;
 pub mod web_fetch;
 pub mod write;
 
