@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::access::AccessPolicy;
 
 pub mod bash;
+pub mod dispatch;
 pub mod edit;
 pub mod glob;
 pub mod grep;
@@ -27,6 +28,8 @@ pub mod todo_write;
 pub mod walk;
 pub mod web_fetch;
 pub mod write;
+
+pub use dispatch::{run_tool_call, ToolOutcome};
 
 /// What a tool call may touch and how long it may take.
 #[derive(Clone)]
@@ -142,4 +145,69 @@ pub trait Tool: Send + Sync {
     /// Read-only tools may run concurrently and survive a read-only sandbox.
     fn read_only(&self) -> bool;
     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<String, ToolError>;
+}
+
+/// Every built-in tool, in the order they are offered to a model.
+pub fn all_tools() -> Vec<Arc<dyn Tool>> {
+    vec![
+        Arc::new(bash::Bash),
+        Arc::new(glob::Glob),
+        Arc::new(grep::Grep),
+        Arc::new(read::Read),
+        Arc::new(edit::Edit),
+        Arc::new(write::Write),
+        Arc::new(web_fetch::WebFetch),
+        Arc::new(todo_write::TodoWrite),
+    ]
+}
+
+/// The built-in tool called `name`, if there is one.
+pub fn tool_by_name(name: &str) -> Option<Arc<dyn Tool>> {
+    all_tools().into_iter().find(|t| t.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_has_an_object_schema_with_its_required_fields() {
+        let expected: &[(&str, &[&str])] = &[
+            ("Bash", &["command"]),
+            ("Glob", &["pattern"]),
+            ("Grep", &["pattern"]),
+            ("Read", &["file_path"]),
+            ("Edit", &["file_path", "old_string", "new_string"]),
+            ("Write", &["file_path", "content"]),
+            ("WebFetch", &["url", "prompt"]),
+            ("TodoWrite", &["todos"]),
+        ];
+        let tools = all_tools();
+        assert_eq!(tools.len(), expected.len());
+        for (name, required) in expected {
+            let tool = tool_by_name(name).unwrap_or_else(|| panic!("{name} missing"));
+            let schema = tool.input_schema();
+            assert_eq!(schema["type"], "object", "{name}");
+            let got: Vec<&str> = schema["required"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: no required list"))
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(&got, required, "{name}");
+            for field in *required {
+                assert!(schema["properties"][field].is_object(), "{name}.{field}");
+            }
+            assert!(!tool.description().is_empty(), "{name}");
+        }
+        assert!(tool_by_name("Nope").is_none());
+    }
+
+    #[test]
+    fn read_only_flags_match_what_the_tools_do() {
+        for tool in all_tools() {
+            let writes = matches!(tool.name(), "Bash" | "Edit" | "Write");
+            assert_eq!(tool.read_only(), !writes, "{}", tool.name());
+        }
+    }
 }
