@@ -97,7 +97,7 @@ fn read_numbered(
     }
 
     let file = File::open(path).map_err(|e| missing_or_failed(path, e))?;
-    let mut reader = BufReader::with_capacity(SNIFF_BYTES.max(64 * 1024), file);
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
     let head = reader.fill_buf().map_err(|e| io_failed(path, e))?;
     if memchr::memchr(0, &head[..head.len().min(SNIFF_BYTES)]).is_some() {
         return Err(binary(path));

@@ -189,17 +189,8 @@ fn scan(line: &str, out: &mut Vec<String>) {
             '&' if is_redirect_ampersand(&current, chars.get(i + 1)) => {
                 current.push(c);
             }
-            ';' | '&' | '|' | '\n' | '(' | ')' => {
-                flush(&mut current, out);
-                // `&&`, `||`, `|&` and `;;` are one operator.
-                if matches!(chars.get(i + 1), Some('&' | '|' | ';'))
-                    && c != '\n'
-                    && c != '('
-                    && c != ')'
-                {
-                    i += 1;
-                }
-            }
+            // Doubled operators (`&&`, `||`, `|&`) just flush an empty command.
+            ';' | '&' | '|' | '\n' | '(' | ')' => flush(&mut current, out),
             _ => current.push(c),
         }
         i += 1;
