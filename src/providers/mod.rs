@@ -3,11 +3,17 @@
 //! `types` holds the neutral messages; each provider file translates them to one
 //! API. The router (aliases, fallback chains, retries, circuit breakers) sits on top.
 
+pub mod breaker;
 pub mod error;
 pub mod openai_responses;
+pub mod pricing;
+pub mod retry;
+pub mod secret;
+pub mod spec;
 pub mod types;
 
 pub use error::ProviderError;
+pub use secret::Secret;
 pub use types::*;
 
 use async_trait::async_trait;
