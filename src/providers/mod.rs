@@ -6,12 +6,14 @@
 pub mod anthropic;
 pub mod breaker;
 pub mod chat_completions;
+pub mod config;
 pub mod convert;
 pub mod error;
 pub mod gemini;
 pub mod openai_responses;
 pub mod pricing;
 pub mod retry;
+pub mod router;
 pub mod schema;
 pub mod secret;
 pub mod spec;
