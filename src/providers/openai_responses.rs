@@ -23,8 +23,11 @@ use super::{
 };
 use crate::wire::sse::Frame;
 
-/// The tag on `Block::Reasoning` items this dialect produced and will replay.
-pub const REASONING_TAG: &str = "openai_responses";
+/// The tag on `Block::Reasoning` items a Responses endpoint produced. It names the
+/// endpoint (`inherit`, `openai`): encrypted reasoning only decrypts where it was made.
+pub fn reasoning_tag(provider: &str) -> String {
+    format!("openai_responses:{provider}")
+}
 
 /// Headers that describe the caller's own request body or connection; ours differ.
 const FRAMING_HEADERS: &[&str] = &[
@@ -288,7 +291,7 @@ fn assistant_items(
             Block::Reasoning {
                 provider: tag,
                 data,
-            } if tag == REASONING_TAG => {
+            } if *tag == reasoning_tag(provider) => {
                 flush(&mut text, input);
                 input.push(replayable_reasoning(data));
             }
@@ -361,7 +364,7 @@ impl ResponsesCollector {
                 });
             }
             Some("reasoning") => self.content.push(Block::Reasoning {
-                provider: REASONING_TAG.to_owned(),
+                provider: reasoning_tag(&self.provider),
                 data: item.clone(),
             }),
             other => {
@@ -556,6 +559,28 @@ data: {"type":"response.completed","response":{"id":"resp_1","status":"completed
             reasoning.get("id").is_none(),
             "ids refer to nothing with store:false"
         );
+    }
+
+    #[test]
+    fn reasoning_from_another_endpoint_is_not_replayed() {
+        let response =
+            collect_text(ResponsesCollector::new("inherit", "gpt-5"), STREAM).expect("collects");
+        let mut req = conversation();
+        req.messages = vec![
+            Message::user_text("look"),
+            Message {
+                role: Role::Assistant,
+                content: response.content,
+            },
+        ];
+        let body = request_body("openai", &req, true).expect("translates");
+        let kinds: Vec<&str> = body["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["type"].as_str())
+            .collect();
+        assert_eq!(kinds, ["message", "message", "message", "function_call"]);
     }
 
     #[test]

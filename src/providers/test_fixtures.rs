@@ -17,7 +17,7 @@ pub fn conversation() -> ModelRequest {
                 role: Role::Assistant,
                 content: vec![
                     Block::Reasoning {
-                        provider: "openai_responses".into(),
+                        provider: "openai_responses:openai".into(),
                         data: json!({"id": "rs_1", "type": "reasoning", "summary": [], "encrypted_content": "enc-1"}),
                     },
                     Block::Reasoning {
