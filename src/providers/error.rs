@@ -35,6 +35,21 @@ pub enum ProviderError {
     Unsupported { provider: String, what: String },
     #[error("{provider}: no API key (set {env_var})")]
     MissingKey { provider: String, env_var: String },
+    /// An error the provider reported inside an otherwise healthy stream
+    /// (`response.failed`, an Anthropic `error` event, a Gemini error chunk).
+    #[error("{provider}: the model call failed{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Api {
+        provider: String,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+    },
+    /// The request cannot be expressed in this provider's dialect.
+    #[error("{provider}: invalid request: {message}")]
+    InvalidRequest { provider: String, message: String },
+    /// A model spec that names no usable provider or alias.
+    #[error("model `{spec}`: {message}")]
+    Resolve { spec: String, message: String },
 }
 
 impl ProviderError {
@@ -46,10 +61,22 @@ impl ProviderError {
             Self::Status { status, .. } => {
                 matches!(status, 408 | 429 | 529) || (500..600).contains(status)
             }
-            Self::Decode { .. } | Self::Unsupported { .. } | Self::MissingKey { .. } => false,
+            Self::Api { retryable, .. } => *retryable,
+            Self::Decode { .. }
+            | Self::Unsupported { .. }
+            | Self::MissingKey { .. }
+            | Self::InvalidRequest { .. }
+            | Self::Resolve { .. } => false,
         }
     }
 
+    /// Says something about the provider's health (counts against its circuit breaker),
+    /// as opposed to a problem with this request or our configuration.
+    pub fn is_provider_fault(&self) -> bool {
+        self.is_retryable() || matches!(self, Self::Decode { .. })
+    }
+
+    /// How long the provider asked us to wait, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Status { retry_after, .. } => *retry_after,
@@ -57,6 +84,7 @@ impl ProviderError {
         }
     }
 
+    /// The provider the error came from (`router` for model specs that resolve to none).
     pub fn provider(&self) -> &str {
         match self {
             Self::Connect { provider, .. }
@@ -65,7 +93,59 @@ impl ProviderError {
             | Self::Stream { provider, .. }
             | Self::Decode { provider, .. }
             | Self::Unsupported { provider, .. }
-            | Self::MissingKey { provider, .. } => provider,
+            | Self::MissingKey { provider, .. }
+            | Self::Api { provider, .. }
+            | Self::InvalidRequest { provider, .. } => provider,
+            Self::Resolve { .. } => "router",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> ProviderError {
+        ProviderError::Status {
+            provider: "p".into(),
+            status: code,
+            message: String::new(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for code in [408, 429, 500, 502, 503, 529] {
+            assert!(status(code).is_retryable(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 422] {
+            assert!(!status(code).is_retryable(), "{code}");
+            assert!(!status(code).is_provider_fault(), "{code}");
+        }
+    }
+
+    #[test]
+    fn api_error_display_and_retry_flag() {
+        let e = ProviderError::Api {
+            provider: "anthropic".into(),
+            code: Some("overloaded_error".into()),
+            message: "Overloaded".into(),
+            retryable: true,
+        };
+        assert_eq!(
+            e.to_string(),
+            "anthropic: the model call failed (overloaded_error): Overloaded"
+        );
+        assert!(e.is_retryable());
+        let decode = ProviderError::Decode {
+            provider: "gemini".into(),
+            cause: "bad json".into(),
+        };
+        assert!(!decode.is_retryable());
+        assert!(
+            decode.is_provider_fault(),
+            "a garbled stream is the provider's fault"
+        );
     }
 }

@@ -128,10 +128,15 @@ pub enum StopReason {
     Other(String),
 }
 
+/// Tokens one call used, the same way for every provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Every prompt token, cache reads and writes included (Anthropic reports
+    /// those apart; its collector adds them in).
     pub input_tokens: u64,
+    /// Generated tokens, reasoning / thinking included.
     pub output_tokens: u64,
+    /// The part of `input_tokens` read from the provider's prompt cache.
     #[serde(default)]
     pub cached_input_tokens: u64,
 }
