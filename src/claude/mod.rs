@@ -1,5 +1,10 @@
 //! Claude Code's file formats as they are found in the wild: agents, slash commands
 //! and settings. Parsing is pure and lenient; discovery walks the workspace.
 
+pub mod agent_set;
+pub mod agents;
+pub mod builtin_agents;
 pub mod diagnostic;
+pub mod discovery;
 pub mod frontmatter;
+pub mod tools_spec;
