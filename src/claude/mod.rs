@@ -4,6 +4,9 @@
 pub mod agent_set;
 pub mod agents;
 pub mod builtin_agents;
+pub mod command_expand;
+pub mod command_render;
+pub mod commands;
 pub mod diagnostic;
 pub mod discovery;
 pub mod frontmatter;
