@@ -10,4 +10,5 @@ pub mod commands;
 pub mod diagnostic;
 pub mod discovery;
 pub mod frontmatter;
+pub mod settings;
 pub mod tools_spec;
