@@ -4,6 +4,7 @@
 pub mod agent_set;
 pub mod agents;
 pub mod builtin_agents;
+pub mod catalog;
 pub mod command_expand;
 pub mod command_render;
 pub mod commands;
