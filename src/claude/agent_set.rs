@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::agents::AgentDef;
 use super::builtin_agents::builtin_agents;
-use super::diagnostic::Diagnostic;
+use serde_json::Value;
+
+use super::diagnostic::{Diagnostic, Severity};
 use super::discovery::{markdown_files, resolve, source_dirs, Candidate, Roots};
 
 /// The resolved agents for one workspace, with every file's diagnostics.
@@ -131,10 +133,82 @@ impl AgentSet {
     }
 }
 
+/// What `codex-plus agents list` prints: a table of name, source, model and tools
+/// (then any problems), or with `json` an object `{"agents": [...], "diagnostics": [...]}`.
+pub fn agents_list(set: &AgentSet, json: bool) -> String {
+    let problems: Vec<&Diagnostic> = set
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Info)
+        .collect();
+    if json {
+        let agents: Vec<Value> = set
+            .agents
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "name": a.name,
+                    "description": a.description,
+                    "source": a.source.kind(),
+                    "path": a.path,
+                    "model": a.model,
+                    "tools": a.effective_tools(),
+                    "tools_summary": a.tools_summary(),
+                    "allowed_subagent_types": a.allowed_subagent_types,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({ "agents": agents, "diagnostics": problems });
+        return serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string()) + "\n";
+    }
+    let rows: Vec<[String; 5]> = set
+        .agents
+        .iter()
+        .map(|a| {
+            [
+                a.name.clone(),
+                a.source.kind().to_string(),
+                a.model.clone().unwrap_or_else(|| "inherit".to_string()),
+                a.tools_summary(),
+                a.path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "SOURCE", "MODEL", "TOOLS", "PATH"].map(str::to_string);
+    let mut widths = [0usize; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if !problems.is_empty() {
+        out.push_str("\nProblems:\n");
+        for d in problems {
+            out.push_str(&format!("  {d}\n"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claude::diagnostic::Severity;
     use crate::claude::discovery::Source;
     use std::fs;
 
@@ -274,5 +348,53 @@ mod tests {
         assert!(lines[0].ends_with("(Tools: All tools except Agent, Edit, Write)"));
         assert!(lines[1].starts_with("- general-purpose: "));
         assert!(lines[1].ends_with("(Tools: All tools)"));
+    }
+
+    #[test]
+    fn agents_list_text_and_json() -> std::io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let ws = tmp.path().join("ws");
+        let dir = ws.join(".claude/agents");
+        write(
+            &dir.join("r.md"),
+            "---\nname: reviewer\ndescription: Reviews\ntools: Read, Grep\nmodel: sonnet\n---\nx",
+        )?;
+        write(&dir.join("bad.md"), "---\nname: bad\n---\nx")?;
+        let set = AgentSet::load(&ws, &Roots::with_home(tmp.path().join("home")));
+        let text = agents_list(&set, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("NAME") && lines[0].ends_with("PATH"));
+        assert!(
+            lines[1].starts_with(
+                "Explore          builtin  inherit  All tools except Agent, Edit, Write"
+            ),
+            "{text}"
+        );
+        let reviewer = lines
+            .iter()
+            .find(|l| l.starts_with("reviewer"))
+            .copied()
+            .unwrap_or("");
+        assert!(
+            reviewer.contains("project  sonnet   Read, Grep"),
+            "{reviewer}"
+        );
+        assert!(reviewer.ends_with("r.md"));
+        assert!(text.contains("Problems:\n"));
+        assert!(text.contains("bad.md: not an agent: the frontmatter has no `description`"));
+
+        let json: Value = serde_json::from_str(&agents_list(&set, true)).unwrap_or_default();
+        let names: Vec<&str> = json["agents"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["Explore", "general-purpose", "Plan", "reviewer"]);
+        assert_eq!(
+            json["agents"][3]["tools"],
+            serde_json::json!(["Read", "Grep"])
+        );
+        assert_eq!(json["agents"][3]["source"], "project");
+        assert_eq!(json["diagnostics"][0]["severity"], "error");
+        Ok(())
     }
 }
