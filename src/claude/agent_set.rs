@@ -200,7 +200,7 @@ pub fn agents_list(set: &AgentSet, json: bool) -> String {
     if !problems.is_empty() {
         out.push_str("\nProblems:\n");
         for d in problems {
-            out.push_str(&format!("  {d}\n"));
+            out.push_str(&format!("  {}\n", d.to_string().replace('\n', "\n    ")));
         }
     }
     out

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::diagnostic::Diagnostic;
 use super::discovery::Source;
-use super::frontmatter::{unescape_newlines, Field, Frontmatter, Presence};
+use super::frontmatter::{unescape_newlines, unknown_key_fix, Field, Frontmatter, Presence};
 use super::tools_spec::{self, parse_tools, ToolSpec};
 
 /// One agent, ready for the engine.
@@ -310,10 +310,7 @@ impl AgentDef {
                 _ => reader.diagnostics.push(
                     Diagnostic::warning(format!("unknown frontmatter key `{key}`; ignored"))
                         .at_line(field.line)
-                        .with_fix(format!(
-                            "remove it or check its spelling (known keys: {})",
-                            KNOWN_KEYS.join(", ")
-                        )),
+                        .with_fix(unknown_key_fix(key, &KNOWN_KEYS)),
                 ),
             }
         }
@@ -360,6 +357,10 @@ impl AgentDef {
         }
         agent.allowed_subagent_types = agent.tools.allowed_subagent_types();
         agent.diagnostics = reader.diagnostics;
+        // File order reads best; findings without a line go last.
+        agent
+            .diagnostics
+            .sort_by_key(|d| d.line.unwrap_or(usize::MAX));
         if let Some(path) = path {
             agent.diagnostics = agent
                 .diagnostics

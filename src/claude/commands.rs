@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::command_expand::parse_invocation;
 use super::diagnostic::Diagnostic;
 use super::discovery::{markdown_files, resolve, source_dirs, Candidate, Roots, Source};
-use super::frontmatter::{unescape_newlines, value_text, Field, Frontmatter};
+use super::frontmatter::{unescape_newlines, unknown_key_fix, value_text, Field, Frontmatter};
 use super::tools_spec::split_tool_list;
 
 /// One slash command.
@@ -98,10 +98,7 @@ impl CommandDef {
                 _ => diagnostics.push(
                     Diagnostic::warning(format!("unknown frontmatter key `{key}`; ignored"))
                         .at_line(field.line)
-                        .with_fix(format!(
-                            "remove it or check its spelling (known keys: {})",
-                            KNOWN_KEYS.join(", ")
-                        )),
+                        .with_fix(unknown_key_fix(key, &KNOWN_KEYS)),
                 ),
             }
         }
@@ -342,7 +339,7 @@ fn append_problems(out: &mut String, diagnostics: &[Diagnostic]) {
     }
     out.push_str("\nProblems:\n");
     for d in shown {
-        out.push_str(&format!("  {d}\n"));
+        out.push_str(&format!("  {}\n", d.to_string().replace('\n', "\n    ")));
     }
 }
 

@@ -189,6 +189,38 @@ impl Field {
     }
 }
 
+/// The fix for an unknown key: the nearest known key when one is close (a typo),
+/// otherwise the list of known keys.
+pub fn unknown_key_fix(key: &str, known: &[&str]) -> String {
+    let lower = key.to_ascii_lowercase();
+    let nearest = known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .min_by_key(|(d, _)| *d)
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4));
+    match nearest {
+        Some((_, k)) => format!("did you mean `{k}`?"),
+        None => format!("remove it, or use a known key: {}", known.join(", ")),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// A value as plain text: strings unquoted, everything else as JSON.
 pub fn value_text(value: &Value) -> String {
     match value {
@@ -443,7 +475,7 @@ fn explain_failure(chunk: &Chunk, yaml_error: &str, line: usize) -> Diagnostic {
         );
     }
     let reason = match rest.chars().next() {
-        Some('*') => format!("`*` starts a YAML alias, so `{rest}` is not read as text"),
+        Some('*') => "`*` starts a YAML alias".to_string(),
         Some('&') => "`&` starts a YAML anchor".to_string(),
         Some('!') => "`!` starts a YAML tag".to_string(),
         Some('@' | '`') => "values may not start with `@` or a backtick in YAML".to_string(),
@@ -863,6 +895,20 @@ mod tests {
         assert_eq!(quote_for_fix("a\\nb"), "'a\\nb'");
         let long = "x".repeat(80);
         assert!(quote_for_fix(&long).ends_with("…\""));
+    }
+
+    #[test]
+    fn unknown_key_fix_suggests_near_misses_only() {
+        let known = ["description", "tools", "model"];
+        assert_eq!(
+            unknown_key_fix("descripton", &known),
+            "did you mean `description`?"
+        );
+        assert_eq!(unknown_key_fix("Tool", &known), "did you mean `tools`?");
+        assert_eq!(
+            unknown_key_fix("favourite", &known),
+            "remove it, or use a known key: description, tools, model"
+        );
     }
 
     #[test]
