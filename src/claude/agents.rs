@@ -17,7 +17,9 @@ use super::tools_spec::{self, parse_tools, ToolSpec};
 pub struct AgentDef {
     /// The identity (`subagent_type`), from the frontmatter, not the file name.
     pub name: String,
+    /// When to use the agent; literal `\n` sequences are newlines.
     pub description: String,
+    /// `tools`: omitted or `*` is `All`, present but empty is `None`.
     pub tools: ToolSpec,
     /// Entries subtracted from `tools`; `ToolSpec::None` when absent.
     pub disallowed_tools: ToolSpec,
@@ -25,23 +27,38 @@ pub struct AgentDef {
     pub allowed_subagent_types: Option<Vec<String>>,
     /// As written: `inherit`, `sonnet`, a full id, `provider:model`, ... `None`: inherit.
     pub model: Option<String>,
+    /// Sampling temperature, passed to the provider.
     pub temperature: Option<f32>,
+    /// Output token limit per model call (`max_tokens`).
     pub max_tokens: Option<u32>,
+    /// Model turns before the subagent must answer (`maxTurns`).
     pub max_turns: Option<u32>,
+    /// Wall-clock limit for the whole task (`timeout`: `300`, `"5m"`).
     #[serde(with = "duration_secs")]
     pub timeout: Option<Duration>,
+    /// Reasoning effort as written (`low`, `medium`, `high`, ...).
     pub effort: Option<String>,
+    /// `permissionMode` as written (`default`, `plan`, ...; unknown kept with a warning).
     pub permission_mode: Option<String>,
+    /// Display colour as written.
     pub color: Option<String>,
+    /// Run in the background by default.
     pub background: Option<bool>,
+    /// `isolation` as written (e.g. `worktree`).
     pub isolation: Option<String>,
+    /// `memory` scope as written (`user`, `project`, `local`).
     pub memory: Option<String>,
+    /// Skill names.
     pub skills: Vec<String>,
+    /// `mcpServers`, raw.
     pub mcp_servers: Option<Value>,
+    /// Agent-scoped `hooks`, raw, for the hooks engine.
     pub hooks: Option<Value>,
     /// The system prompt.
     pub body: String,
+    /// Where the definition was found.
     pub source: Source,
+    /// The file; `None` for built-ins.
     pub path: Option<PathBuf>,
     /// Everything noticed while reading the file; errors here (an invalid tool) did not
     /// stop the agent from loading.
@@ -51,22 +68,26 @@ pub struct AgentDef {
 /// Why a file is not an agent.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentFileError {
+    /// The file could not be read.
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// The file does not start with a `---` block.
     NoFrontmatter {
         path: PathBuf,
+        /// A name derived from the file name, for the suggested fix.
         suggested_name: String,
     },
-    Unclosed {
-        path: PathBuf,
-        line: usize,
-    },
+    /// The `---` block opened on `line` is never closed.
+    Unclosed { path: PathBuf, line: usize },
+    /// `name` and/or `description` are missing or empty.
     MissingFields {
         path: PathBuf,
+        /// "`name`", "`description`" or both.
         missing: String,
+        /// The lines to add.
         fix: String,
     },
 }

@@ -326,6 +326,47 @@ mod tests {
     }
 
     #[test]
+    fn random_bodies_never_panic_and_plain_text_is_kept() {
+        const PIECES: [&str; 16] = [
+            "$",
+            "\\",
+            "ARGUMENTS",
+            "[",
+            "]",
+            "0",
+            "1",
+            "9",
+            ",",
+            ".",
+            "{",
+            "x",
+            "é",
+            "\n",
+            "```",
+            " ",
+        ];
+        let mut rng = fastrand::Rng::with_seed(11);
+        let named = vec!["x".to_string()];
+        for _ in 0..3000 {
+            let body: String = (0..rng.usize(0..30))
+                .map(|_| PIECES[rng.usize(0..PIECES.len())])
+                .collect();
+            let out = expand_arguments(&body, "a 'b c' d", &named);
+            if !body.contains('$') {
+                let expected = if body.contains('\\') {
+                    None
+                } else {
+                    Some(format!("{body}\n\nARGUMENTS: a 'b c' d"))
+                };
+                if let Some(expected) = expected {
+                    assert_eq!(out.text, expected);
+                }
+            }
+            let _ = parse_invocation(&body);
+        }
+    }
+
+    #[test]
     fn non_ascii_text_is_untouched() {
         assert_eq!(expand("Grüße $1 — ✓", "Welt"), "Grüße Welt — ✓");
     }

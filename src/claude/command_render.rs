@@ -438,6 +438,26 @@ mod tests {
     }
 
     #[test]
+    fn random_lines_give_ordered_non_overlapping_tokens() {
+        const PIECES: [&str; 9] = ["!", "`", "@", "é", " ", "(", "a", "/", "."];
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..3000 {
+            let line: String = (0..rng.usize(0..25))
+                .map(|_| PIECES[rng.usize(0..PIECES.len())])
+                .collect();
+            let mut last_end = 0;
+            for (start, end, _) in find_tokens(&line) {
+                assert!(
+                    start >= last_end && start < end && end <= line.len(),
+                    "{line:?}"
+                );
+                assert!(line.is_char_boundary(start) && line.is_char_boundary(end));
+                last_end = end;
+            }
+        }
+    }
+
+    #[test]
     fn fence_is_longer_than_any_backtick_run() {
         assert_eq!(fenced("a.md", "x\n"), "```a.md\nx\n```");
         assert_eq!(fenced("b.md", "````\ny"), "`````b.md\n````\ny\n`````");

@@ -18,15 +18,21 @@ use super::tools_spec::split_tool_list;
 pub struct CommandDef {
     /// Without the slash: `commit`, `frontend:component`.
     pub name: String,
+    /// `description`; see `display_description` for the fallback.
     pub description: Option<String>,
+    /// `argument-hint` as written (`[message]`, `<env> [version]`).
     pub argument_hint: Option<String>,
     /// `allowed-tools` entries as written (`Bash(git add:*)`); `None` when absent.
     pub allowed_tools: Option<Vec<String>>,
+    /// `model` as written.
     pub model: Option<String>,
+    /// `disable-model-invocation`: only the user may invoke it.
     pub disable_model_invocation: bool,
     /// Names from `arguments`, usable as `$name` in the body, in positional order.
     pub arguments: Vec<String>,
+    /// The prompt template.
     pub body: String,
+    /// Where the file was found.
     pub source: Source,
     pub path: Option<PathBuf>,
     pub diagnostics: Vec<Diagnostic>,

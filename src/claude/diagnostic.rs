@@ -10,8 +10,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; nothing was lost (a legacy name was mapped).
     Info,
+    /// Something was off but was recovered (unquoted `: `, an unknown key).
     Warning,
+    /// Part of the file did not take effect (an invalid tool, a missing field).
     Error,
 }
 

@@ -262,12 +262,20 @@ fn body_from(lines: &[&str], start: usize) -> (String, usize) {
     (body.trim_end().to_string(), first + 1)
 }
 
+/// Leading spaces and tabs, in bytes (other whitespace is content, and slicing at a
+/// byte count of it could split a character).
+fn indentation(line: &str) -> usize {
+    line.bytes()
+        .take_while(|b| *b == b' ' || *b == b'\t')
+        .count()
+}
+
 /// Removes the indentation shared by every non-blank line (indented frontmatter).
 fn dedent(lines: &[&str]) -> Vec<String> {
     let indent = lines
         .iter()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
+        .map(|l| indentation(l))
         .min()
         .unwrap_or(0);
     lines
@@ -550,7 +558,7 @@ fn block_scalar((style, chomp): (char, char), lines: &[&str]) -> String {
     let indent = lines
         .iter()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
+        .map(|l| indentation(l))
         .min()
         .unwrap_or(0);
     let lines: Vec<&str> = lines
@@ -700,6 +708,44 @@ mod tests {
         assert_eq!(fm.get("name").map(|f| f.line), Some(4));
         assert_eq!(fm.body, "body line\nsecond");
         assert!(fm.diagnostics.is_empty(), "{:?}", fm.diagnostics);
+    }
+
+    /// Random text built from the characters that matter to YAML and frontmatter.
+    fn random_text(rng: &mut fastrand::Rng) -> String {
+        const PIECES: [&str; 24] = [
+            "---", "\n", "\r\n", " ", "  ", "\t", ":", ": ", "- ", "#", "*", "&", "[", "]", "{",
+            "}", "\"", "'", "|", ">", "name", "tools", "\u{a0}", "é",
+        ];
+        (0..rng.usize(0..40))
+            .map(|_| PIECES[rng.usize(0..PIECES.len())])
+            .collect()
+    }
+
+    #[test]
+    fn random_input_never_panics_and_keeps_line_numbers_in_range() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..3000 {
+            let text = random_text(&mut rng);
+            let fm = Frontmatter::parse(&text);
+            let lines = text.split('\n').count();
+            for d in &fm.diagnostics {
+                assert!(
+                    d.line.is_some_and(|l| l >= 1 && l <= lines),
+                    "{text:?}: {d:?}"
+                );
+            }
+            for field in fm.fields.values() {
+                assert!(field.line >= 1 && field.line <= lines, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unusual_whitespace_never_splits_a_character() {
+        let fm = Frontmatter::parse("---\n \u{a0}name: a\n description: |\n   x\n  \u{a0}y\n---\n");
+        assert!(fm.presence == Presence::Present { line: 1 });
+        let description = value_text(&value(&fm, "description"));
+        assert!(description.contains('x') && description.contains("\u{a0}y"));
     }
 
     #[test]

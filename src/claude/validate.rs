@@ -22,9 +22,13 @@ use super::tools_spec::ToolSpec;
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {
+    /// `✓`
     Pass,
+    /// `i`
     Info,
+    /// `!`
     Warn,
+    /// `✗`
     Fail,
 }
 
