@@ -101,18 +101,22 @@ pub struct SourceDir {
 /// precedence first: the workspace and each ancestor (deeper first; `.codexplus`
 /// before `.claude` in the same directory), then `~/.codexplus/<kind>` and
 /// `~/.claude/<kind>`. An ancestor's directory that is also the user's is listed
-/// once, as the user's.
+/// once, as the user's; `~/.claude/<kind>` is never a project directory.
 pub fn source_dirs(workspace: &Path, roots: &Roots, kind: &str) -> Vec<SourceDir> {
     let user: Vec<PathBuf> = [roots.codexplus_dir(), roots.claude_dir()]
         .into_iter()
         .flatten()
         .map(|d| normalize(&d.join(kind)))
         .collect();
+    let home = roots.home.as_deref().map(normalize);
     let mut dirs: Vec<(PathBuf, Source)> = Vec::new();
     for ancestor in normalize(workspace).ancestors() {
         for hidden in [".codexplus", ".claude"] {
             let dir = ancestor.join(hidden).join(kind);
-            if !user.contains(&dir) {
+            // `~/.claude` is the user's config, never a project's, even when
+            // $CLAUDE_CONFIG_DIR moved the user's config elsewhere.
+            let home_config = hidden == ".claude" && home.as_deref() == Some(ancestor);
+            if !user.contains(&dir) && !home_config {
                 dirs.push((dir.clone(), Source::Project { dir }));
             }
         }
@@ -273,11 +277,14 @@ mod tests {
                 PathBuf::from("/cfg/commands")
             ]
         );
-        // With the config dir elsewhere, ~/.claude is an ordinary ancestor directory.
+        // With the config dir elsewhere, ~/.claude is not read at all.
         let dirs = source_dirs(Path::new("/home/u/w"), &roots, "agents");
+        assert!(!dirs
+            .iter()
+            .any(|d| d.dir == Path::new("/home/u/.claude/agents")));
         assert!(dirs
             .iter()
-            .any(|d| d.dir == Path::new("/home/u/.claude/agents") && d.source.kind() == "project"));
+            .any(|d| d.dir == Path::new("/home/u/w/.claude/agents")));
     }
 
     #[test]
