@@ -10,7 +10,11 @@ use codex_plus::cli::{self, codex_config, CliError};
 use codex_plus::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "codex-plus", version, about = "A local proxy for the OpenAI Codex CLI that adds Claude Code's Task subagents, slash commands, hooks and status line")]
+#[command(
+    name = "codex-plus",
+    version,
+    about = "A local proxy for the OpenAI Codex CLI that adds Claude Code's Task subagents, slash commands, hooks and status line"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,

@@ -114,9 +114,11 @@ mod tests {
         (String::from_utf8(out).unwrap(), i)
     }
 
-    const CREATED: &str = "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_7\"}}\n\n";
+    const CREATED: &str =
+        "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_7\"}}\n\n";
     const DELTA: &str = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n";
-    const DONE: &str = "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_7\"}}\n\n";
+    const DONE: &str =
+        "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_7\"}}\n\n";
 
     #[test]
     fn a_complete_stream_passes_byte_for_byte() {

@@ -45,10 +45,13 @@ pub fn relay_events(state: SharedState, upstream: reqwest::Response) -> Body {
         _open: OpenStream::new(&state.stats.open_streams),
         state,
     };
-    Body::from_stream(futures_util::stream::unfold(relay, |mut relay| async move {
-        let out = relay.next_output().await?;
-        Some((Ok::<_, Infallible>(out), relay))
-    }))
+    Body::from_stream(futures_util::stream::unfold(
+        relay,
+        |mut relay| async move {
+            let out = relay.next_output().await?;
+            Some((Ok::<_, Infallible>(out), relay))
+        },
+    ))
 }
 
 impl EventRelay {
