@@ -3,6 +3,8 @@
 
 pub mod headers;
 pub mod interceptor;
+#[cfg(test)]
+mod interceptor_tests;
 pub mod relay;
 pub mod responses;
 pub mod stream;

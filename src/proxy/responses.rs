@@ -14,6 +14,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 use super::headers;
+use super::interceptor::Interceptor;
 use super::relay::{read_limited, respond};
 use super::stream::relay_events;
 use super::turn::Turn;
@@ -125,7 +126,7 @@ async fn send(
             let mut out = Response::new(Body::empty());
             *out.status_mut() = resp.status();
             *out.headers_mut() = headers::to_client(resp.headers(), false);
-            *out.body_mut() = relay_events(state.clone(), resp);
+            *out.body_mut() = relay_events(state.clone(), resp, Interceptor::passthrough(), None);
             out
         }
         Ok(resp) => respond(state, resp, true),
