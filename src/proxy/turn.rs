@@ -21,6 +21,8 @@ pub struct Turn {
     pub env: Option<Environment>,
     /// The `x-codex-turn-metadata` header, when present and valid.
     pub meta: TurnMetadata,
+    /// The proxy offered the Task tool, so it answers the turn's Task calls itself.
+    pub intercept_tasks: bool,
 }
 
 impl Turn {
@@ -40,6 +42,7 @@ impl Turn {
             changed: false,
             env,
             meta,
+            intercept_tasks: false,
         }
     }
 
