@@ -6,11 +6,15 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use codex_plus::cli::{self, codex_config, CliError};
+use codex_plus::cli::{self, codex_config, config_cmd, CliError};
 use codex_plus::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "codex-plus", version, about = "A local proxy for the OpenAI Codex CLI that adds Claude Code's Task subagents, slash commands, hooks and status line")]
+#[command(
+    name = "codex-plus",
+    version,
+    about = "A local proxy for the OpenAI Codex CLI that adds Claude Code's Task subagents, slash commands, hooks and status line"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -57,6 +61,12 @@ enum Command {
     },
     /// Show a running proxy's status.
     Status,
+    /// Print the effective configuration (defaults < user file < env < flags) as TOML.
+    Config {
+        /// Print only this value, by dotted key (e.g. server.listen).
+        #[arg(long, value_name = "KEY")]
+        get: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,6 +137,10 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
                 .map_err(|e| CliError::Other(format!("no proxy answers at {url}: {e}")))?;
             println!("{body}");
         }
+        Command::Config { get } => match get {
+            Some(key) => println!("{}", config_cmd::get(&config, &key)?),
+            None => print!("{}", config_cmd::render(&config)?),
+        },
     }
     Ok(ExitCode::SUCCESS)
 }
