@@ -1,5 +1,6 @@
 //! The `codex-plus` command line.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -163,8 +164,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CODEX_PLUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // No colour codes when stderr is a file (proxy.sh appends it to proxy.log).
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
