@@ -133,9 +133,24 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
         }
         Command::Status => {
             let url = format!("http://{}/status", dial(config.server.listen));
+            // No HTTP_PROXY detour for a local address; non-2xx fails too, since the
+            // Docker HEALTHCHECK relies on this exit code.
+            let get = async {
+                let client = reqwest::Client::builder()
+                    .no_proxy()
+                    .timeout(std::time::Duration::from_secs(5))
+                    .build()?;
+                client
+                    .get(&url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .text()
+                    .await
+            };
             let body = runtime()?
-                .block_on(async { reqwest::get(&url).await?.text().await })
-                .map_err(|e| CliError::Other(format!("no proxy answers at {url}: {e}")))?;
+                .block_on(get)
+                .map_err(|e| CliError::Other(format!("no healthy proxy at {url}: {e}")))?;
             println!("{body}");
         }
         Command::Config { get } => match get {
