@@ -21,7 +21,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export CODEX_PLUS_HOME="${CODEX_PLUS_HOME:-$HOME/.codex-plus}"
+export CODEX_PLUS_HOME="${CODEX_PLUS_HOME:-${HOME:?set CODEX_PLUS_HOME or HOME}/.codex-plus}"
 STATE_DIR=$CODEX_PLUS_HOME
 PID_FILE=$STATE_DIR/proxy.pid
 LOG_FILE=$STATE_DIR/proxy.log
@@ -250,10 +250,9 @@ cmd_enable() {
     dial=$(dial_addr "$listen")
 
     if pid=$(running_pid); then
-        local waited=0
-        while ! healthy "$dial" && ((waited < START_TIMEOUT * 5)); do
+        local deadline=$((SECONDS + START_TIMEOUT))
+        while ! healthy "$dial" && ((SECONDS < deadline)); do
             sleep 0.2
-            waited=$((waited + 1))
         done
         healthy "$dial" ||
             die "codex-plus (pid $pid) is running but http://$dial/health does not answer; try: $0 restart"
@@ -277,8 +276,8 @@ cmd_enable() {
     pid=$!
     printf '%s\n' "$pid" >"$PID_FILE"
 
-    local tries=0
-    while ((tries < START_TIMEOUT * 5)); do
+    local deadline=$((SECONDS + START_TIMEOUT))
+    while ((SECONDS < deadline)); do
         if healthy "$dial"; then
             # The proxy reports its own pid: trust it over $! should a wrapper have forked.
             if [[ $(http_get "$dial" /status && printf '%s' "$HTTP_BODY") =~ \"pid\":([0-9]+) ]]; then
@@ -293,7 +292,6 @@ cmd_enable() {
             start_failed "codex-plus exited while starting" "$log_start"
         fi
         sleep 0.2
-        tries=$((tries + 1))
     done
     stop_pid "$pid" 5 >/dev/null
     rm -f "$PID_FILE"
@@ -311,18 +309,18 @@ start_failed() {
 
 # SIGTERM, wait up to $2 seconds, then SIGKILL. Prints what happened.
 stop_pid() {
-    local pid=$1 grace=$2 tries=0
+    local pid=$1 grace=$2 deadline
     kill -TERM "$pid" 2>/dev/null || true
-    while alive "$pid" && ((tries < grace * 5)); do
+    # SECONDS counts whole seconds: +1 so the wait is never shorter than the grace.
+    deadline=$((SECONDS + grace + 1))
+    while alive "$pid" && ((SECONDS < deadline)); do
         sleep 0.2
-        tries=$((tries + 1))
     done
     if alive "$pid"; then
         kill -KILL "$pid" 2>/dev/null || true
-        tries=0
-        while alive "$pid" && ((tries < 25)); do
+        deadline=$((SECONDS + 5))
+        while alive "$pid" && ((SECONDS < deadline)); do
             sleep 0.2
-            tries=$((tries + 1))
         done
         say "codex-plus (pid $pid) did not stop within ${grace}s and was killed"
     else
@@ -389,6 +387,8 @@ cmd_logs() {
 }
 
 main() {
+    [[ $START_TIMEOUT =~ ^[0-9]+$ ]] ||
+        die "CODEX_PLUS_START_TIMEOUT must be a whole number of seconds, not '$START_TIMEOUT'"
     local command=${1:-}
     (($#)) && shift
     case $command in
