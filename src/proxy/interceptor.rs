@@ -102,6 +102,30 @@ pub enum Output {
     Continue(Vec<Value>),
     /// Remember this link (the ledger) so the next turn's history can be restored.
     Link(HistoryLink),
+    /// Decide whether Codex may see this tool call (PreToolUse); answer with `Decided`.
+    Decide(HeldCall),
+    /// The response ended without tool calls: may the turn end? Answer with `StopDecided`.
+    StopCheck {
+        /// True when this turn was already continued because of a stop check.
+        active: bool,
+    },
+}
+
+/// A Codex tool call waiting for a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldCall {
+    pub call_id: String,
+    pub name: String,
+    /// The whole `function_call` / `custom_tool_call` item.
+    pub item: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Codex gets the call; `item` replaces it when the decision rewrote its input.
+    Allow { item: Option<Value> },
+    /// Codex never sees the call; the model gets the reason as its output.
+    Deny { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -114,14 +138,30 @@ pub enum Input {
         call_id: String,
         outcome: Outcome,
     },
+    /// The decision on a held call.
+    Decided {
+        call_id: String,
+        decision: Decision,
+    },
+    /// The stop check's answer: `Some(reason)` continues the turn with the reason.
+    StopDecided(Option<String>),
 }
 
-#[derive(Debug, Clone, Copy)]
+/// Which Codex tool calls (by name) must wait for a decision before Codex sees them.
+pub type HoldPredicate = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+#[derive(Clone)]
 pub struct Settings {
     /// Withhold and run Task/Agent calls (off: everything passes through).
     pub intercept_tasks: bool,
     /// Most upstream responses one turn may chain before it fails.
     pub max_rounds: u32,
+    /// Tool calls held for a decision (PreToolUse hooks); None holds nothing.
+    pub hold: Option<HoldPredicate>,
+    /// Ask before ending a turn whose response made no tool calls (Stop hooks).
+    pub stop_check: bool,
+    /// Most times a turn may be continued because the stop check said so.
+    pub max_stop_continuations: u32,
 }
 
 impl Default for Settings {
@@ -129,7 +169,22 @@ impl Default for Settings {
         Settings {
             intercept_tasks: true,
             max_rounds: 8,
+            hold: None,
+            stop_check: false,
+            max_stop_continuations: 3,
         }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("intercept_tasks", &self.intercept_tasks)
+            .field("max_rounds", &self.max_rounds)
+            .field("hold", &self.hold.is_some())
+            .field("stop_check", &self.stop_check)
+            .field("max_stop_continuations", &self.max_stop_continuations)
+            .finish()
     }
 }
 
@@ -144,14 +199,29 @@ enum Key {
 enum Slot {
     Client(u64),
     Withheld,
+    /// Waiting for a decision; its events are buffered in `Round::held[n]`.
+    Held(usize),
 }
 
+/// A call the proxy answers: a Task, or a tool call a hook denied.
 #[derive(Debug)]
 struct Call {
     call_id: String,
-    args: Option<TaskArgs>,
+    /// What the progress message shows, e.g. `Task(code-reviewer): Review auth`.
+    label: String,
+    /// The short form used when several calls share a message, e.g. `Task(code-reviewer)`.
+    short: String,
     item: Value,
     outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    frames: Vec<Frame>,
+    keys: Vec<Key>,
+    call_id: Option<String>,
+    item: Option<Value>,
+    decided: bool,
 }
 
 /// One upstream response of the turn.
@@ -167,6 +237,10 @@ struct Round {
     completed: Option<Frame>,
     progress: Option<Progress>,
     progress_closed: bool,
+    held: Vec<Held>,
+    /// Held calls still waiting for their decision.
+    undecided: usize,
+    awaiting_stop: bool,
 }
 
 #[derive(Debug)]
@@ -190,6 +264,7 @@ pub struct Interceptor {
     visible: Vec<Value>,
     terminal: bool,
     failed_by_proxy: bool,
+    stop_continuations: u32,
     r: Round,
 }
 
@@ -206,6 +281,7 @@ impl Interceptor {
             visible: Vec::new(),
             terminal: false,
             failed_by_proxy: false,
+            stop_continuations: 0,
             r: Round::default(),
         }
     }
@@ -241,6 +317,8 @@ impl Interceptor {
             Input::Frame(frame) => self.on_frame(frame, out),
             Input::End(end) => self.on_end(end, out),
             Input::Resolved { call_id, outcome } => self.on_resolved(call_id, outcome, out),
+            Input::Decided { call_id, decision } => self.on_decided(call_id, decision, out),
+            Input::StopDecided(reason) => self.on_stop_decided(reason, out),
         }
     }
 
@@ -283,16 +361,12 @@ impl Interceptor {
                 self.emit_upstream(&frame, &head, None, out);
                 self.terminal = true;
             }
-            _ => {
-                let slot = self.slot_of(&head);
-                if slot != Some(Slot::Withheld) {
-                    let index = match slot {
-                        Some(Slot::Client(i)) => Some(i),
-                        _ => None,
-                    };
-                    self.emit_upstream(&frame, &head, index, out);
-                }
-            }
+            _ => match self.slot_of(&head) {
+                Some(Slot::Withheld) => {}
+                Some(Slot::Held(n)) => self.r.held[n].frames.push(frame),
+                Some(Slot::Client(i)) => self.emit_upstream(&frame, &head, Some(i), out),
+                None => self.emit_upstream(&frame, &head, None, out),
+            },
         }
     }
 
@@ -302,6 +376,10 @@ impl Interceptor {
             for k in keys {
                 self.r.slots.insert(k, Slot::Withheld);
             }
+            return;
+        }
+        if self.holds(head) {
+            self.hold(keys, frame.clone());
             return;
         }
         let index = self.alloc_index();
@@ -321,6 +399,27 @@ impl Interceptor {
         };
         if known == Some(Slot::Withheld) || (known.is_none() && self.is_task(head)) {
             self.withhold_call(item, out);
+            return;
+        }
+        let held = match known {
+            Some(Slot::Held(n)) => Some(n),
+            None if self.holds(head) => Some(self.hold(keys.clone(), frame.clone())),
+            _ => None,
+        };
+        if let Some(n) = held {
+            if known.is_some() {
+                self.r.held[n].frames.push(frame.clone());
+            }
+            let call_id = item["call_id"].as_str().unwrap_or_default().to_string();
+            let name = item["name"].as_str().unwrap_or_default().to_string();
+            self.r.held[n].call_id = Some(call_id.clone());
+            self.r.held[n].item = Some(item.clone());
+            self.r.undecided += 1;
+            out.push(Output::Decide(HeldCall {
+                call_id,
+                name,
+                item,
+            }));
             return;
         }
         let index = match known {
@@ -354,6 +453,11 @@ impl Interceptor {
                 }
             });
         self.r.items.push(item.clone());
+        let agent = |args: &TaskArgs| {
+            args.subagent_type
+                .clone()
+                .unwrap_or_else(|| "general-purpose".into())
+        };
         match parsed {
             Ok(args) => {
                 out.push(Output::Start(TaskCall {
@@ -362,18 +466,127 @@ impl Interceptor {
                 }));
                 self.r.calls.push(Call {
                     call_id,
-                    args: Some(args),
+                    label: format!("Task({}): {}", agent(&args), args.description.trim()),
+                    short: format!("Task({})", agent(&args)),
                     item,
                     outcome: None,
                 });
             }
             Err(reason) => self.r.calls.push(Call {
                 call_id,
-                args: None,
+                label: "Task".into(),
+                short: "Task".into(),
                 item,
                 outcome: Some(Outcome::failed(reason)),
             }),
         }
+    }
+
+    fn hold(&mut self, keys: Vec<Key>, frame: Frame) -> usize {
+        let n = self.r.held.len();
+        for k in &keys {
+            self.r.slots.insert(k.clone(), Slot::Held(n));
+        }
+        self.r.held.push(Held {
+            frames: vec![frame],
+            keys,
+            ..Held::default()
+        });
+        n
+    }
+
+    fn on_decided(&mut self, call_id: String, decision: Decision, out: &mut Vec<Output>) {
+        let Some(n) = self
+            .r
+            .held
+            .iter()
+            .position(|h| !h.decided && h.call_id.as_deref() == Some(call_id.as_str()))
+        else {
+            return;
+        };
+        let held = &mut self.r.held[n];
+        held.decided = true;
+        self.r.undecided -= 1;
+        let frames = std::mem::take(&mut held.frames);
+        let keys = held.keys.clone();
+        let item = held.item.take().unwrap_or(Value::Null);
+        match decision {
+            Decision::Allow { item: rewritten } => {
+                let index = self.alloc_index();
+                for k in keys {
+                    self.r.slots.insert(k, Slot::Client(index));
+                }
+                let sent = rewritten.clone().unwrap_or_else(|| item.clone());
+                for frame in frames {
+                    let Some(head) = EventHead::parse(&frame.data) else {
+                        out.push(Output::Emit(frame.raw));
+                        continue;
+                    };
+                    match (&rewritten, head.kind.as_ref()) {
+                        // The old input must not reach Codex piecemeal.
+                        (Some(_), k)
+                            if k.ends_with("arguments.delta")
+                                || k.ends_with("arguments.done")
+                                || k.ends_with("input.delta")
+                                || k.ends_with("input.done") => {}
+                        (Some(new), "response.output_item.done") => {
+                            let mut ev = parse(&frame.data)
+                                .unwrap_or_else(|| json!({"type": "response.output_item.done"}));
+                            ev["item"] = new.clone();
+                            if ev.get("output_index").is_some() {
+                                ev["output_index"] = json!(index);
+                            }
+                            self.emit_synth(&mut ev, out);
+                        }
+                        _ => self.emit_upstream(&frame, &head, Some(index), out),
+                    }
+                }
+                self.r.codex_calls += 1;
+                self.r.items.push(sent.clone());
+                self.visible.push(sent);
+            }
+            Decision::Deny { reason } => {
+                for k in keys {
+                    self.r.slots.insert(k, Slot::Withheld);
+                }
+                let name = item["name"].as_str().unwrap_or("tool").to_string();
+                let summary = call_summary(&item);
+                let blocked = format!("Blocked by hook: {reason}");
+                self.r.items.push(item.clone());
+                self.r.calls.push(Call {
+                    call_id,
+                    label: format!("{name}({summary})"),
+                    short: name,
+                    item,
+                    outcome: Some(Outcome {
+                        ok: false,
+                        output: blocked.clone(),
+                        summary: blocked,
+                    }),
+                });
+            }
+        }
+        self.advance(out);
+    }
+
+    fn on_stop_decided(&mut self, reason: Option<String>, out: &mut Vec<Output>) {
+        if !self.r.awaiting_stop {
+            return;
+        }
+        self.r.awaiting_stop = false;
+        let Some(reason) = reason else {
+            self.finish(out);
+            return;
+        };
+        if self.round >= self.settings.max_rounds {
+            self.finish(out);
+            return;
+        }
+        self.stop_continuations += 1;
+        let mut items = std::mem::take(&mut self.r.items);
+        items.push(json!({"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": format!("Stop hook feedback:\n{reason}")}]}));
+        self.next_round(items, out);
     }
 
     fn on_resolved(&mut self, call_id: String, outcome: Outcome, out: &mut Vec<Output>) {
@@ -430,10 +643,18 @@ impl Interceptor {
     /// Moves the turn on once the round's upstream response has completed and
     /// every withheld call has its outcome.
     fn advance(&mut self, out: &mut Vec<Output>) {
-        if self.r.completed.is_none() {
+        if self.r.completed.is_none() || self.r.undecided > 0 || self.r.awaiting_stop {
             return;
         }
         if self.r.calls.is_empty() {
+            let may_continue = self.stop_continuations < self.settings.max_stop_continuations;
+            if self.r.codex_calls == 0 && self.settings.stop_check && may_continue {
+                self.r.awaiting_stop = true;
+                out.push(Output::StopCheck {
+                    active: self.stop_continuations > 0,
+                });
+                return;
+            }
             self.finish(out);
             return;
         }
@@ -461,6 +682,11 @@ impl Interceptor {
         }
         let mut items = std::mem::take(&mut self.r.items);
         items.extend(self.r.calls.iter().map(output_item));
+        self.next_round(items, out);
+    }
+
+    /// Sends the continuation and starts listening for its response.
+    fn next_round(&mut self, items: Vec<Value>, out: &mut Vec<Output>) {
         self.add_usage();
         self.round += 1;
         self.r = Round::default();
@@ -475,7 +701,7 @@ impl Interceptor {
         let Some(frame) = self.r.completed.take() else {
             return;
         };
-        if self.round == 1 && self.r.calls.is_empty() {
+        if self.round == 1 && self.r.calls.is_empty() && self.r.held.is_empty() {
             if let Some(head) = EventHead::parse(&frame.data) {
                 self.emit_upstream(&frame, &head, None, out);
                 return;
@@ -525,7 +751,7 @@ impl Interceptor {
         let many = self.r.calls.len() > 1;
         let mut text = String::new();
         for call in &self.r.calls {
-            let _ = writeln!(text, "{}", start_line(call));
+            let _ = writeln!(text, "⏺ {}", call.label);
             if let Some(outcome) = &call.outcome {
                 text.push_str(&end_line(call, outcome, many));
             }
@@ -650,6 +876,18 @@ impl Interceptor {
             .find_map(|k| self.r.slots.get(k).copied())
     }
 
+    fn holds(&self, head: &EventHead) -> bool {
+        let Some(hold) = &self.settings.hold else {
+            return false;
+        };
+        head.item.as_ref().is_some_and(|item| {
+            matches!(
+                item.kind.as_deref(),
+                Some("function_call" | "custom_tool_call")
+            ) && item.name.as_deref().is_some_and(|n| hold(n))
+        })
+    }
+
     fn is_task(&self, head: &EventHead) -> bool {
         self.settings.intercept_tasks
             && head.item.as_ref().is_some_and(|item| {
@@ -690,35 +928,50 @@ fn is_tool_call(item: &Value) -> bool {
     )
 }
 
-fn start_line(call: &Call) -> String {
-    match &call.args {
-        Some(args) => format!(
-            "⏺ Task({}): {}",
-            args.subagent_type.as_deref().unwrap_or("general-purpose"),
-            args.description.trim()
-        ),
-        None => "⏺ Task".to_string(),
-    }
-}
-
 fn end_line(call: &Call, outcome: &Outcome, many: bool) -> String {
-    let who = match (&call.args, many) {
-        (Some(args), true) => format!(
-            " · Task({})",
-            args.subagent_type.as_deref().unwrap_or("general-purpose")
-        ),
-        _ => String::new(),
+    let who = if many {
+        format!(" · {}", call.short)
+    } else {
+        String::new()
     };
     format!("  ⎿ {}{who}\n", outcome.summary)
 }
 
+/// The output item answering a call, of the kind its call needs.
 fn output_item(call: &Call) -> Value {
     let output = call
         .outcome
         .as_ref()
         .map(|o| o.output.clone())
-        .unwrap_or_else(|| "Task did not finish".to_string());
-    json!({"type": "function_call_output", "call_id": call.call_id, "output": output})
+        .unwrap_or_else(|| "the call did not finish".to_string());
+    let kind = if call.item["type"] == "custom_tool_call" {
+        "custom_tool_call_output"
+    } else {
+        "function_call_output"
+    };
+    json!({"type": kind, "call_id": call.call_id, "output": output})
+}
+
+/// A one-line glimpse of what a call asked for.
+fn call_summary(item: &Value) -> String {
+    let raw = item["arguments"]
+        .as_str()
+        .or(item["input"].as_str())
+        .unwrap_or_default();
+    let glimpse = serde_json::from_str::<Value>(raw)
+        .ok()
+        .and_then(|v| {
+            v["cmd"]
+                .as_str()
+                .or(v["command"].as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| raw.to_string());
+    let one_line = glimpse.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
 }
 
 /// Adds every number of `add` into `total`, key by key.

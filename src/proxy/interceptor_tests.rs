@@ -593,8 +593,8 @@ fn unknown_event_types_pass_through_even_after_a_splice() {
 fn rounds_are_bounded() {
     let mut run = Run {
         i: Interceptor::new(Settings {
-            intercept_tasks: true,
             max_rounds: 2,
+            ..Settings::default()
         }),
         out: Vec::new(),
     };
@@ -692,4 +692,248 @@ fn with_interception_off_task_calls_reach_codex() {
         .client_events()
         .iter()
         .any(|e| e["item"]["name"] == "Task"));
+}
+
+// --- PreToolUse: held calls ---
+
+fn holding(names: &'static [&'static str]) -> Run {
+    Run {
+        i: Interceptor::new(Settings {
+            hold: Some(std::sync::Arc::new(move |n: &str| names.contains(&n))),
+            ..Settings::default()
+        }),
+        out: Vec::new(),
+    }
+}
+
+impl Run {
+    fn decided(&mut self, call_id: &str, decision: Decision) -> &mut Self {
+        self.i.push(
+            Input::Decided {
+                call_id: call_id.into(),
+                decision,
+            },
+            &mut self.out,
+        );
+        self
+    }
+
+    fn held(&self) -> Vec<HeldCall> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Decide(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn stop_checks(&self) -> Vec<bool> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Output::StopCheck { active } => Some(*active),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn stop_decided(&mut self, reason: Option<&str>) -> &mut Self {
+        self.i.push(
+            Input::StopDecided(reason.map(str::to_string)),
+            &mut self.out,
+        );
+        self
+    }
+}
+
+#[test]
+fn a_denied_tool_call_never_reaches_codex_and_the_model_gets_the_reason() {
+    let mut up = Upstream::new();
+    let mut run = holding(&["exec_command"]);
+    run.frames([up.created("r1")]);
+    run.frames(up.call(0, "exec_command", "c1", &json!({"cmd": "rm proof.txt"})));
+    assert!(
+        run.client_events()
+            .iter()
+            .all(|e| e["type"] == "response.created"),
+        "held, not shown"
+    );
+    let held = run.held();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].name, "exec_command");
+    assert_eq!(
+        held[0].item["arguments"],
+        json!({"cmd": "rm proof.txt"}).to_string()
+    );
+    run.frames([up.completed("r1", 5, 5)]).end(End::Eof);
+    assert!(run.continuations().is_empty(), "waits for the decision");
+
+    run.decided(
+        "c1",
+        Decision::Deny {
+            reason: "rm is not allowed here".into(),
+        },
+    );
+    assert!(run
+        .client_events()
+        .iter()
+        .all(|e| e["item"]["type"] != "function_call"));
+    assert_eq!(
+        run.progress_text(),
+        "⏺ exec_command(rm proof.txt)\n  ⎿ Blocked by hook: rm is not allowed here"
+    );
+    let cont = &run.continuations()[0];
+    assert_eq!(cont[0]["name"], "exec_command");
+    assert_eq!(cont[1]["type"], "function_call_output");
+    assert_eq!(cont[1]["output"], "Blocked by hook: rm is not allowed here");
+    assert_eq!(run.links()[0].calls[0]["call_id"], "c1");
+}
+
+#[test]
+fn an_allowed_call_is_released_in_order_and_codex_runs_it() {
+    let mut up = Upstream::new();
+    let mut run = holding(&["exec_command"]);
+    run.frames([up.created("r1")]);
+    run.frames(up.message(0, "m1", "Listing."));
+    run.frames(up.call(1, "exec_command", "c1", &json!({"cmd": "ls"})));
+    run.frames([up.completed("r1", 5, 5)]).end(End::Eof);
+    run.decided("c1", Decision::Allow { item: None });
+    let events = run.client_events();
+    assert_coherent(&events);
+    let call = events
+        .iter()
+        .find(|e| e["type"] == "response.output_item.done" && e["item"]["type"] == "function_call")
+        .unwrap();
+    assert_eq!(call["output_index"], 1);
+    assert_eq!(call["item"]["arguments"], json!({"cmd": "ls"}).to_string());
+    assert!(
+        run.continuations().is_empty(),
+        "Codex runs it and sends the next request"
+    );
+    assert!(run.progress_text().is_empty());
+}
+
+#[test]
+fn updated_input_rewrites_the_call_codex_sees() {
+    let mut up = Upstream::new();
+    let mut run = holding(&["exec_command"]);
+    run.frames([up.created("r1")]);
+    run.frames(up.call(0, "exec_command", "c1", &json!({"cmd": "rm -rf build"})));
+    run.frames([up.completed("r1", 5, 5)]).end(End::Eof);
+    let mut item = run.held()[0].item.clone();
+    item["arguments"] = json!(json!({"cmd": "rm -rf ./build"}).to_string());
+    run.decided("c1", Decision::Allow { item: Some(item) });
+    let events = run.client_events();
+    assert_coherent(&events);
+    assert!(
+        !run.client_types()
+            .contains(&"response.function_call_arguments.delta".to_string()),
+        "old arguments withheld"
+    );
+    let call = events
+        .iter()
+        .find(|e| e["type"] == "response.output_item.done")
+        .unwrap();
+    assert_eq!(
+        call["item"]["arguments"],
+        json!({"cmd": "rm -rf ./build"}).to_string()
+    );
+    assert_eq!(
+        events.last().unwrap()["response"]["output"][0]["arguments"],
+        json!({"cmd": "rm -rf ./build"}).to_string()
+    );
+}
+
+#[test]
+fn calls_that_no_hook_matches_pass_at_once() {
+    let mut up = Upstream::new();
+    let mut run = holding(&["apply_patch"]);
+    run.frames([up.created("r1")]);
+    run.frames(up.call(0, "exec_command", "c1", &json!({"cmd": "ls"})));
+    assert!(run.held().is_empty());
+    assert!(run
+        .client_events()
+        .iter()
+        .any(|e| e["item"]["name"] == "exec_command"));
+}
+
+// --- Stop ---
+
+fn stopping(max: u32) -> Run {
+    Run {
+        i: Interceptor::new(Settings {
+            stop_check: true,
+            max_stop_continuations: max,
+            ..Settings::default()
+        }),
+        out: Vec::new(),
+    }
+}
+
+#[test]
+fn a_stop_check_that_blocks_continues_the_turn_with_the_reason() {
+    let mut up = Upstream::new();
+    let mut run = stopping(3);
+    run.frames([up.created("r1")])
+        .frames(up.message(0, "m1", "Done, I think."));
+    run.frames([up.completed("r1", 5, 5)]).end(End::Eof);
+    assert_eq!(run.stop_checks(), [false]);
+    assert!(
+        !run.i.is_finished(),
+        "completed is held while the check runs"
+    );
+    run.stop_decided(Some("tests were not run"));
+    let cont = &run.continuations()[0];
+    assert_eq!(cont[0]["id"], "m1");
+    assert_eq!(cont[1]["role"], "user");
+    assert!(cont[1].to_string().contains("tests were not run"));
+
+    let mut up2 = Upstream::new();
+    run.frames([up2.created("r2")])
+        .frames(up2.message(0, "m2", "Ran the tests."));
+    run.frames([up2.completed("r2", 5, 5)]).end(End::Eof);
+    assert_eq!(
+        run.stop_checks(),
+        [false, true],
+        "stop_hook_active on the next check"
+    );
+    run.stop_decided(None);
+    let events = run.client_events();
+    assert_coherent(&events);
+    assert_eq!(
+        events.last().unwrap()["response"]["output"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn stop_continuations_are_bounded_and_skipped_after_tool_calls() {
+    let mut up = Upstream::new();
+    let mut run = stopping(1);
+    run.frames([up.created("r1")])
+        .frames(up.message(0, "m1", "a"));
+    run.frames([up.completed("r1", 1, 1)])
+        .end(End::Eof)
+        .stop_decided(Some("again"));
+    let mut up2 = Upstream::new();
+    run.frames([up2.created("r2")])
+        .frames(up2.message(0, "m2", "b"));
+    run.frames([up2.completed("r2", 1, 1)]).end(End::Eof);
+    assert_eq!(run.stop_checks().len(), 1, "no second check past the bound");
+    assert!(run.i.is_finished());
+
+    let mut up = Upstream::new();
+    let mut run = stopping(3);
+    run.frames([up.created("r1")])
+        .frames(up.call(0, "exec_command", "c", &json!({"cmd": "ls"})));
+    run.frames([up.completed("r1", 1, 1)]).end(End::Eof);
+    assert!(
+        run.stop_checks().is_empty(),
+        "Codex has tool calls to run: not a stop"
+    );
+    assert!(run.i.is_finished());
 }

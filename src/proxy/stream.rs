@@ -21,7 +21,9 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
-use super::interceptor::{End, HistoryLink, Input, Interceptor, Outcome, Output, TaskCall};
+use super::interceptor::{
+    Decision, End, HeldCall, HistoryLink, Input, Interceptor, Outcome, Output, TaskCall,
+};
 use super::upstream::describe;
 use crate::state::{OpenStream, SharedState};
 use crate::wire::request::{RawJson, ResponsesRequest};
@@ -32,11 +34,17 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 
-/// Runs the calls the proxy answers itself, for one turn.
+/// Answers what the interceptor asks, for one turn: runs Tasks, decides held tool
+/// calls (PreToolUse hooks), says whether a turn may stop (Stop hooks), and keeps
+/// history links.
 pub trait Resolver: Send + Sync {
     /// Starts a Task; the future yields its outcome. Dropping the future must not
     /// stop the Task (a client that goes away does not kill running subagents).
     fn start(&self, call: TaskCall) -> BoxFuture<'static, Outcome>;
+    /// May Codex see this tool call?
+    fn decide(&self, call: HeldCall) -> BoxFuture<'static, Decision>;
+    /// The response ended without tool calls: `Some(reason)` continues the turn.
+    fn stop(&self, active: bool) -> BoxFuture<'static, Option<String>>;
     /// Keeps a progress message's real items for the next turn's history.
     fn remember(&self, link: HistoryLink);
 }
@@ -56,7 +64,8 @@ struct EventRelay {
     interceptor: Interceptor,
     idle: Duration,
     pending: VecDeque<Bytes>,
-    calls: FuturesUnordered<BoxFuture<'static, (String, Outcome)>>,
+    /// Everything the resolver is working on, as the input it will become.
+    calls: FuturesUnordered<BoxFuture<'static, Input>>,
     next_request: Option<BoxFuture<'static, Result<reqwest::Response, String>>>,
     continuation: Option<Continuation>,
     state: SharedState,
@@ -110,8 +119,8 @@ impl EventRelay {
     async fn next_input(&mut self) -> Option<Vec<Input>> {
         let idle = self.idle;
         tokio::select! {
-            Some((call_id, outcome)) = self.calls.next(), if !self.calls.is_empty() => {
-                Some(vec![Input::Resolved { call_id, outcome }])
+            Some(input) = self.calls.next(), if !self.calls.is_empty() => {
+                Some(vec![input])
             }
             next = next_chunk(self.upstream.as_mut(), idle), if self.upstream.is_some() => {
                 Some(self.on_chunk(next))
@@ -176,6 +185,25 @@ impl EventRelay {
             match o {
                 Output::Emit(bytes) => self.pending.push_back(bytes),
                 Output::Start(call) => self.start(call),
+                Output::Decide(call) => {
+                    if let Some(c) = &self.continuation {
+                        let call_id = call.call_id.clone();
+                        let deciding = c.resolver.decide(call);
+                        self.calls.push(Box::pin(async move {
+                            Input::Decided {
+                                call_id,
+                                decision: deciding.await,
+                            }
+                        }));
+                    }
+                }
+                Output::StopCheck { active } => {
+                    if let Some(c) = &self.continuation {
+                        let checking = c.resolver.stop(active);
+                        self.calls
+                            .push(Box::pin(async move { Input::StopDecided(checking.await) }));
+                    }
+                }
                 Output::Continue(items) => self.send_continuation(items),
                 Output::Link(link) => {
                     if let Some(c) = &self.continuation {
@@ -196,8 +224,12 @@ impl EventRelay {
         };
         let call_id = call.call_id.clone();
         let running = c.resolver.start(call);
-        self.calls
-            .push(Box::pin(async move { (call_id, running.await) }));
+        self.calls.push(Box::pin(async move {
+            Input::Resolved {
+                call_id,
+                outcome: running.await,
+            }
+        }));
     }
 
     fn send_continuation(&mut self, items: Vec<Value>) {
