@@ -1,6 +1,7 @@
 //! The relay: routes each request to its upstream, sends `/responses` calls through
 //! the turn pipeline and everything else through the plain relay.
 
+pub mod answer;
 pub mod headers;
 pub mod interceptor;
 #[cfg(test)]
