@@ -1,9 +1,11 @@
 //! What the `codex-plus` subcommands do. `main.rs` parses arguments; each file
 //! here is one command, callable from tests.
 
+pub mod agents;
 pub mod codex_config;
 pub mod config_cmd;
 pub mod serve;
+pub mod task;
 
 /// Why a command failed, in words for the terminal.
 #[derive(Debug, thiserror::Error)]
