@@ -4,7 +4,11 @@
 //! answers the client itself). `StepLayer` turns any step into a tower Layer, so
 //! every file here is only its concern.
 
+pub mod allowed_tools;
 pub mod history;
+pub mod skill_entry;
+pub mod slash;
+pub mod slash_memory;
 pub mod task_tool;
 
 use std::convert::Infallible;
