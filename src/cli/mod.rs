@@ -2,6 +2,7 @@
 //! here is one command, callable from tests.
 
 pub mod codex_config;
+pub mod commands;
 pub mod config_cmd;
 pub mod serve;
 
@@ -14,6 +15,8 @@ pub enum CliError {
     Ca(#[from] crate::ca::CaError),
     #[error(transparent)]
     ConfigCmd(#[from] config_cmd::ConfigCmdError),
+    #[error(transparent)]
+    Sync(#[from] commands::SyncError),
     #[error("cannot listen on {addr}: {cause}")]
     Bind { addr: String, cause: String },
     #[error("{0}")]
