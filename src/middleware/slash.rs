@@ -55,8 +55,14 @@ impl Step for Slash {
         let mut restored = Vec::new();
         if let Some(session) = &session {
             let expansions = self.memory.expansions(session);
-            if !expansions.is_empty() && needs_restore(&turn.request().input, &expansions) {
-                restored = restore(&mut turn.request_mut().input, &expansions);
+            if !expansions.is_empty() {
+                // Items are shared bytes: the copy is cheap, and an untouched request
+                // keeps going upstream as Codex sent it.
+                let mut input = turn.request().input.clone();
+                restored = restore(&mut input, &expansions);
+                if !restored.is_empty() {
+                    turn.request_mut().input = input;
+                }
             }
         }
         if let (Some(prompt), Some(env)) = (turn.new_turn_prompt(), turn.env.clone()) {
@@ -152,14 +158,6 @@ pub fn allows_tool(turn: &Turn, name: &str) -> bool {
         .extensions
         .get::<ToolScope>()
         .is_none_or(|scope| scope.allows(name))
-}
-
-fn needs_restore(input: &[RawJson], expansions: &[Expansion]) -> bool {
-    input.iter().any(|item| {
-        expansions
-            .iter()
-            .any(|e| e.original.bytes().len() == item.bytes().len() && &e.original == item)
-    })
 }
 
 /// A command's `model` as the Codex upstream can take it: `None` keeps the session's
