@@ -1,5 +1,6 @@
-//! An in-process proxy whose `/responses` pipeline runs the slash command and status
-//! line steps, built here because `middleware::stack` does not wire them yet.
+//! An in-process proxy whose `/responses` pipeline is exactly the slash command and
+//! status line steps around dispatch, whatever `middleware::stack` wires, with the
+//! Claude files' home directory chosen by the test.
 
 #![allow(dead_code)]
 
@@ -12,7 +13,8 @@ use codex_plus::config::Config;
 use codex_plus::middleware::slash::Slash;
 use codex_plus::middleware::status_line::StatusLine;
 use codex_plus::middleware::StepLayer;
-use codex_plus::proxy::{self, responses, Relay};
+use codex_plus::proxy::responses::Dispatch;
+use codex_plus::proxy::{self, Relay};
 use codex_plus::state::AppState;
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
@@ -49,7 +51,7 @@ pub async fn proxy(
         ServiceBuilder::new()
             .layer(StepLayer::new(slash))
             .layer(StepLayer::new(status))
-            .service(responses::pipeline(state.clone())),
+            .service(Dispatch::new(state.clone())),
     );
     let app = axum::Router::new()
         .fallback(proxy::handle)
