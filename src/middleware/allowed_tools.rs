@@ -4,7 +4,7 @@
 //!
 //! | Claude Code                               | Codex, classic dialect                 | Codex, lite dialect |
 //! |-------------------------------------------|----------------------------------------|---------------------|
-//! | `Bash`                                    | `exec_command`, `write_stdin`, `shell`, `local_shell` | `exec`, `wait` |
+//! | `Bash`                                    | `exec_command`, `write_stdin`, `shell`, `shell_command`, `container.exec`, `local_shell` | `exec`, `wait` |
 //! | `Read`                                    | the shell tools above, `view_image`    | `exec`, `wait`      |
 //! | `Grep`, `Glob`, `LS`                      | the shell tools above                  | `exec`, `wait`      |
 //! | `Edit`, `MultiEdit`, `Write`, `NotebookEdit` | `apply_patch`                       | `exec`, `wait`      |
@@ -30,6 +30,8 @@ fn codex_tools(claude: &str) -> Option<&'static [&'static str]> {
         "exec_command",
         "write_stdin",
         "shell",
+        "shell_command",
+        "container.exec",
         "local_shell",
         "exec",
         "wait",
@@ -40,6 +42,8 @@ fn codex_tools(claude: &str) -> Option<&'static [&'static str]> {
             "exec_command",
             "write_stdin",
             "shell",
+            "shell_command",
+            "container.exec",
             "local_shell",
             "exec",
             "wait",
@@ -56,10 +60,12 @@ fn codex_tools(claude: &str) -> Option<&'static [&'static str]> {
 const COLLABORATION: &str = "collaboration";
 
 /// Every Codex tool the table above controls.
-const CONTROLLED: [&str; 11] = [
+const CONTROLLED: [&str; 13] = [
     "exec_command",
     "write_stdin",
     "shell",
+    "shell_command",
+    "container.exec",
     "local_shell",
     "exec",
     "wait",
@@ -292,6 +298,8 @@ mod tests {
         assert!(notes.contains("MCP tools are not narrowed"), "{notes}");
         assert!(notes.contains("`TodoWrite`: no Codex tool"), "{notes}");
         assert!(notes.contains("`Frobnicate`: unknown tool"), "{notes}");
+        assert!(!scope(&["Edit"]).allows("shell_command"));
+        assert!(scope(&["Bash"]).allows("container.exec") && scope(&["Bash"]).allows("shell"));
         assert!(scope(&["Agent"]).allows("collaboration"));
         assert!(!scope(&["Read"]).allows("collaboration"));
     }
