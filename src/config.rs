@@ -22,6 +22,8 @@ pub struct Config {
     /// Model providers for subagents: keys, aliases, fallback, retries, breakers.
     #[serde(default)]
     pub providers: ProvidersConfig,
+    pub commands: CommandsConfig,
+    pub status_line: StatusLineConfig,
     /// The state directory (CA, ledger, pid and log files). Not a file setting:
     /// it is where the user file is found.
     #[serde(skip)]
@@ -349,5 +351,77 @@ mod tests {
         });
         assert_eq!(c.server.listen.port(), 9);
         assert_eq!(c.upstream.openai, "http://127.0.0.1:1");
+    }
+}
+
+/// `[commands]`: slash command expansion.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsConfig {
+    pub enabled: bool,
+    pub shell_timeout_ms: u64,
+}
+
+impl CommandsConfig {
+    /// How long a command's `` !`cmd` `` may run.
+    pub fn shell_timeout(&self) -> Duration {
+        Duration::from_millis(self.shell_timeout_ms)
+    }
+}
+
+/// `[status_line]`: the status line appended to new turns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusLineConfig {
+    pub enabled: bool,
+    pub command_timeout_ms: u64,
+    pub refresh_secs: u64,
+    pub first_wait_ms: u64,
+}
+
+impl StatusLineConfig {
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_millis(self.command_timeout_ms)
+    }
+
+    pub fn refresh(&self) -> Duration {
+        Duration::from_secs(self.refresh_secs)
+    }
+
+    pub fn first_wait(&self) -> Duration {
+        Duration::from_millis(self.first_wait_ms)
+    }
+}
+
+#[cfg(test)]
+mod slash_and_status_tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_status_line_defaults_and_overrides() {
+        let c = Config::from_sources(None).unwrap();
+        assert!(c.commands.enabled);
+        assert_eq!(c.commands.shell_timeout(), Duration::from_secs(10));
+        assert!(c.status_line.enabled);
+        assert_eq!(c.status_line.command_timeout(), Duration::from_secs(2));
+        assert_eq!(c.status_line.refresh(), Duration::from_secs(5));
+        let c = Config::from_sources(Some((
+            Path::new("/u/config.toml"),
+            "[status_line]\nenabled = false\ncommand_timeout_ms = 500\n",
+        )))
+        .unwrap();
+        assert!(!c.status_line.enabled);
+        assert_eq!(c.status_line.command_timeout(), Duration::from_millis(500));
+        assert_eq!(
+            c.status_line.refresh_secs, 5,
+            "unnamed keys keep their default"
+        );
+        let err = Config::from_sources(Some((
+            Path::new("/u/config.toml"),
+            "[status_line]\ntimeout = 1\n",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("timeout"), "{err}");
     }
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use codex_plus::cli::task::{TaskOptions, TaskSpec};
-use codex_plus::cli::{self, codex_config, config_cmd, CliError};
+use codex_plus::cli::{self, codex_config, commands, config_cmd, CliError};
 use codex_plus::config::{Config, Overrides};
 
 #[derive(Parser)]
@@ -63,6 +63,11 @@ enum Command {
     },
     /// Show a running proxy's status.
     Status,
+    /// Slash commands: list them, or make them reachable from the Codex TUI.
+    Commands {
+        #[command(subcommand)]
+        command: CommandsCommand,
+    },
     /// Print the effective configuration (defaults < user file < env < flags) as TOML.
     Config {
         /// Print only this value, by dotted key (e.g. server.listen).
@@ -121,6 +126,25 @@ enum AgentsCommand {
         /// The workspace directory (default: the current one).
         #[arg(long)]
         cwd: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommandsCommand {
+    /// List the slash commands a workspace sees, and where each comes from.
+    List {
+        /// The workspace (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+    },
+    /// Write one Codex skill per command, so the TUI offers them as `$name args`.
+    Sync {
+        /// The workspace (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// The Codex home directory (default: $CODEX_HOME or ~/.codex).
+        #[arg(long, env = "CODEX_HOME")]
+        codex_home: Option<PathBuf>,
     },
 }
 
@@ -209,6 +233,23 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
                 .map_err(|e| CliError::Other(format!("no healthy proxy at {url}: {e}")))?;
             println!("{body}");
         }
+        Command::Commands { command } => {
+            let roots = codex_plus::claude::Roots::from_env();
+            match command {
+                CommandsCommand::List { cwd } => {
+                    print!("{}", commands::list(&cwd_or_current(cwd)?, &roots))
+                }
+                CommandsCommand::Sync { cwd, codex_home } => {
+                    let codex_home = codex_home
+                        .or_else(|| dirs::home_dir().map(|h| h.join(".codex")))
+                        .ok_or_else(|| {
+                            CliError::Other("no home directory: set CODEX_HOME".into())
+                        })?;
+                    let report = commands::sync(&cwd_or_current(cwd)?, &roots, &codex_home)?;
+                    print!("{}", report.render());
+                }
+            }
+        }
         Command::Config { get } => match get {
             Some(key) => println!("{}", config_cmd::get(&config, &key)?),
             None => print!("{}", config_cmd::render(&config)?),
@@ -256,6 +297,18 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn cwd_or_current(cwd: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    match cwd {
+        Some(dir) if dir.is_dir() => Ok(dir),
+        Some(dir) => Err(CliError::Other(format!(
+            "--cwd {}: not a directory",
+            dir.display()
+        ))),
+        None => std::env::current_dir()
+            .map_err(|e| CliError::Other(format!("cannot read the current directory: {e}"))),
+    }
 }
 
 fn dial(listen: SocketAddr) -> String {

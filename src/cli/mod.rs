@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod codex_config;
+pub mod commands;
 pub mod config_cmd;
 pub mod serve;
 pub mod task;
@@ -16,6 +17,8 @@ pub enum CliError {
     Ca(#[from] crate::ca::CaError),
     #[error(transparent)]
     ConfigCmd(#[from] config_cmd::ConfigCmdError),
+    #[error(transparent)]
+    Sync(#[from] commands::SyncError),
     #[error("cannot listen on {addr}: {cause}")]
     Bind { addr: String, cause: String },
     #[error("{0}")]

@@ -4,7 +4,13 @@
 //! answers the client itself). `StepLayer` turns any step into a tower Layer, so
 //! every file here is only its concern.
 
+pub mod allowed_tools;
+pub mod git_status;
 pub mod history;
+pub mod skill_entry;
+pub mod slash;
+pub mod slash_memory;
+pub mod status_line;
 pub mod task_tool;
 
 use std::convert::Infallible;

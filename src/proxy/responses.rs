@@ -75,6 +75,13 @@ pub struct Dispatch {
     state: SharedState,
 }
 
+impl Dispatch {
+    /// Dispatch alone, for tests that build their own stack around it.
+    pub fn new(state: SharedState) -> Dispatch {
+        Dispatch { state }
+    }
+}
+
 impl Service<Turn> for Dispatch {
     type Response = Response;
     type Error = Infallible;

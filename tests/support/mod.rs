@@ -5,6 +5,7 @@
 
 pub mod codex;
 pub mod mock;
+pub mod stack;
 
 use std::path::Path;
 
