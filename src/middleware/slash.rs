@@ -192,13 +192,11 @@ pub struct Invocation {
 }
 
 /// The invocation in the new turn whose prompt is `input[prompt]`: `/name args` at
-/// the start of the prompt, or a synced skill item (after the prompt) for the
-/// `$name args` the prompt starts with. Whether the name is a command is the
-/// caller's business.
+/// the start of the prompt, or, for a prompt starting with `$name args`, the synced
+/// skill item Codex put after it. Whether the name is a command is the caller's business.
 pub fn find_invocation(input: &[RawJson], prompt: usize) -> Option<Invocation> {
     let text = user_text(input.get(prompt)?)?;
-    if !text.starts_with("<skill>") {
-        let (name, args) = parse_invocation(&text)?;
+    if let Some((name, args)) = parse_invocation(&text) {
         return Some(Invocation {
             item: prompt,
             name: name.to_string(),
@@ -206,29 +204,27 @@ pub fn find_invocation(input: &[RawJson], prompt: usize) -> Option<Invocation> {
             skill_header: None,
         });
     }
-    // Codex puts one `<skill>` item per mentioned skill after the typed message.
-    let mut skills = Vec::new();
-    let mut i = prompt;
-    let typed = loop {
-        let text = user_text(&input[i])?;
-        if !text.starts_with("<skill>") {
-            break text;
-        }
-        skills.push((i, text));
-        i = i.checked_sub(1)?;
-    };
-    let mention = typed.trim_start().strip_prefix('$')?;
+    let mention = text.trim_start().strip_prefix('$')?;
     let (name, args) =
         parse_invocation(&format!("/{mention}")).map(|(n, a)| (n.to_string(), a.to_string()))?;
-    skills.into_iter().rev().find_map(|(item, text)| {
-        let marker = Marker::find(&text)?;
-        (marker.name == name).then(|| Invocation {
-            item,
-            name: name.clone(),
-            args: args.clone(),
-            skill_header: skill_item_header(&text).map(str::to_string),
+    // Codex puts one `<skill>` item per mentioned skill right after the typed message.
+    input[prompt + 1..]
+        .iter()
+        .enumerate()
+        .map_while(|(i, item)| {
+            let text = user_text(item)?;
+            text.starts_with("<skill>")
+                .then_some((prompt + 1 + i, text))
         })
-    })
+        .find_map(|(item, text)| {
+            let marker = Marker::find(&text)?;
+            (marker.name == name).then(|| Invocation {
+                item,
+                name: name.clone(),
+                args: args.clone(),
+                skill_header: skill_item_header(&text).map(str::to_string),
+            })
+        })
 }
 
 /// The text of a user message's first text part.
@@ -332,7 +328,7 @@ mod tests {
             skill_item("imagegen", false),
             skill_item("greet", true),
         ];
-        let inv = find_invocation(&input, 2).unwrap();
+        let inv = find_invocation(&input, 0).unwrap();
         assert_eq!(inv.item, 2);
         assert_eq!(inv.name, "greet");
         assert_eq!(inv.args, "Alice \"two words\"");
@@ -346,7 +342,7 @@ mod tests {
             skill_item("greet", true),
             skill_item("imagegen", false),
         ];
-        assert_eq!(find_invocation(&input, 2).map(|i| i.item), Some(1));
+        assert_eq!(find_invocation(&input, 0).map(|i| i.item), Some(1));
     }
 
     #[test]
@@ -356,13 +352,13 @@ mod tests {
             user("Generate a concise, single-line task title...\n\nUser prompt:\n$greet Bob"),
             skill_item("greet", true),
         ];
-        assert_eq!(find_invocation(&title, 1), None);
+        assert_eq!(find_invocation(&title, 0), None);
         assert_eq!(
-            find_invocation(&[user("please $greet Bob"), skill_item("greet", true)], 1),
+            find_invocation(&[user("please $greet Bob"), skill_item("greet", true)], 0),
             None
         );
         assert_eq!(
-            find_invocation(&[user("$greet Bob"), skill_item("greet", false)], 1),
+            find_invocation(&[user("$greet Bob"), skill_item("greet", false)], 0),
             None
         );
         assert_eq!(

@@ -61,7 +61,7 @@ impl StatusLine {
 
 impl Step for StatusLine {
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
-        if !self.enabled || turn.new_turn_prompt().is_none() || is_side_request(&turn) {
+        if !self.enabled || turn.new_turn_prompt().is_none() {
             return Ok(turn);
         }
         let Some(env) = turn.env.clone() else {
@@ -115,16 +115,6 @@ impl StatusLine {
             tracing::debug!(command = %setting.command, "statusLine command failed: {error}");
         }
     }
-}
-
-/// Codex's own side requests that look like turns: the TUI's title generation.
-fn is_side_request(turn: &Turn) -> bool {
-    turn.parts
-        .headers
-        .get("x-codex-turn-metadata")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| serde_json::from_str::<Value>(v).ok())
-        .is_some_and(|meta| meta["thread_source"] == "thread_title")
 }
 
 /// The JSON Claude Code gives a status line command on stdin, with what the proxy
