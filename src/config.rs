@@ -24,6 +24,7 @@ pub struct Config {
     pub providers: ProvidersConfig,
     pub commands: CommandsConfig,
     pub status_line: StatusLineConfig,
+    pub hooks: HooksConfig,
     /// The state directory (CA, ledger, pid and log files). Not a file setting:
     /// it is where the user file is found.
     #[serde(skip)]
@@ -68,6 +69,8 @@ pub struct TasksConfig {
     pub bash_timeout_secs: u64,
     /// Bytes of Bash, Grep and WebFetch output a subagent sees per call.
     pub output_cap_bytes: usize,
+    /// Upstream responses one Codex turn may chain through Task calls.
+    pub max_rounds: u32,
 }
 
 impl TasksConfig {
@@ -84,6 +87,7 @@ impl TasksConfig {
             ("max_turns", self.max_turns == 0),
             ("bash_timeout_secs", self.bash_timeout_secs == 0),
             ("output_cap_bytes", self.output_cap_bytes == 0),
+            ("max_rounds", self.max_rounds == 0),
         ];
         if let Some((key, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
             return Err(format!("tasks.{key} must be more than 0"));
@@ -351,6 +355,23 @@ mod tests {
         });
         assert_eq!(c.server.listen.port(), 9);
         assert_eq!(c.upstream.openai, "http://127.0.0.1:1");
+    }
+}
+
+/// `[hooks]`: Claude Code hooks from the workspace's settings files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    pub enabled: bool,
+    /// A session idle this long has ended (SessionEnd fires).
+    pub session_idle_secs: u64,
+    /// Times one turn may be continued because a Stop hook blocked.
+    pub max_stop_continuations: u32,
+}
+
+impl HooksConfig {
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_secs.max(1))
     }
 }
 

@@ -12,6 +12,8 @@ use crate::claude::{ClaudeCatalogs, Roots};
 use crate::config::Config;
 use crate::engine::{Engine, EngineDeps};
 use crate::error::ProxyError;
+use crate::hooks::service::Hooks;
+use crate::hooks::sessions::Sessions;
 use crate::providers::config::{process_env, EnvLookup};
 use crate::proxy::upstream::Upstreams;
 use crate::store::Ledger;
@@ -31,6 +33,10 @@ pub struct AppState {
     pub catalogs: Arc<ClaudeCatalogs>,
     /// Runs Task subagents.
     pub engine: Arc<Engine>,
+    /// Fires the workspaces' Claude Code hooks.
+    pub hooks: Arc<Hooks>,
+    /// The Codex sessions seen, for SessionStart/SessionEnd and hook context.
+    pub sessions: Arc<Sessions>,
 }
 
 impl AppState {
@@ -48,6 +54,11 @@ impl AppState {
                 .map_err(|e| ProxyError::Startup(e.to_string()))?,
         );
         let catalogs = Arc::new(ClaudeCatalogs::new(roots));
+        let hooks = Arc::new(Hooks::new(
+            Arc::clone(&catalogs),
+            Arc::clone(&ledger),
+            config.hooks.enabled,
+        ));
         let deps =
             EngineDeps::from_config(&config, Arc::clone(&ledger), Arc::clone(&catalogs), env)
                 .map_err(|e| ProxyError::Startup(e.to_string()))?;
@@ -60,6 +71,8 @@ impl AppState {
             ledger,
             catalogs,
             engine: Engine::new(deps),
+            hooks,
+            sessions: Arc::new(Sessions::new()),
         }))
     }
 }

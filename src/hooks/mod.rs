@@ -10,6 +10,7 @@ pub mod event;
 pub mod matcher;
 pub mod protocol;
 pub mod runner;
+pub mod service;
 pub mod sessions;
 
 use std::collections::HashSet;
