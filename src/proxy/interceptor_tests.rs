@@ -329,7 +329,12 @@ fn text_then_a_task_call_is_withheld_run_and_continued_in_one_response() {
     assert_eq!(cont[0][2]["output"], "review: looks good");
     let link = &run.links()[0];
     assert!(link.message_id.starts_with("msg_cxp_"));
-    assert_eq!(link.calls[0]["name"], "Task");
+    assert_eq!(link.calls[0].0["name"], "Task");
+    assert_eq!(
+        link.calls[0].1.after.as_deref(),
+        Some("msg_1"),
+        "the call followed the message"
+    );
     assert_eq!(link.outputs[0]["output"], "review: looks good");
 
     // The continuation's stream is spliced in.
@@ -441,7 +446,13 @@ fn task_next_to_a_codex_tool_call_ends_the_response_for_codex_without_a_continua
     assert_coherent(&events);
     assert_eq!(events.last().unwrap()["type"], "response.completed");
     let link = &run.links()[0];
-    assert_eq!(link.calls[0]["call_id"], "c_task");
+    assert_eq!(link.calls[0].0["call_id"], "c_task");
+    assert_eq!(link.calls[0].1.after, None, "the call came first");
+    assert_eq!(
+        link.calls[0].1.before.as_deref(),
+        Some("fc_c_exec"),
+        "before Codex's own call"
+    );
     assert_eq!(link.outputs[0]["output"], "found it");
 }
 
@@ -787,7 +798,7 @@ fn a_denied_tool_call_never_reaches_codex_and_the_model_gets_the_reason() {
     assert_eq!(cont[0]["name"], "exec_command");
     assert_eq!(cont[1]["type"], "function_call_output");
     assert_eq!(cont[1]["output"], "Blocked by hook: rm is not allowed here");
-    assert_eq!(run.links()[0].calls[0]["call_id"], "c1");
+    assert_eq!(run.links()[0].calls[0].0["call_id"], "c1");
 }
 
 #[test]

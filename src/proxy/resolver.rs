@@ -149,7 +149,15 @@ impl Resolver for TurnResolver {
         self.ledger.link_history(&LinkRecord {
             message_id: link.message_id,
             session_id: self.session_id.clone(),
-            call_item_json: Value::Array(link.calls).to_string(),
+            call_item_json: Value::Array(
+                link.calls
+                    .into_iter()
+                    .map(|(item, at)| {
+                        serde_json::json!({"item": item, "after": at.after, "before": at.before})
+                    })
+                    .collect(),
+            )
+            .to_string(),
             output_item_json: Value::Array(link.outputs).to_string(),
             created_at: Timestamp::now(),
         });
