@@ -48,6 +48,7 @@ pub(crate) struct Progress {
 struct Live {
     status: TaskStatus,
     started: Option<(Instant, Timestamp)>,
+    ended: Option<Timestamp>,
     queued: Duration,
     progress: Progress,
 }
@@ -83,6 +84,7 @@ impl TaskEntry {
             live: Mutex::new(Live {
                 status: TaskStatus::Queued,
                 started: None,
+                ended: None,
                 queued: Duration::ZERO,
                 progress: Progress::default(),
             }),
@@ -143,6 +145,7 @@ impl TaskEntry {
             return false;
         }
         live.status = result.status;
+        live.ended = Some(Timestamp::now());
         let result = Arc::new(result);
         self.done.send_replace(Some(Arc::clone(&result)));
         // Under the lock, so a subscriber either sees this event or the stored result.
@@ -202,7 +205,7 @@ impl TaskEntry {
             depth: self.who.depth,
             created_at: self.created_at,
             started_at: live.started.map(|(_, at)| at),
-            ended_at: None,
+            ended_at: live.ended,
             duration_ms: finished
                 .as_ref()
                 .map(|r| u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX)),
@@ -388,6 +391,8 @@ mod tests {
         let handle = e.handle(true);
         let result = handle.result().await;
         assert!(result.reused, "a joined handle marks the result as reused");
-        assert_eq!(e.snapshot().status, TaskStatus::Completed);
+        let snapshot = e.snapshot();
+        assert_eq!(snapshot.status, TaskStatus::Completed);
+        assert!(snapshot.ended_at.is_some());
     }
 }
