@@ -289,7 +289,11 @@ impl Engine {
             agent: agent
                 .as_ref()
                 .map_or_else(|_| req.agent_name().to_string(), |a| a.name.clone()),
-            description: req.description.clone(),
+            // The progress line and the ledger want words even when the caller gave none.
+            description: match req.description.trim() {
+                "" => request::default_description(&req.prompt),
+                given => given.to_string(),
+            },
             session_id: req.session_id.clone(),
             parent_id: req.parent_id.clone(),
             call_key: req.call_key.clone(),
