@@ -47,7 +47,9 @@ use tools::Tool;
 pub struct EngineDeps {
     /// The `[tasks]` settings.
     pub config: TasksConfig,
+    /// Resolves model specs and calls providers.
     pub router: Arc<ProviderRouter>,
+    /// Where every task, tool call and model attempt is recorded.
     pub ledger: Arc<Ledger>,
     /// Agents and settings per workspace.
     pub catalogs: Arc<ClaudeCatalogs>,

@@ -9,8 +9,11 @@ use time::{OffsetDateTime, UtcOffset};
 /// Facts about where the subagent runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environment {
+    /// The working directory, as shown.
     pub cwd: String,
+    /// A `.git` exists in it or an ancestor.
     pub is_git_repo: bool,
+    /// `linux`, `macos`, ...
     pub platform: &'static str,
     /// `YYYY-MM-DD`.
     pub date: String,

@@ -21,12 +21,17 @@ pub const RECENT_FINISHED: usize = 1024;
 /// Who a task is, fixed when it is accepted.
 #[derive(Debug, Clone)]
 pub(crate) struct Identity {
+    /// `task_` and 16 hex digits.
     pub id: String,
     /// The agent's canonical name (as asked, when no such agent exists).
     pub agent: String,
+    /// As given, or the prompt's first words.
     pub description: String,
+    /// The Codex session that asked for it.
     pub session_id: Option<String>,
+    /// The task whose subagent started this one.
     pub parent_id: Option<String>,
+    /// The de-duplication key.
     pub call_key: Option<String>,
     /// As the ledger counts it: 1 for a task from Codex, the CLI or HTTP.
     pub depth: u32,
@@ -37,10 +42,15 @@ pub(crate) struct Identity {
 pub(crate) struct Progress {
     /// The latest non-empty text from the model.
     pub text: String,
+    /// Tool calls made.
     pub tool_uses: u32,
+    /// Tokens over the model calls so far.
     pub usage: Usage,
+    /// Known cost so far.
     pub cost_usd: Option<f64>,
+    /// Who answered last.
     pub provider: Option<String>,
+    /// Which model answered last.
     pub model: Option<String>,
 }
 
@@ -55,7 +65,9 @@ struct Live {
 
 /// One task in memory.
 pub(crate) struct TaskEntry {
+    /// Who it is.
     pub who: Identity,
+    /// When it was accepted.
     pub created_at: Timestamp,
     accepted: Instant,
     /// Cancels this task and the subagents it started.
@@ -71,6 +83,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TaskEntry {
+    /// A queued task.
     pub fn new(who: Identity, cancel: CancellationToken) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (done, _) = watch::channel(None);
@@ -247,6 +260,7 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// The task with this id, running or recently finished.
     pub fn get(&self, id: &str) -> Option<Arc<TaskEntry>> {
         lock(&self.tables).by_id.get(id).cloned()
     }
