@@ -18,6 +18,7 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 pub struct Config {
     pub server: ServerConfig,
     pub upstream: UpstreamConfig,
+    /// The agent engine.
     pub tasks: TasksConfig,
     /// Model providers for subagents: keys, aliases, fallback, retries, breakers.
     #[serde(default)]

@@ -19,6 +19,10 @@ pub async fn health(State(state): State<SharedState>) -> Json<Value> {
 /// the providers' circuit breakers and the ledger.
 pub async fn status(State(state): State<SharedState>) -> Json<Value> {
     let s = &state.stats;
+    // Writes are queued: let the counts include tasks that just ended.
+    if let Err(e) = state.ledger.flush().await {
+        tracing::warn!("ledger flush before /status failed: {e}");
+    }
     let ledger = state.ledger.clone();
     let totals = match tokio::task::spawn_blocking(move || ledger.totals()).await {
         Ok(Ok(totals)) => json!({

@@ -202,12 +202,19 @@ pub async fn list(
         .await
         .map_err(|e| ProxyError::Internal(e.to_string()))?
         .map_err(|e| ProxyError::Internal(e.to_string()))?;
+    // Running tasks: the live view has their progress; the row does not yet.
+    let mut running: HashMap<String, TaskSnapshot> = state
+        .engine
+        .running()
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
     let tasks: Vec<TaskSnapshot> = records
         .iter()
-        .map(|r| match state.engine.get(&r.id) {
-            // Running tasks: the live view has their progress; the row does not yet.
-            Some(live) if !live.status.is_terminal() => live,
-            _ => TaskSnapshot::from_record(r),
+        .map(|r| {
+            running
+                .remove(&r.id)
+                .unwrap_or_else(|| TaskSnapshot::from_record(r))
         })
         .collect();
     Ok(Json(json!({ "tasks": tasks })))

@@ -31,6 +31,7 @@ use crate::store::Ledger;
 pub struct TaskSpec {
     /// `None`: general-purpose.
     pub agent: Option<String>,
+    /// What the subagent should do.
     pub prompt: String,
 }
 
@@ -53,11 +54,15 @@ impl TaskSpec {
 /// What `codex-plus task` was asked.
 #[derive(Debug, Clone)]
 pub struct TaskOptions {
+    /// One, or several run in parallel.
     pub tasks: Vec<TaskSpec>,
     /// For a single task; several tasks take their prompts' first words.
     pub description: Option<String>,
+    /// Print only the JSON result(s).
     pub json: bool,
+    /// The workspace (default: the current directory).
     pub cwd: Option<PathBuf>,
+    /// Overrides the agents' models.
     pub model: Option<String>,
 }
 

@@ -71,9 +71,13 @@ pub fn spec(agents: &AgentSet, allowed: Option<&[String]>) -> ToolSpec {
 /// What an Agent call asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentCall {
+    /// `None`: general-purpose.
     pub subagent_type: Option<String>,
+    /// The child's task.
     pub prompt: String,
+    /// As given, or the prompt's first words.
     pub description: String,
+    /// The call's model override.
     pub model: Option<String>,
 }
 

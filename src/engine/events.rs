@@ -45,7 +45,9 @@ impl TaskEvent {
 /// A running (or finished) task: its progress events and, at the end, its result.
 /// Dropping the handle does not stop the task.
 pub struct TaskHandle {
+    /// The task id (a joined or reused task keeps its first run's id).
     pub id: String,
+    /// Progress from now on (a finished task's receiver holds its Finished event).
     pub events: broadcast::Receiver<TaskEvent>,
     pub(crate) result: watch::Receiver<Option<Arc<TaskResult>>>,
     /// This handle joined a run started for an earlier request with the same call_key.

@@ -47,7 +47,9 @@ use tools::Tool;
 pub struct EngineDeps {
     /// The `[tasks]` settings.
     pub config: TasksConfig,
+    /// Resolves model specs and calls providers.
     pub router: Arc<ProviderRouter>,
+    /// Where every task, tool call and model attempt is recorded.
     pub ledger: Arc<Ledger>,
     /// Agents and settings per workspace.
     pub catalogs: Arc<ClaudeCatalogs>,
@@ -289,7 +291,11 @@ impl Engine {
             agent: agent
                 .as_ref()
                 .map_or_else(|_| req.agent_name().to_string(), |a| a.name.clone()),
-            description: req.description.clone(),
+            // The progress line and the ledger want words even when the caller gave none.
+            description: match req.description.trim() {
+                "" => request::default_description(&req.prompt),
+                given => given.to_string(),
+            },
             session_id: req.session_id.clone(),
             parent_id: req.parent_id.clone(),
             call_key: req.call_key.clone(),

@@ -2,12 +2,18 @@
 //! environment block Claude Code adds (working directory, git, platform, date).
 
 use std::path::Path;
+use std::sync::OnceLock;
+
+use time::{OffsetDateTime, UtcOffset};
 
 /// Facts about where the subagent runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environment {
+    /// The working directory, as shown.
     pub cwd: String,
+    /// A `.git` exists in it or an ancestor.
     pub is_git_repo: bool,
+    /// `linux`, `macos`, ...
     pub platform: &'static str,
     /// `YYYY-MM-DD`.
     pub date: String,
@@ -26,8 +32,12 @@ impl Environment {
 }
 
 fn today() -> String {
-    // The local offset is unknown in some multi-threaded processes; UTC is close enough.
-    let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    // Asked once: the time crate reads /proc on every try, and refuses in a
+    // multi-threaded process (then UTC is close enough).
+    static OFFSET: OnceLock<UtcOffset> = OnceLock::new();
+    let offset =
+        *OFFSET.get_or_init(|| UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC));
+    let now = OffsetDateTime::now_utc().to_offset(offset);
     let format = time::macros::format_description!("[year]-[month]-[day]");
     now.format(&format).unwrap_or_default()
 }

@@ -21,12 +21,17 @@ pub const RECENT_FINISHED: usize = 1024;
 /// Who a task is, fixed when it is accepted.
 #[derive(Debug, Clone)]
 pub(crate) struct Identity {
+    /// `task_` and 16 hex digits.
     pub id: String,
     /// The agent's canonical name (as asked, when no such agent exists).
     pub agent: String,
+    /// As given, or the prompt's first words.
     pub description: String,
+    /// The Codex session that asked for it.
     pub session_id: Option<String>,
+    /// The task whose subagent started this one.
     pub parent_id: Option<String>,
+    /// The de-duplication key.
     pub call_key: Option<String>,
     /// As the ledger counts it: 1 for a task from Codex, the CLI or HTTP.
     pub depth: u32,
@@ -37,10 +42,15 @@ pub(crate) struct Identity {
 pub(crate) struct Progress {
     /// The latest non-empty text from the model.
     pub text: String,
+    /// Tool calls made.
     pub tool_uses: u32,
+    /// Tokens over the model calls so far.
     pub usage: Usage,
+    /// Known cost so far.
     pub cost_usd: Option<f64>,
+    /// Who answered last.
     pub provider: Option<String>,
+    /// Which model answered last.
     pub model: Option<String>,
 }
 
@@ -48,13 +58,16 @@ pub(crate) struct Progress {
 struct Live {
     status: TaskStatus,
     started: Option<(Instant, Timestamp)>,
+    ended: Option<Timestamp>,
     queued: Duration,
     progress: Progress,
 }
 
 /// One task in memory.
 pub(crate) struct TaskEntry {
+    /// Who it is.
     pub who: Identity,
+    /// When it was accepted.
     pub created_at: Timestamp,
     accepted: Instant,
     /// Cancels this task and the subagents it started.
@@ -70,6 +83,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TaskEntry {
+    /// A queued task.
     pub fn new(who: Identity, cancel: CancellationToken) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (done, _) = watch::channel(None);
@@ -83,6 +97,7 @@ impl TaskEntry {
             live: Mutex::new(Live {
                 status: TaskStatus::Queued,
                 started: None,
+                ended: None,
                 queued: Duration::ZERO,
                 progress: Progress::default(),
             }),
@@ -143,6 +158,7 @@ impl TaskEntry {
             return false;
         }
         live.status = result.status;
+        live.ended = Some(Timestamp::now());
         let result = Arc::new(result);
         self.done.send_replace(Some(Arc::clone(&result)));
         // Under the lock, so a subscriber either sees this event or the stored result.
@@ -202,7 +218,7 @@ impl TaskEntry {
             depth: self.who.depth,
             created_at: self.created_at,
             started_at: live.started.map(|(_, at)| at),
-            ended_at: None,
+            ended_at: live.ended,
             duration_ms: finished
                 .as_ref()
                 .map(|r| u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX)),
@@ -244,6 +260,7 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// The task with this id, running or recently finished.
     pub fn get(&self, id: &str) -> Option<Arc<TaskEntry>> {
         lock(&self.tables).by_id.get(id).cloned()
     }
@@ -388,6 +405,8 @@ mod tests {
         let handle = e.handle(true);
         let result = handle.result().await;
         assert!(result.reused, "a joined handle marks the result as reused");
-        assert_eq!(e.snapshot().status, TaskStatus::Completed);
+        let snapshot = e.snapshot();
+        assert_eq!(snapshot.status, TaskStatus::Completed);
+        assert!(snapshot.ended_at.is_some());
     }
 }

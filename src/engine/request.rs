@@ -39,13 +39,17 @@ impl Workspace {
 pub struct TaskRequest {
     /// The agent to run; `None` → `general-purpose`.
     pub subagent_type: Option<String>,
+    /// What the subagent should do: its first user message.
     pub prompt: String,
+    /// A few words for progress lines and the ledger (the prompt's first words when empty).
     pub description: String,
     /// The Task call's `model` override.
     pub model: Option<String>,
+    /// Where it runs.
     pub workspace: Workspace,
     /// The Codex session's own upstream, credentials and model (`inherit`).
     pub inherit: Option<InheritTarget>,
+    /// The Codex session that asked for it.
     pub session_id: Option<String>,
     /// The Task function_call's `call_id`, when it came from the stream.
     pub call_id: Option<String>,

@@ -17,6 +17,7 @@ pub struct TaskResult {
     pub id: String,
     /// The agent that ran (its canonical name).
     pub agent: String,
+    /// What the caller said the task is.
     pub description: String,
     /// `completed`, `failed`, `cancelled` or `timed_out` (`interrupted` for a task a
     /// previous codex-plus process left unfinished).
@@ -25,8 +26,11 @@ pub struct TaskResult {
     pub output: String,
     /// Why it did not complete.
     pub error: Option<String>,
+    /// Tool calls made (refused ones included).
     pub tool_uses: u32,
+    /// Tokens over all model calls.
     pub usage: Usage,
+    /// Estimated cost, when the models' prices are known.
     pub cost_usd: Option<f64>,
     /// The provider and model that answered last.
     pub provider: Option<String>,
@@ -155,25 +159,41 @@ impl TaskResult {
 /// A task as it is now: running (from memory) or finished (memory or ledger).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskSnapshot {
+    /// The task id.
     pub id: String,
+    /// The task whose subagent started this one.
     pub parent_id: Option<String>,
+    /// The Codex session that asked for it.
     pub session_id: Option<String>,
+    /// The agent's name.
     pub agent: String,
+    /// What the caller said the task is.
     pub description: String,
+    /// Where it is in its life (`queued`, `running`, or how it ended).
     pub status: TaskStatus,
     /// The final text, or the latest text while it runs.
     pub output: String,
+    /// Why it did not complete.
     pub error: Option<String>,
+    /// Tool calls so far.
     pub tool_uses: u32,
+    /// Tokens so far.
     pub usage: Usage,
+    /// Estimated cost so far.
     pub cost_usd: Option<f64>,
+    /// The provider that answered last.
     pub provider: Option<String>,
+    /// The model that answered last.
     pub model: Option<String>,
     /// 1 for a task Codex (or a user) asked for, 2 for its subagents' tasks, ...
     pub depth: u32,
+    /// When it was accepted.
     pub created_at: Timestamp,
+    /// When it got a slot.
     pub started_at: Option<Timestamp>,
+    /// When it ended.
     pub ended_at: Option<Timestamp>,
+    /// How long it ran, once ended.
     pub duration_ms: Option<u64>,
 }
 

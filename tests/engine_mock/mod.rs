@@ -180,6 +180,11 @@ impl MockModel {
         self.state.seen.lock().expect("lock").clone()
     }
 
+    /// The `index`-th request (cloning one instead of all of them).
+    pub fn request(&self, index: usize) -> Option<Seen> {
+        self.state.seen.lock().expect("lock").get(index).cloned()
+    }
+
     pub fn count(&self) -> usize {
         self.state.seen.lock().expect("lock").len()
     }
@@ -209,11 +214,12 @@ async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let at = Instant::now();
     let seen = Seen {
         uri: uri.to_string(),
         headers,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        at: Instant::now(),
+        at,
     };
     let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -318,6 +324,24 @@ impl Harness {
         env: &[(&str, &str)],
         configure: impl FnOnce(&mut codex_plus::config::Config),
     ) -> Self {
+        Self::make(model_url, env, false, configure)
+    }
+
+    /// With catalogs that watch files as the proxy's do (instead of re-checking the
+    /// directories on every lookup, which tests need after writing files).
+    pub fn watching(
+        model_url: &str,
+        configure: impl FnOnce(&mut codex_plus::config::Config),
+    ) -> Self {
+        Self::make(model_url, &[], true, configure)
+    }
+
+    fn make(
+        model_url: &str,
+        env: &[(&str, &str)],
+        watch: bool,
+        configure: impl FnOnce(&mut codex_plus::config::Config),
+    ) -> Self {
         use codex_plus::claude::catalog::Catalog;
         use codex_plus::claude::{ClaudeCatalogs, Roots};
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -334,10 +358,14 @@ impl Harness {
             codex_plus::store::Ledger::open(config.home.join("ledger.db")).expect("ledger"),
         );
         let roots = Roots::with_home(&home);
-        let catalogs = Arc::new(ClaudeCatalogs {
-            agents: Catalog::polling(roots.clone(), Duration::ZERO),
-            commands: Catalog::polling(roots.clone(), Duration::ZERO),
-            settings: Catalog::polling(roots, Duration::ZERO),
+        let catalogs = Arc::new(if watch {
+            ClaudeCatalogs::new(roots)
+        } else {
+            ClaudeCatalogs {
+                agents: Catalog::polling(roots.clone(), Duration::ZERO),
+                commands: Catalog::polling(roots.clone(), Duration::ZERO),
+                settings: Catalog::polling(roots, Duration::ZERO),
+            }
         });
         let pairs: Vec<(String, String)> = env
             .iter()
