@@ -124,8 +124,8 @@ fn real_items(calls: &str, outputs: &str) -> Option<Restored> {
 /// before the item after it, or (neither in this history) just before the outputs.
 fn restore(input: &mut Vec<RawJson>, at: usize, restored: Restored) {
     input.splice(at..=at, restored.outputs);
-    let mut end = at;
-    for (call, anchor) in restored.calls {
+    // `end`: where the outputs start, moving on as calls go in before them.
+    for (end, (call, anchor)) in (at..).zip(restored.calls) {
         let find = |id: &Option<String>| {
             id.as_ref()
                 .and_then(|id| input[..end].iter().rposition(|item| refers_to(item, id)))
@@ -135,7 +135,6 @@ fn restore(input: &mut Vec<RawJson>, at: usize, restored: Restored) {
             .or_else(|| find(&anchor.before))
             .unwrap_or(end);
         input.insert(position, call);
-        end += 1;
     }
 }
 
