@@ -59,9 +59,10 @@ impl AppState {
             Arc::clone(&ledger),
             config.hooks.enabled,
         ));
-        let deps =
+        let mut deps =
             EngineDeps::from_config(&config, Arc::clone(&ledger), Arc::clone(&catalogs), env)
                 .map_err(|e| ProxyError::Startup(e.to_string()))?;
+        deps.hooks = Some(Arc::clone(&hooks));
         Ok(Arc::new(AppState {
             config,
             upstreams,

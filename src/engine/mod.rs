@@ -10,6 +10,7 @@
 pub mod access;
 pub mod agent_tool;
 pub mod events;
+mod hooks;
 pub mod policy;
 pub mod progress;
 pub mod prompt;
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::claude::{AgentDef, AgentSet, ClaudeCatalogs};
 use crate::config::{Config, TasksConfig};
+use crate::hooks::service::Hooks;
 use crate::providers::config::{ConfigError as ProvidersConfigError, EnvLookup};
 use crate::providers::router::{InheritTarget, ProviderRouter};
 use crate::providers::ToolSpec;
@@ -57,6 +59,8 @@ pub struct EngineDeps {
     pub local_inherit: Option<InheritTarget>,
     /// Shared by WebFetch.
     pub http: reqwest::Client,
+    /// Fires the workspace's hooks around subagents and their tool calls.
+    pub hooks: Option<Arc<Hooks>>,
 }
 
 /// Why the engine could not be built.
@@ -87,6 +91,7 @@ impl EngineDeps {
                 env,
             )),
             http: reqwest::Client::new(),
+            hooks: None,
         })
     }
 }
@@ -129,6 +134,7 @@ pub struct Engine {
     tool_specs: HashMap<&'static str, ToolSpec>,
     slots: Arc<Semaphore>,
     registry: Registry,
+    hooks: Option<Arc<Hooks>>,
 }
 
 impl Engine {
@@ -157,6 +163,7 @@ impl Engine {
             tools,
             tool_specs,
             registry: Registry::default(),
+            hooks: deps.hooks,
         })
     }
 

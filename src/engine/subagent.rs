@@ -24,6 +24,9 @@ use crate::providers::router::{Attempt, Candidate, Completion, Outcome};
 use crate::providers::{Block, Message, ModelRequest, Role};
 use crate::store::{ModelAttemptRecord, Timestamp, ToolCallRecord};
 
+/// Times a SubagentStop hook may send one subagent on.
+const MAX_STOP_CONTINUATIONS: u32 = 3;
+
 /// Everything a subagent runs with, fixed before it starts.
 struct Prepared {
     agent: AgentDef,
@@ -75,6 +78,16 @@ impl Engine {
                 .map(Candidate::label)
                 .unwrap_or_default(),
         });
+        let mut prepared = prepared;
+        if let Some(context) = self.subagent_start(entry, &req).await {
+            if let Some(first) = prepared.request.messages.first_mut() {
+                first.content.push(Block::Text {
+                    text: format!(
+                        "<hook_context event=\"SubagentStart\">\n{context}\n</hook_context>"
+                    ),
+                });
+            }
+        }
         let timeout = prepared.timeout;
         tokio::select! {
             ended = self.tool_loop(entry, &req, prepared) => match ended {
@@ -161,6 +174,7 @@ impl Engine {
             ..
         } = p;
         let mut seq = 0u32;
+        let mut stops_refused = 0u32;
         for turn in 1..=max_turns {
             let completion = self.router.complete(&candidates, &request).await;
             let completion = match completion {
@@ -199,6 +213,16 @@ impl Engine {
                 content: response.content,
             });
             if calls.is_empty() {
+                // A SubagentStop hook may send it on, a few times, while turns remain.
+                if stops_refused < MAX_STOP_CONTINUATIONS && turn < max_turns {
+                    if let Some(reason) = self.subagent_stop(entry, req, stops_refused > 0).await {
+                        stops_refused += 1;
+                        request.messages.push(Message::user_text(format!(
+                            "SubagentStop hook feedback:\n{reason}"
+                        )));
+                        continue;
+                    }
+                }
                 return Ended::Completed;
             }
             if turn == max_turns {
@@ -282,11 +306,21 @@ impl Engine {
         });
         let at = Timestamp::now();
         let started = Instant::now();
-        let outcome = if canonical_tool_name(&name) == AGENT_TOOL {
-            self.run_agent_call(entry, req, ctx, &call_id, &input).await
-        } else {
-            run_tool_call(&self.tools, &name, input.clone(), ctx).await
+        let mut outcome = match self
+            .pre_tool_use(entry, req, &call_id, &name, input.clone())
+            .await
+        {
+            Err(reason) => ToolOutcome {
+                output: format!("Blocked by hook: {reason}"),
+                is_error: true,
+            },
+            Ok(input) if canonical_tool_name(&name) == AGENT_TOOL => {
+                self.run_agent_call(entry, req, ctx, &call_id, &input).await
+            }
+            Ok(input) => run_tool_call(&self.tools, &name, input, ctx).await,
         };
+        self.post_tool_use(entry, req, &call_id, &name, &input, &mut outcome)
+            .await;
         entry.update(|p| p.tool_uses += 1);
         self.ledger.tool_call(&ToolCallRecord {
             task_id: entry.who.id.clone(),

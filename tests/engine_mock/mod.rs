@@ -377,13 +377,19 @@ impl Harness {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
-        let deps = codex_plus::engine::EngineDeps::from_config(
+        let mut deps = codex_plus::engine::EngineDeps::from_config(
             &config,
             Arc::clone(&ledger),
-            catalogs,
+            Arc::clone(&catalogs),
             &lookup,
         )
         .expect("deps");
+        // As in the proxy: the workspace's hooks fire around subagents.
+        deps.hooks = Some(Arc::new(codex_plus::hooks::service::Hooks::new(
+            catalogs,
+            Arc::clone(&ledger),
+            config.hooks.enabled,
+        )));
         Self {
             tmp,
             ws,
