@@ -39,6 +39,7 @@ pub struct ServerConfig {
     pub tls: bool,
     pub body_limit_mb: usize,
     pub shutdown_grace_secs: u64,
+    pub stream_keepalive_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,6 +102,10 @@ impl TasksConfig {
 }
 
 impl ServerConfig {
+    pub fn stream_keepalive(&self) -> Duration {
+        Duration::from_secs(self.stream_keepalive_secs.max(1))
+    }
+
     pub fn body_limit(&self) -> usize {
         self.body_limit_mb.saturating_mul(1024 * 1024)
     }

@@ -391,3 +391,57 @@ async fn a_failed_subagent_is_reported_to_the_model() {
     );
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn a_subagent_slower_than_codexs_idle_timeout_does_not_cut_the_turn() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            // About 3 s of subagent work, more than Codex's idle timeout below.
+            return Reply::Sse {
+                chunks: answer("resp_sub", "slow but done")
+                    .iter()
+                    .map(sse_event)
+                    .collect(),
+                gap: std::time::Duration::from_millis(1500),
+            };
+        }
+        if !outputs(req).is_empty() {
+            return Reply::sse(&answer("resp_2", "the slow task finished"));
+        }
+        Reply::sse(&[
+            ev_created("resp_1"),
+            task_call("call_slow", "test-reviewer", "Take time"),
+            ev_completed("resp_1"),
+        ])
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy_with(&mock.url(), home.path(), |c| {
+        c.server.stream_keepalive_secs = 1
+    })
+    .await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+    let config = codex.home.path().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("stream_idle_timeout_ms = 2000\n");
+    std::fs::write(&config, text).unwrap();
+
+    let run = codex.exec("do the slow thing", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("the slow task finished")
+    );
+    assert_eq!(
+        mock.responses_requests()
+            .iter()
+            .filter(|r| is_subagent(r))
+            .count(),
+        1,
+        "ran once, no retry"
+    );
+    proxy.stop().await;
+}

@@ -156,6 +156,8 @@ pub enum Input {
     },
     /// The stop check's answer: `Some(reason)` continues the turn with the reason.
     StopDecided(Option<String>),
+    /// Time passed with nothing to send: keep the client's stream alive if waiting.
+    Tick,
 }
 
 /// Which Codex tool calls (by name) must wait for a decision before Codex sees them.
@@ -330,6 +332,7 @@ impl Interceptor {
             Input::Resolved { call_id, outcome } => self.on_resolved(call_id, outcome, out),
             Input::Decided { call_id, decision } => self.on_decided(call_id, decision, out),
             Input::StopDecided(reason) => self.on_stop_decided(reason, out),
+            Input::Tick => self.keep_alive(out),
         }
     }
 
@@ -616,6 +619,26 @@ impl Interceptor {
             self.progress_delta(&line, out);
         }
         self.advance(out);
+    }
+
+    /// True while the turn waits on the proxy's own work (Tasks, hooks), not the upstream.
+    pub fn is_waiting(&self) -> bool {
+        !self.terminal && (self.pending_calls() > 0 || self.r.undecided > 0 || self.r.awaiting_stop)
+    }
+
+    /// While the proxy waits on its own work, Codex hears nothing from the upstream;
+    /// an event (not a comment: Codex's idle timer counts events) keeps its stream open.
+    fn keep_alive(&mut self, out: &mut Vec<Output>) {
+        if !self.is_waiting() {
+            return;
+        }
+        let id = self
+            .response_id
+            .clone()
+            .unwrap_or_else(|| "resp_codex_plus".into());
+        let mut ev = json!({"type": "response.in_progress",
+            "response": {"id": id, "object": "response", "status": "in_progress"}});
+        self.emit_synth(&mut ev, out);
     }
 
     fn on_end(&mut self, end: End, out: &mut Vec<Output>) {

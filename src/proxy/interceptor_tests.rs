@@ -948,3 +948,39 @@ fn stop_continuations_are_bounded_and_skipped_after_tool_calls() {
     );
     assert!(run.i.is_finished());
 }
+
+#[test]
+fn while_tasks_run_ticks_keep_the_stream_alive_and_otherwise_say_nothing() {
+    let mut up = Upstream::new();
+    let mut run = Run::new();
+    run.frames([up.created("r1")]);
+    run.i.push(Input::Tick, &mut run.out);
+    assert_eq!(
+        run.client_types(),
+        ["response.created"],
+        "nothing to keep alive yet"
+    );
+    run.frames(up.task(0, "c1", "Explore", "Slow"));
+    assert!(run.i.is_waiting());
+    run.i.push(Input::Tick, &mut run.out);
+    run.i.push(Input::Tick, &mut run.out);
+    let beats: Vec<Value> = run
+        .client_events()
+        .into_iter()
+        .filter(|e| e["type"] == "response.in_progress")
+        .collect();
+    assert_eq!(beats.len(), 2);
+    assert_eq!(beats[0]["response"]["id"], "r1");
+    run.frames([up.completed("r1", 1, 1)])
+        .end(End::Eof)
+        .resolve("c1", done("x"));
+    assert!(
+        !run.i.is_waiting(),
+        "the continuation is the upstream's to answer"
+    );
+    let mut up2 = Upstream::new();
+    run.frames([up2.created("r2")])
+        .frames(up2.message(0, "m", "ok"));
+    run.frames([up2.completed("r2", 1, 1)]).end(End::Eof);
+    assert_coherent(&run.client_events());
+}

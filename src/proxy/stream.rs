@@ -63,6 +63,7 @@ struct EventRelay {
     decoder: Decoder,
     interceptor: Interceptor,
     idle: Duration,
+    keepalive: Duration,
     pending: VecDeque<Bytes>,
     /// Everything the resolver is working on, as the input it will become.
     calls: FuturesUnordered<BoxFuture<'static, Input>>,
@@ -84,6 +85,7 @@ pub fn relay_events(
         decoder: Decoder::new(),
         interceptor,
         idle: state.config.upstream.idle_timeout(),
+        keepalive: state.config.server.stream_keepalive(),
         pending: VecDeque::new(),
         calls: FuturesUnordered::new(),
         next_request: None,
@@ -118,7 +120,9 @@ impl EventRelay {
     /// Whatever happens next: an upstream chunk, a resolved call, a continuation's answer.
     async fn next_input(&mut self) -> Option<Vec<Input>> {
         let idle = self.idle;
+        let waiting = self.interceptor.is_waiting();
         tokio::select! {
+            () = tokio::time::sleep(self.keepalive), if waiting => Some(vec![Input::Tick]),
             Some(input) = self.calls.next(), if !self.calls.is_empty() => {
                 Some(vec![input])
             }
