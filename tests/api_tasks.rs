@@ -395,6 +395,19 @@ async fn status_shows_tasks_usage_and_breakers() {
         "{body}"
     );
     assert!(Path::new(body["ledger"]["path"].as_str().unwrap()).ends_with("ledger.db"));
+
+    // The same, for a scraper.
+    let (status, bytes) = api.raw("GET", "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = String::from_utf8(bytes).unwrap();
+    for line in [
+        "codex_plus_tasks{status=\"completed\"} 1",
+        "codex_plus_task_tokens{provider=\"inherit\",direction=\"input\"} 10",
+        "codex_plus_provider_breaker_state{provider=\"inherit\"} 0",
+        "codex_plus_tasks_running 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
