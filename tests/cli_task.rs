@@ -93,7 +93,11 @@ async fn a_task_prints_progress_then_its_result() {
     assert_eq!(lines[0], "⏺ Task(reader): Read the notes");
     assert_eq!(lines[1], "  ⎿ Read(notes.txt)");
     assert!(lines[2].starts_with("  ⎿ Done · 1 tool use · "), "{text}");
-    assert!(lines[2].ends_with('s'));
+    // Two model calls of 10 + 5 tokens, answered by the session's own model.
+    assert!(
+        lines[2].ends_with("s · 30 tokens · inherit:gpt-5.5"),
+        "{text}"
+    );
     assert_eq!(&lines[3..], ["", "The notes say hello."]);
     assert!(env.root.join("state/ledger.db").exists());
     let sent = &mock.requests()[0];

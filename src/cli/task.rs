@@ -20,7 +20,7 @@ use super::CliError;
 use crate::claude::catalog::{Catalog, DEFAULT_POLL_INTERVAL};
 use crate::claude::{ClaudeCatalogs, Roots};
 use crate::config::Config;
-use crate::engine::progress::{finished_line, started_line, tool_line};
+use crate::engine::progress::{finished_line, started_line, tool_line, usage_note};
 use crate::engine::request::default_description;
 use crate::engine::{Engine, EngineDeps, TaskEvent, TaskRequest, TaskResult, Workspace};
 use crate::providers::config::process_env;
@@ -178,7 +178,10 @@ async fn print_progress(
                 if !started {
                     println!("{prefix}{}", started_line(&result.agent, description));
                 }
-                println!("{prefix}{}", finished_line(&result));
+                match usage_note(&result) {
+                    Some(note) => println!("{prefix}{} · {note}", finished_line(&result)),
+                    None => println!("{prefix}{}", finished_line(&result)),
+                }
                 return;
             }
             Ok(_) | Err(RecvError::Lagged(_)) => None,

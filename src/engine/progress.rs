@@ -26,6 +26,11 @@ pub fn tool_line(tool: &str, summary: &str) -> String {
 
 /// The line shown when a task ends.
 pub fn finished_line(result: &TaskResult) -> String {
+    format!("  ⎿ {}", finished_summary(result))
+}
+
+/// How a task ended, in a few words: `Done · 3 tool uses · 12.3s`, `Failed: why`.
+pub fn finished_summary(result: &TaskResult) -> String {
     let uses = match result.tool_uses {
         1 => "1 tool use".to_string(),
         n => format!("{n} tool uses"),
@@ -33,12 +38,41 @@ pub fn finished_line(result: &TaskResult) -> String {
     let secs = result.duration.as_secs_f64();
     let reason = || result.error_summary().unwrap_or_default();
     match result.status {
-        TaskStatus::Completed if result.reused => format!("  ⎿ Done (earlier run) · {uses}"),
-        TaskStatus::Completed => format!("  ⎿ Done · {uses} · {secs:.1}s"),
-        TaskStatus::Cancelled => format!("  ⎿ Cancelled · {uses} · {secs:.1}s"),
-        TaskStatus::TimedOut => format!("  ⎿ Timed out: {}", reason()),
-        _ => format!("  ⎿ Failed: {}", reason()),
+        TaskStatus::Completed if result.reused => format!("Done (earlier run) · {uses}"),
+        TaskStatus::Completed => format!("Done · {uses} · {secs:.1}s"),
+        TaskStatus::Cancelled => format!("Cancelled · {uses} · {secs:.1}s"),
+        TaskStatus::TimedOut => format!("Timed out: {}", reason()),
+        _ => format!("Failed: {}", reason()),
     }
+}
+
+/// What a task used: tokens, the model that answered, and the cost when the price
+/// table knows it. `12,345 tokens · anthropic:claude-sonnet-4-5 · $0.0421`.
+pub fn usage_note(result: &TaskResult) -> Option<String> {
+    let tokens = result.usage.total();
+    if tokens == 0 {
+        return None;
+    }
+    let mut note = format!("{} tokens", group_thousands(tokens));
+    if let (Some(p), Some(m)) = (&result.provider, &result.model) {
+        note.push_str(&format!(" · {p}:{m}"));
+    }
+    if let Some(cost) = result.cost_usd {
+        note.push_str(&format!(" · ${cost:.4}"));
+    }
+    Some(note)
+}
+
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The main argument of a tool call, short: a path relative to `cwd`, a command, a
@@ -127,6 +161,17 @@ mod tests {
         assert_eq!(
             finished_line(&result(TaskStatus::Completed, 3, None)),
             "  ⎿ Done · 3 tool uses · 12.3s"
+        );
+        let mut r = result(TaskStatus::Completed, 3, None);
+        assert_eq!(usage_note(&r), None, "nothing used, nothing said");
+        r.usage.input_tokens = 12_000;
+        r.usage.output_tokens = 345;
+        r.provider = Some("anthropic".into());
+        r.model = Some("claude-sonnet-4-5".into());
+        r.cost_usd = Some(0.04213);
+        assert_eq!(
+            usage_note(&r).as_deref(),
+            Some("12,345 tokens · anthropic:claude-sonnet-4-5 · $0.0421")
         );
         assert_eq!(
             finished_line(&result(TaskStatus::Completed, 1, None)),

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskCall};
 use super::stream::Resolver;
+use crate::engine::progress::finished_summary;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
 use crate::hooks::codex_tools::{apply_updated_input, view};
 use crate::hooks::service::Hooks;
@@ -54,25 +55,10 @@ impl TurnResolver {
 
 /// How a finished Task reads to the model and to the user.
 pub fn outcome(result: &TaskResult) -> Outcome {
-    let summary = if result.is_success() {
-        format!(
-            "Done · {} tool use{} · {:.1}s",
-            result.tool_uses,
-            if result.tool_uses == 1 { "" } else { "s" },
-            result.duration.as_secs_f64()
-        )
-    } else {
-        format!(
-            "Failed: {}",
-            result
-                .error_summary()
-                .unwrap_or_else(|| result.status.as_str().to_string())
-        )
-    };
     Outcome {
         ok: result.is_success(),
         output: result.to_claude_text(),
-        summary,
+        summary: finished_summary(result),
     }
 }
 
