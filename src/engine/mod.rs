@@ -359,6 +359,7 @@ impl Engine {
             duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
         };
         self.ledger.task_finished(&entry.who.id, &outcome);
+        tracing::debug!(task = %entry.who.id, status = %outcome.status.as_str(), "task finished");
         if entry.finish(result) {
             self.registry.finished(&entry.who.id);
         }

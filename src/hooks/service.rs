@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -21,8 +22,9 @@ pub struct Hooks {
     enabled: bool,
     /// Per workspace: the settings a runner was built from, and the runner.
     runners: Mutex<HashMap<PathBuf, CachedRunner>>,
-    /// Codex's transcript (rollout) file per session, once found.
-    transcripts: Mutex<HashMap<String, PathBuf>>,
+    /// Codex's transcript (rollout) file per session, and when it was looked for
+    /// (a miss is looked for again after a while: Codex may not have written it yet).
+    transcripts: Mutex<HashMap<String, (PathBuf, Instant)>>,
     codex_home: Option<PathBuf>,
 }
 
@@ -69,9 +71,10 @@ impl Hooks {
         self.enabled && self.runner(cwd).has_hooks(event, names)
     }
 
-    /// The common stdin fields of an event in this session.
+    /// The common stdin fields of an event in this session. The transcript path is
+    /// filled in by `fire`, only when a hook will run.
     pub fn input(&self, event: HookEvent, session_id: &str, cwd: &Path) -> HookInput {
-        HookInput::new(event, session_id, &self.transcript(session_id), cwd)
+        HookInput::new(event, session_id, Path::new(""), cwd)
     }
 
     /// Runs the matching hooks, records each run, and returns what they decided.
@@ -89,7 +92,11 @@ impl Hooks {
         if !runner.has_hooks(event, names) {
             return HookDecision::default();
         }
-        let decision = runner.run(event, input.into_value(), names, cwd).await;
+        let mut input = input.into_value();
+        if let Some(session) = input["session_id"].as_str().map(str::to_string) {
+            input["transcript_path"] = self.transcript(&session).display().to_string().into();
+        }
+        let decision = runner.run(event, input, names, cwd).await;
         for run in &decision.runs {
             self.ledger.hook_run(run);
         }
@@ -102,13 +109,16 @@ impl Hooks {
     /// Codex keeps each session as `sessions/YYYY/MM/DD/rollout-…-<id>.jsonl` under its
     /// home; hooks that read the transcript get that path, or an empty one.
     fn transcript(&self, session_id: &str) -> PathBuf {
-        if let Some(p) = self
+        const RETRY_MISS_AFTER: Duration = Duration::from_secs(10);
+        if let Some((p, at)) = self
             .transcripts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(session_id)
         {
-            return p.clone();
+            if !p.as_os_str().is_empty() || at.elapsed() < RETRY_MISS_AFTER {
+                return p.clone();
+            }
         }
         let found = self.codex_home.as_ref().and_then(|home| {
             ignore::WalkBuilder::new(home.join("sessions"))
@@ -123,15 +133,11 @@ impl Hooks {
                         .is_some_and(|n| n.ends_with(&format!("{session_id}.jsonl")))
                 })
         });
-        match found {
-            Some(p) => {
-                self.transcripts
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(session_id.to_string(), p.clone());
-                p
-            }
-            None => PathBuf::new(),
-        }
+        let path = found.unwrap_or_default();
+        self.transcripts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session_id.to_string(), (path.clone(), Instant::now()));
+        path
     }
 }

@@ -124,6 +124,7 @@ impl EventRelay {
         tokio::select! {
             () = tokio::time::sleep(self.keepalive), if waiting => Some(vec![Input::Tick]),
             Some(input) = self.calls.next(), if !self.calls.is_empty() => {
+                tracing::debug!("resolved a call");
                 Some(vec![input])
             }
             next = next_chunk(self.upstream.as_mut(), idle), if self.upstream.is_some() => {
@@ -251,6 +252,7 @@ impl EventRelay {
             .post(&c.url)
             .headers(c.headers.clone())
             .body(body);
+        tracing::debug!(items = items.len(), "sending the continuation");
         self.next_request = Some(Box::pin(async move {
             match request.send().await {
                 Ok(resp) if resp.status().is_success() => Ok(resp),
