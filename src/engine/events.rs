@@ -1,13 +1,11 @@
 //! Progress of a running task, and the handle a caller holds on it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use super::result::{TaskResult, TaskStatus};
-use crate::providers::Usage;
+use super::result::TaskResult;
 
 /// Events buffered per subscriber; a slower one skips ahead (the result is never lost:
 /// it also comes through [`TaskHandle::result`]).
@@ -66,22 +64,12 @@ impl TaskHandle {
                 result.reused |= self.joined;
                 result
             }
-            None => TaskResult {
-                id: self.id,
-                agent: self.agent,
-                description: self.description,
-                status: TaskStatus::Failed,
-                output: String::new(),
-                error: Some("the engine stopped before the task finished".into()),
-                tool_uses: 0,
-                usage: Usage::default(),
-                cost_usd: None,
-                provider: None,
-                model: None,
-                duration: Duration::ZERO,
-                queued: Duration::ZERO,
-                reused: false,
-            },
+            None => TaskResult::failed(
+                self.id,
+                self.agent,
+                self.description,
+                "the engine stopped before the task finished",
+            ),
         }
     }
 

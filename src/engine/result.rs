@@ -54,6 +54,31 @@ fn duration_ms(d: Duration) -> u64 {
 }
 
 impl TaskResult {
+    /// A task that ended before doing anything, with why.
+    pub fn failed(
+        id: String,
+        agent: String,
+        description: String,
+        error: impl Into<String>,
+    ) -> Self {
+        Self {
+            id,
+            agent,
+            description,
+            status: TaskStatus::Failed,
+            output: String::new(),
+            error: Some(error.into()),
+            tool_uses: 0,
+            usage: Usage::default(),
+            cost_usd: None,
+            provider: None,
+            model: None,
+            duration: Duration::ZERO,
+            queued: Duration::ZERO,
+            reused: false,
+        }
+    }
+
     /// Whether the subagent finished its work.
     pub fn is_success(&self) -> bool {
         self.status == TaskStatus::Completed

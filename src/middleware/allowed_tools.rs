@@ -242,15 +242,8 @@ fn identity(tool: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::request::fixture;
     use bytes::Bytes;
-
-    fn fixture(name: &str) -> ResponsesRequest {
-        let path = format!(
-            "{}/tests/fixtures/codex-0.169.0/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        ResponsesRequest::parse(&Bytes::from(std::fs::read(path).unwrap())).unwrap()
-    }
 
     fn scope(entries: &[&str]) -> ToolScope {
         ToolScope::from_claude(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>())

@@ -138,15 +138,8 @@ pub fn inject(req: &mut ResponsesRequest, spec: Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::request::fixture;
     use bytes::Bytes;
-
-    fn fixture(name: &str) -> ResponsesRequest {
-        let path = format!(
-            "{}/tests/fixtures/codex-0.169.0/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        ResponsesRequest::parse(&Bytes::from(std::fs::read(path).unwrap())).unwrap()
-    }
 
     fn agents() -> AgentSet {
         AgentSet::from_agents(crate::claude::builtin_agents::builtin_agents())
