@@ -201,6 +201,26 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+/// An output item of the stream, kept as its event's text and parsed only when a
+/// continuation or a rebuilt `response.completed` needs it (most turns need neither).
+#[derive(Debug, Clone)]
+enum Item {
+    /// The data of its `response.output_item.done` event.
+    Event(String),
+    Value(Value),
+}
+
+impl Item {
+    fn value(&self) -> Value {
+        match self {
+            Item::Value(v) => v.clone(),
+            Item::Event(data) => parse(data)
+                .and_then(|mut v| v.get_mut("item").map(Value::take))
+                .unwrap_or(Value::Null),
+        }
+    }
+}
+
 /// Which upstream item an event belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -242,7 +262,7 @@ struct Held {
 struct Round {
     slots: HashMap<Key, Slot>,
     /// This round's output items in upstream order: the continuation's input.
-    items: Vec<Value>,
+    items: Vec<Item>,
     calls: Vec<Call>,
     /// Tool calls that went to Codex (Codex will run them and send the next request).
     codex_calls: usize,
@@ -274,7 +294,10 @@ pub struct Interceptor {
     created_sent: bool,
     usage: Option<Value>,
     /// Items the client saw completed, for the final `response.output`.
-    visible: Vec<Value>,
+    visible: Vec<Item>,
+    /// Nothing withheld, held or written by the proxy yet: the client's numbering is
+    /// the upstream's, so events the state machine ignores pass without being parsed.
+    identity: bool,
     terminal: bool,
     failed_by_proxy: bool,
     stop_continuations: u32,
@@ -292,6 +315,7 @@ impl Interceptor {
             created_sent: false,
             usage: None,
             visible: Vec::new(),
+            identity: true,
             terminal: false,
             failed_by_proxy: false,
             stop_continuations: 0,
@@ -337,6 +361,10 @@ impl Interceptor {
     }
 
     fn on_frame(&mut self, frame: Frame, out: &mut Vec<Output>) {
+        if self.identity && frame.event.as_deref().is_some_and(is_passive) {
+            out.push(Output::Emit(frame.raw));
+            return;
+        }
         let head = if frame.has_data() {
             EventHead::parse(&frame.data)
         } else {
@@ -347,6 +375,10 @@ impl Interceptor {
             out.push(Output::Emit(frame.raw));
             return;
         };
+        if self.identity && head.sequence_number.is_some() {
+            // Unparsed events passed as numbered; catch up before this one.
+            self.seq = head.sequence_number;
+        }
         match head.kind.as_ref() {
             "response.created" | "response.in_progress" | "response.queued" => {
                 if self.response_id.is_none() {
@@ -387,6 +419,7 @@ impl Interceptor {
     fn on_item_added(&mut self, frame: &Frame, head: &EventHead, out: &mut Vec<Output>) {
         let keys = keys_of(head);
         if self.is_task(head) {
+            self.identity = false;
             for k in keys {
                 self.r.slots.insert(k, Slot::Withheld);
             }
@@ -406,13 +439,12 @@ impl Interceptor {
     fn on_item_done(&mut self, frame: &Frame, head: &EventHead, out: &mut Vec<Output>) {
         let keys = keys_of(head);
         let known = keys.iter().find_map(|k| self.r.slots.get(k).copied());
-        let Some(item) = parse(&frame.data).and_then(|mut v| v.get_mut("item").map(Value::take))
-        else {
-            out.push(Output::Emit(frame.raw.clone()));
-            return;
-        };
+        let item = || parse(&frame.data).and_then(|mut v| v.get_mut("item").map(Value::take));
         if known == Some(Slot::Withheld) || (known.is_none() && self.is_task(head)) {
-            self.withhold_call(item, out);
+            match item() {
+                Some(item) => self.withhold_call(item, out),
+                None => out.push(Output::Emit(frame.raw.clone())),
+            }
             return;
         }
         let held = match known {
@@ -424,6 +456,7 @@ impl Interceptor {
             if known.is_some() {
                 self.r.held[n].frames.push(frame.clone());
             }
+            let item = item().unwrap_or(Value::Null);
             let call_id = item["call_id"].as_str().unwrap_or_default().to_string();
             let name = item["name"].as_str().unwrap_or_default().to_string();
             self.r.held[n].call_id = Some(call_id.clone());
@@ -446,15 +479,18 @@ impl Interceptor {
                 i
             }
         };
-        if is_tool_call(&item) {
+        let kind = head.item.as_ref().and_then(|i| i.kind.as_deref());
+        if is_tool_call(kind) {
             self.r.codex_calls += 1;
         }
+        let item = Item::Event(frame.data.clone());
         self.r.items.push(item.clone());
         self.visible.push(item);
         self.emit_upstream(frame, head, Some(index), out);
     }
 
     fn withhold_call(&mut self, item: Value, out: &mut Vec<Output>) {
+        self.identity = false;
         let call_id = item["call_id"].as_str().unwrap_or_default().to_string();
         let arguments = item["arguments"].as_str().unwrap_or("{}");
         let parsed = serde_json::from_str::<TaskArgs>(arguments)
@@ -466,7 +502,7 @@ impl Interceptor {
                     Ok(args)
                 }
             });
-        self.r.items.push(item.clone());
+        self.r.items.push(Item::Value(item.clone()));
         let agent = |args: &TaskArgs| {
             args.subagent_type
                 .clone()
@@ -497,6 +533,7 @@ impl Interceptor {
     }
 
     fn hold(&mut self, keys: Vec<Key>, frame: Frame) -> usize {
+        self.identity = false;
         let n = self.r.held.len();
         for k in &keys {
             self.r.slots.insert(k.clone(), Slot::Held(n));
@@ -556,8 +593,8 @@ impl Interceptor {
                     }
                 }
                 self.r.codex_calls += 1;
-                self.r.items.push(sent.clone());
-                self.visible.push(sent);
+                self.r.items.push(Item::Value(sent.clone()));
+                self.visible.push(Item::Value(sent));
             }
             Decision::Deny { reason } => {
                 for k in keys {
@@ -566,7 +603,7 @@ impl Interceptor {
                 let name = item["name"].as_str().unwrap_or("tool").to_string();
                 let summary = call_summary(&item);
                 let blocked = format!("Blocked by hook: {reason}");
-                self.r.items.push(item.clone());
+                self.r.items.push(Item::Value(item.clone()));
                 self.r.calls.push(Call {
                     call_id,
                     label: format!("{name}({summary})"),
@@ -597,7 +634,7 @@ impl Interceptor {
             return;
         }
         self.stop_continuations += 1;
-        let mut items = std::mem::take(&mut self.r.items);
+        let mut items: Vec<Value> = self.r.items.iter().map(Item::value).collect();
         items.push(json!({"type": "message", "role": "user",
             "content": [{"type": "input_text", "text": format!("Stop hook feedback:\n{reason}")}]}));
         self.next_round(items, out);
@@ -714,13 +751,14 @@ impl Interceptor {
             self.fail(&reason, out);
             return;
         }
-        let mut items = std::mem::take(&mut self.r.items);
+        let mut items: Vec<Value> = self.r.items.iter().map(Item::value).collect();
         items.extend(self.r.calls.iter().map(output_item));
         self.next_round(items, out);
     }
 
     /// Sends the continuation and starts listening for its response.
     fn next_round(&mut self, items: Vec<Value>, out: &mut Vec<Output>) {
+        self.identity = false;
         self.add_usage();
         self.round += 1;
         self.r = Round::default();
@@ -753,7 +791,10 @@ impl Interceptor {
             if let Some(id) = &self.response_id {
                 resp.insert("id".into(), json!(id));
             }
-            resp.insert("output".into(), Value::Array(self.visible.clone()));
+            resp.insert(
+                "output".into(),
+                Value::Array(self.visible.iter().map(Item::value).collect()),
+            );
             if let Some(usage) = &self.usage {
                 resp.insert("usage".into(), usage.clone());
             }
@@ -831,7 +872,7 @@ impl Interceptor {
         let mut done =
             json!({"type": "response.output_item.done", "output_index": p.index, "item": item});
         self.emit_synth(&mut done, out);
-        self.visible.push(item);
+        self.visible.push(Item::Value(item));
         // Only resolved calls have a real pair to put back in the history.
         let resolved: Vec<&Call> = self
             .r
@@ -854,7 +895,7 @@ impl Interceptor {
     /// Where a withheld call stood in this round: after the item before it, else
     /// before the first item after it that Codex saw.
     fn anchor(&self, call_id: &str) -> Anchor {
-        let items = &self.r.items;
+        let items: Vec<Value> = self.r.items.iter().map(Item::value).collect();
         let Some(at) = items.iter().position(|i| i["call_id"] == call_id) else {
             return Anchor::default();
         };
@@ -921,6 +962,7 @@ impl Interceptor {
 
     /// An event the proxy writes itself, numbered like the rest.
     fn emit_synth(&mut self, ev: &mut Value, out: &mut Vec<Output>) {
+        self.identity = false;
         if let (Some(s), Some(obj)) = (self.next_seq(), ev.as_object_mut()) {
             obj.insert("sequence_number".into(), json!(s));
         }
@@ -978,10 +1020,27 @@ fn parse(data: &str) -> Option<Value> {
     serde_json::from_str(data).ok()
 }
 
-fn is_tool_call(item: &Value) -> bool {
+fn is_tool_call(kind: Option<&str>) -> bool {
     matches!(
-        item["type"].as_str(),
+        kind,
         Some("function_call" | "custom_tool_call" | "local_shell_call" | "tool_search_call")
+    )
+}
+
+/// Events the state machine only renumbers or drops by their item: while nothing
+/// diverged, they pass untouched and unparsed (text deltas are most of a stream).
+fn is_passive(event: &str) -> bool {
+    !matches!(
+        event,
+        "response.created"
+            | "response.in_progress"
+            | "response.queued"
+            | "response.output_item.added"
+            | "response.output_item.done"
+            | "response.completed"
+            | "response.failed"
+            | "response.incomplete"
+            | "error"
     )
 }
 
