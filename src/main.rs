@@ -1,16 +1,21 @@
 //! The `codex-plus` command line.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use codex_plus::cli::{self, codex_config, CliError};
+use codex_plus::cli::{self, codex_config, config_cmd, CliError};
 use codex_plus::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "codex-plus", version, about = "A local proxy for the OpenAI Codex CLI that adds Claude Code's Task subagents, slash commands, hooks and status line")]
+#[command(
+    name = "codex-plus",
+    version,
+    about = "A local proxy for the OpenAI Codex CLI that adds Claude Code's Task subagents, slash commands, hooks and status line"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -57,6 +62,12 @@ enum Command {
     },
     /// Show a running proxy's status.
     Status,
+    /// Print the effective configuration (defaults < user file < env < flags) as TOML.
+    Config {
+        /// Print only this value, by dotted key (e.g. server.listen).
+        #[arg(long, value_name = "KEY")]
+        get: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,11 +133,30 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
         }
         Command::Status => {
             let url = format!("http://{}/status", dial(config.server.listen));
+            // No HTTP_PROXY detour for a local address; non-2xx fails too, since the
+            // Docker HEALTHCHECK relies on this exit code.
+            let get = async {
+                let client = reqwest::Client::builder()
+                    .no_proxy()
+                    .timeout(std::time::Duration::from_secs(5))
+                    .build()?;
+                client
+                    .get(&url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .text()
+                    .await
+            };
             let body = runtime()?
-                .block_on(async { reqwest::get(&url).await?.text().await })
-                .map_err(|e| CliError::Other(format!("no proxy answers at {url}: {e}")))?;
+                .block_on(get)
+                .map_err(|e| CliError::Other(format!("no healthy proxy at {url}: {e}")))?;
             println!("{body}");
         }
+        Command::Config { get } => match get {
+            Some(key) => println!("{}", config_cmd::get(&config, &key)?),
+            None => print!("{}", config_cmd::render(&config)?),
+        },
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -149,8 +179,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CODEX_PLUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // No colour codes when stderr is a file (proxy.sh appends it to proxy.log).
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

@@ -13,10 +13,14 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
     state.stats.register(&mut registry);
     let mut text = String::new();
     if let Err(e) = encode(&mut text, &registry) {
-        return crate::error::ProxyError::Internal(format!("cannot encode metrics: {e}")).into_response();
+        return crate::error::ProxyError::Internal(format!("cannot encode metrics: {e}"))
+            .into_response();
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         text,
     )
         .into_response()

@@ -79,7 +79,12 @@ pub fn install(codex_home: &Path, mode: Mode, listen: SocketAddr) -> Result<Inst
     let old = match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(CliError::Other(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(CliError::Other(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
     };
     let mut doc: DocumentMut = old
         .as_deref()
@@ -164,7 +169,9 @@ mod tests {
             chat["chatgpt_base_url"].as_str(),
             Some("https://127.0.0.1:9/backend-api/")
         );
-        assert!(render(addr(), Path::new("/h/ca/ca.pem")).contains("CODEX_CA_CERTIFICATE=/h/ca/ca.pem"));
+        assert!(
+            render(addr(), Path::new("/h/ca/ca.pem")).contains("CODEX_CA_CERTIFICATE=/h/ca/ca.pem")
+        );
     }
 
     #[test]
@@ -179,7 +186,10 @@ mod tests {
         assert_eq!(t["model"].as_str(), Some("gpt-5.5"));
         assert_eq!(t["mcp_servers"]["x"]["command"].as_str(), Some("y"));
         assert_eq!(t["model_provider"].as_str(), Some("codexplus"));
-        assert_eq!(std::fs::read_to_string(done.backup.unwrap()).unwrap(), original);
+        assert_eq!(
+            std::fs::read_to_string(done.backup.unwrap()).unwrap(),
+            original
+        );
 
         // Switching to ChatGPT mode drops the custom provider selection.
         install(dir.path(), Mode::Chatgpt, addr()).unwrap();
@@ -188,7 +198,10 @@ mod tests {
             .parse()
             .unwrap();
         assert!(t.get("model_provider").is_none());
-        assert!(t["openai_base_url"].as_str().unwrap().starts_with("https://"));
+        assert!(t["openai_base_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://"));
         assert_eq!(t["model"].as_str(), Some("gpt-5.5"));
     }
 
@@ -207,7 +220,10 @@ mod tests {
     fn invalid_existing_config_is_reported_not_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.toml"), "model = [").unwrap();
-        let err = install(dir.path(), Mode::Api, addr()).err().unwrap().to_string();
+        let err = install(dir.path(), Mode::Api, addr())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not valid TOML"), "{err}");
         assert_eq!(
             std::fs::read_to_string(dir.path().join("config.toml")).unwrap(),

@@ -2,6 +2,7 @@
 //! here is one command, callable from tests.
 
 pub mod codex_config;
+pub mod config_cmd;
 pub mod serve;
 
 /// Why a command failed, in words for the terminal.
@@ -11,6 +12,8 @@ pub enum CliError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Ca(#[from] crate::ca::CaError),
+    #[error(transparent)]
+    ConfigCmd(#[from] config_cmd::ConfigCmdError),
     #[error("cannot listen on {addr}: {cause}")]
     Bind { addr: String, cause: String },
     #[error("{0}")]

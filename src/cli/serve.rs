@@ -67,7 +67,9 @@ async fn launch(
             addr: listen.to_string(),
             cause: e.to_string(),
         })?;
-    let addr = server.local_addr().map_err(|e| CliError::Other(e.to_string()))?;
+    let addr = server
+        .local_addr()
+        .map_err(|e| CliError::Other(e.to_string()))?;
     let state = AppState::new(config).map_err(|e| CliError::Other(e.to_string()))?;
     let mut urls = vec![format!("http://{addr}")];
     if tls.is_some() {

@@ -3,12 +3,14 @@
 //! [`HookConfig`] comes from the settings files; [`HookRunner::run`] runs the hooks that
 //! match one event in parallel and folds their answers into one [`HookDecision`].
 
+pub mod codex_tools;
 pub mod config;
 pub mod decision;
 pub mod event;
 pub mod matcher;
 pub mod protocol;
 pub mod runner;
+pub mod sessions;
 
 use std::collections::HashSet;
 use std::path::Path;

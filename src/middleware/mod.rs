@@ -1,12 +1,103 @@
 //! One tower Layer per concern on a `/responses` turn, in the order DESIGN.md gives.
+//!
+//! Each concern is a `Step`: it takes the turn, adapts it, and passes it on (or
+//! answers the client itself). `StepLayer` turns any step into a tower Layer, so
+//! every file here is only its concern.
 
+pub mod history;
+pub mod task_tool;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::response::Response;
 use tower::util::BoxCloneSyncService;
-use tower::ServiceBuilder;
+use tower::{Layer, Service, ServiceBuilder};
 
 use crate::proxy::responses::{Dispatch, Pipeline};
+use crate::proxy::turn::Turn;
 use crate::state::SharedState;
 
-/// The stack around dispatch.
+/// One concern applied to a turn on its way upstream.
+pub trait Step: Send + Sync + 'static {
+    /// The adapted turn, or `Err(response)` to answer the client without going upstream.
+    fn apply(&self, turn: Turn) -> impl Future<Output = Result<Turn, Response>> + Send;
+}
+
+/// The stack around dispatch. Request order follows DESIGN.md: history first (the
+/// model must see what really happened), the Task tool last (it lists the agents
+/// of the workspace the earlier steps settled on).
 pub fn stack(_state: SharedState, dispatch: Dispatch) -> Pipeline {
     BoxCloneSyncService::new(ServiceBuilder::new().service(dispatch))
+}
+
+/// A tower Layer running one `Step` before the inner service.
+pub struct StepLayer<T>(Arc<T>);
+
+impl<T> StepLayer<T> {
+    pub fn new(step: T) -> StepLayer<T> {
+        StepLayer(Arc::new(step))
+    }
+}
+
+impl<T> Clone for StepLayer<T> {
+    fn clone(&self) -> Self {
+        StepLayer(self.0.clone())
+    }
+}
+
+impl<S, T> Layer<S> for StepLayer<T> {
+    type Service = StepService<S, T>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        StepService {
+            step: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+pub struct StepService<S, T> {
+    step: Arc<T>,
+    inner: S,
+}
+
+impl<S: Clone, T> Clone for StepService<S, T> {
+    fn clone(&self) -> Self {
+        StepService {
+            step: self.step.clone(),
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S, T> Service<Turn> for StepService<S, T>
+where
+    S: Service<Turn, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+    T: Step,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, turn: Turn) -> Self::Future {
+        let step = self.step.clone();
+        // The inner service was made ready for this call; take it and leave a clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            match step.apply(turn).await {
+                Ok(turn) => inner.call(turn).await,
+                Err(answer) => Ok(answer),
+            }
+        })
+    }
 }

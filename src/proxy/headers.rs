@@ -36,8 +36,7 @@ pub fn to_upstream(incoming: &HeaderMap) -> HeaderMap {
     let named = connection_tokens(incoming);
     let mut out = HeaderMap::with_capacity(incoming.len());
     for (name, value) in incoming {
-        if is_hop_by_hop(name, &named) || name == header::HOST || name == header::CONTENT_LENGTH
-        {
+        if is_hop_by_hop(name, &named) || name == header::HOST || name == header::CONTENT_LENGTH {
             continue;
         }
         out.append(name.clone(), value.clone());
@@ -90,7 +89,12 @@ mod tests {
         let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
         assert_eq!(
             names,
-            ["authorization", "session-id", "x-codex-turn-metadata", "accept"]
+            [
+                "authorization",
+                "session-id",
+                "x-codex-turn-metadata",
+                "accept"
+            ]
         );
     }
 

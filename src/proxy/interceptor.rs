@@ -1,17 +1,33 @@
-//! The interceptor: a pure state machine over one response's stream events.
+//! The interceptor: a pure state machine over the events of one Codex turn.
 //!
-//! Input: upstream events and how the upstream ended. Output: bytes for the client.
-//! It owns no sockets, so every edge case is a unit test over a scripted event list.
-//! Whatever happens upstream, the client's stream ends with exactly one terminal
-//! event (`response.completed` or `response.failed`): Codex never waits on a stream
-//! that cannot finish.
+//! Input: upstream events, how each upstream stream ended, and the outcomes of the
+//! calls the proxy resolves itself. Output: bytes for the client, tasks to start,
+//! continuation requests to send, and history links to remember. It owns no
+//! sockets, so every edge case is a unit test over a scripted event list.
+//!
+//! A `Task` (or `Agent`) call is withheld from Codex: its events never reach the
+//! client, its subagent starts when its `output_item.done` arrives, and when the
+//! upstream response has completed and every call is resolved, the continuation
+//! (the same request plus this round's items and the calls' outputs) goes upstream
+//! and its events are spliced into the same client stream. The client sees one
+//! response: one `response.created`, output indices and sequence numbers without
+//! gaps, usage summed, and exactly one terminal event.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 use crate::wire::event::{self, EventHead};
 use crate::wire::sse::Frame;
 
-/// How the upstream stream ended.
+/// Tool names the proxy answers itself (Claude Code calls the tool `Agent` and
+/// keeps `Task` as an alias).
+pub const TASK_NAMES: [&str; 2] = ["Task", "Agent"];
+
+/// How an upstream stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
     /// The body ended cleanly.
@@ -22,143 +38,960 @@ pub enum End {
     Stalled { secs: u64 },
     /// An event grew past the size the proxy holds.
     Oversized { limit: usize },
+    /// The continuation request itself failed (status or transport).
+    Refused(String),
+}
+
+/// What the model asked a Task to do.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct TaskArgs {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub prompt: String,
+    #[serde(default)]
+    pub subagent_type: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// A withheld Task call, for the shell to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskCall {
+    pub call_id: String,
+    pub args: TaskArgs,
+}
+
+/// How a resolved call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    /// The function output the model reads.
+    pub output: String,
+    /// The progress line Codex shows: `Done · 3 tool uses · 12.3s` or `Failed: why`.
+    pub summary: String,
+}
+
+impl Outcome {
+    pub fn failed(reason: impl Into<String>) -> Outcome {
+        let reason = reason.into();
+        Outcome {
+            ok: false,
+            output: format!("Task failed: {reason}"),
+            summary: format!("Failed: {reason}"),
+        }
+    }
+}
+
+/// The synthesized progress message and the real items it stands for in Codex's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryLink {
+    pub message_id: String,
+    pub calls: Vec<Value>,
+    pub outputs: Vec<Value>,
+}
+
+/// What the interceptor asks of its shell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Bytes for the client, in order.
+    Emit(Bytes),
+    /// Start this Task now.
+    Start(TaskCall),
+    /// Send the continuation: the turn's request with these items appended to `input`.
+    Continue(Vec<Value>),
+    /// Remember this link (the ledger) so the next turn's history can be restored.
+    Link(HistoryLink),
+    /// Decide whether Codex may see this tool call (PreToolUse); answer with `Decided`.
+    Decide(HeldCall),
+    /// The response ended without tool calls: may the turn end? Answer with `StopDecided`.
+    StopCheck {
+        /// True when this turn was already continued because of a stop check.
+        active: bool,
+    },
+}
+
+/// A Codex tool call waiting for a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldCall {
+    pub call_id: String,
+    pub name: String,
+    /// The whole `function_call` / `custom_tool_call` item.
+    pub item: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Codex gets the call; `item` replaces it when the decision rewrote its input.
+    Allow { item: Option<Value> },
+    /// Codex never sees the call; the model gets the reason as its output.
+    Deny { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Frame(Frame),
+    /// The current upstream stream ended (after its last frame).
+    End(End),
+    /// A call the shell was asked to start has finished.
+    Resolved {
+        call_id: String,
+        outcome: Outcome,
+    },
+    /// The decision on a held call.
+    Decided {
+        call_id: String,
+        decision: Decision,
+    },
+    /// The stop check's answer: `Some(reason)` continues the turn with the reason.
+    StopDecided(Option<String>),
+}
+
+/// Which Codex tool calls (by name) must wait for a decision before Codex sees them.
+pub type HoldPredicate = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Settings {
+    /// Withhold and run Task/Agent calls (off: everything passes through).
+    pub intercept_tasks: bool,
+    /// Most upstream responses one turn may chain before it fails.
+    pub max_rounds: u32,
+    /// Tool calls held for a decision (PreToolUse hooks); None holds nothing.
+    pub hold: Option<HoldPredicate>,
+    /// Ask before ending a turn whose response made no tool calls (Stop hooks).
+    pub stop_check: bool,
+    /// Most times a turn may be continued because the stop check said so.
+    pub max_stop_continuations: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            intercept_tasks: true,
+            max_rounds: 8,
+            hold: None,
+            stop_check: false,
+            max_stop_continuations: 3,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("intercept_tasks", &self.intercept_tasks)
+            .field("max_rounds", &self.max_rounds)
+            .field("hold", &self.hold.is_some())
+            .field("stop_check", &self.stop_check)
+            .field("max_stop_continuations", &self.max_stop_continuations)
+            .finish()
+    }
+}
+
+/// Which upstream item an event belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Index(u64),
+    Id(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Client(u64),
+    Withheld,
+    /// Waiting for a decision; its events are buffered in `Round::held[n]`.
+    Held(usize),
+}
+
+/// A call the proxy answers: a Task, or a tool call a hook denied.
+#[derive(Debug)]
+struct Call {
+    call_id: String,
+    /// What the progress message shows, e.g. `Task(code-reviewer): Review auth`.
+    label: String,
+    /// The short form used when several calls share a message, e.g. `Task(code-reviewer)`.
+    short: String,
+    item: Value,
+    outcome: Option<Outcome>,
 }
 
 #[derive(Debug, Default)]
+struct Held {
+    frames: Vec<Frame>,
+    keys: Vec<Key>,
+    call_id: Option<String>,
+    item: Option<Value>,
+    decided: bool,
+}
+
+/// One upstream response of the turn.
+#[derive(Debug, Default)]
+struct Round {
+    slots: HashMap<Key, Slot>,
+    /// This round's output items in upstream order: the continuation's input.
+    items: Vec<Value>,
+    calls: Vec<Call>,
+    /// Tool calls that went to Codex (Codex will run them and send the next request).
+    codex_calls: usize,
+    /// The upstream's `response.completed`, held until the turn can end.
+    completed: Option<Frame>,
+    progress: Option<Progress>,
+    progress_closed: bool,
+    held: Vec<Held>,
+    /// Held calls still waiting for their decision.
+    undecided: usize,
+    awaiting_stop: bool,
+}
+
+#[derive(Debug)]
+struct Progress {
+    item_id: String,
+    index: u64,
+    text: String,
+}
+
+#[derive(Debug)]
 pub struct Interceptor {
+    settings: Settings,
+    round: u32,
+    /// Next client sequence number, once the upstream numbers its events.
+    seq: Option<u64>,
+    next_index: u64,
     response_id: Option<String>,
+    created_sent: bool,
+    usage: Option<Value>,
+    /// Items the client saw completed, for the final `response.output`.
+    visible: Vec<Value>,
     terminal: bool,
     failed_by_proxy: bool,
+    stop_continuations: u32,
+    r: Round,
 }
 
 impl Interceptor {
-    pub fn new() -> Interceptor {
-        Interceptor::default()
-    }
-
-    /// One upstream event; returns the bytes to send on.
-    pub fn on_frame(&mut self, frame: Frame) -> Bytes {
-        if frame.has_data() {
-            if let Some(head) = EventHead::parse(&frame.data) {
-                self.observe(&head);
-            }
-        }
-        frame.raw
-    }
-
-    fn observe(&mut self, head: &EventHead) {
-        match head.kind.as_ref() {
-            "response.created" | "response.in_progress" => {
-                if let Some(id) = head.response.as_ref().and_then(|r| r.id.as_deref()) {
-                    self.response_id = Some(id.to_string());
-                }
-            }
-            "response.completed" | "response.failed" | "response.incomplete" | "error" => {
-                self.terminal = true
-            }
-            _ => {}
+    pub fn new(settings: Settings) -> Interceptor {
+        Interceptor {
+            settings,
+            round: 1,
+            seq: None,
+            next_index: 0,
+            response_id: None,
+            created_sent: false,
+            usage: None,
+            visible: Vec::new(),
+            terminal: false,
+            failed_by_proxy: false,
+            stop_continuations: 0,
+            r: Round::default(),
         }
     }
 
-    /// The upstream is done; returns a closing event if the client still needs one.
-    pub fn on_end(&mut self, end: End) -> Option<Bytes> {
-        if self.terminal {
-            return None;
-        }
-        let reason = match end {
-            End::Eof => "the upstream closed the stream before response.completed".to_string(),
-            End::Broken(cause) => format!("the upstream stream broke: {cause}"),
-            End::Stalled { secs } => {
-                format!("the upstream sent nothing for {secs} s (upstream.idle_timeout_secs); the stream was cut")
-            }
-            End::Oversized { limit } => {
-                format!("the upstream sent an event larger than {limit} bytes")
-            }
-        };
-        self.terminal = true;
-        self.failed_by_proxy = true;
-        let id = self.response_id.as_deref().unwrap_or("resp_codex_plus");
-        Some(event::to_sse(&event::response_failed(
-            id,
-            "upstream_stream_error",
-            &format!("codex-plus: {reason}"),
-        )))
+    /// A relay that only watches: nothing is withheld.
+    pub fn passthrough() -> Interceptor {
+        Interceptor::new(Settings {
+            intercept_tasks: false,
+            ..Settings::default()
+        })
+    }
+
+    /// True once the client's stream has its terminal event.
+    pub fn is_finished(&self) -> bool {
+        self.terminal
     }
 
     /// True when the proxy itself had to end the stream with `response.failed`.
     pub fn failed_by_proxy(&self) -> bool {
         self.failed_by_proxy
     }
+
+    /// Calls started and not yet resolved.
+    pub fn pending_calls(&self) -> usize {
+        self.r.calls.iter().filter(|c| c.outcome.is_none()).count()
+    }
+
+    pub fn push(&mut self, input: Input, out: &mut Vec<Output>) {
+        if self.terminal {
+            return;
+        }
+        match input {
+            Input::Frame(frame) => self.on_frame(frame, out),
+            Input::End(end) => self.on_end(end, out),
+            Input::Resolved { call_id, outcome } => self.on_resolved(call_id, outcome, out),
+            Input::Decided { call_id, decision } => self.on_decided(call_id, decision, out),
+            Input::StopDecided(reason) => self.on_stop_decided(reason, out),
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame, out: &mut Vec<Output>) {
+        let head = if frame.has_data() {
+            EventHead::parse(&frame.data)
+        } else {
+            None
+        };
+        let Some(head) = head else {
+            // Comments, keep-alives, garbage: the client gets them as they came.
+            out.push(Output::Emit(frame.raw));
+            return;
+        };
+        match head.kind.as_ref() {
+            "response.created" | "response.in_progress" | "response.queued" => {
+                if self.response_id.is_none() {
+                    self.response_id = head
+                        .response
+                        .as_ref()
+                        .and_then(|r| r.id.as_deref())
+                        .map(str::to_string);
+                }
+                let first_created = head.kind == "response.created" && !self.created_sent;
+                if first_created {
+                    self.created_sent = true;
+                }
+                if self.round == 1 {
+                    self.emit_upstream(&frame, &head, None, out);
+                }
+            }
+            "response.output_item.added" => self.on_item_added(&frame, &head, out),
+            "response.output_item.done" => self.on_item_done(&frame, &head, out),
+            "response.completed" => {
+                self.r.completed = Some(frame);
+                self.advance(out);
+            }
+            "response.failed" | "response.incomplete" | "error" => {
+                self.close_progress(out);
+                self.emit_upstream(&frame, &head, None, out);
+                self.terminal = true;
+            }
+            _ => match self.slot_of(&head) {
+                Some(Slot::Withheld) => {}
+                Some(Slot::Held(n)) => self.r.held[n].frames.push(frame),
+                Some(Slot::Client(i)) => self.emit_upstream(&frame, &head, Some(i), out),
+                None => self.emit_upstream(&frame, &head, None, out),
+            },
+        }
+    }
+
+    fn on_item_added(&mut self, frame: &Frame, head: &EventHead, out: &mut Vec<Output>) {
+        let keys = keys_of(head);
+        if self.is_task(head) {
+            for k in keys {
+                self.r.slots.insert(k, Slot::Withheld);
+            }
+            return;
+        }
+        if self.holds(head) {
+            self.hold(keys, frame.clone());
+            return;
+        }
+        let index = self.alloc_index();
+        for k in keys {
+            self.r.slots.insert(k, Slot::Client(index));
+        }
+        self.emit_upstream(frame, head, Some(index), out);
+    }
+
+    fn on_item_done(&mut self, frame: &Frame, head: &EventHead, out: &mut Vec<Output>) {
+        let keys = keys_of(head);
+        let known = keys.iter().find_map(|k| self.r.slots.get(k).copied());
+        let Some(item) = parse(&frame.data).and_then(|mut v| v.get_mut("item").map(Value::take))
+        else {
+            out.push(Output::Emit(frame.raw.clone()));
+            return;
+        };
+        if known == Some(Slot::Withheld) || (known.is_none() && self.is_task(head)) {
+            self.withhold_call(item, out);
+            return;
+        }
+        let held = match known {
+            Some(Slot::Held(n)) => Some(n),
+            None if self.holds(head) => Some(self.hold(keys.clone(), frame.clone())),
+            _ => None,
+        };
+        if let Some(n) = held {
+            if known.is_some() {
+                self.r.held[n].frames.push(frame.clone());
+            }
+            let call_id = item["call_id"].as_str().unwrap_or_default().to_string();
+            let name = item["name"].as_str().unwrap_or_default().to_string();
+            self.r.held[n].call_id = Some(call_id.clone());
+            self.r.held[n].item = Some(item.clone());
+            self.r.undecided += 1;
+            out.push(Output::Decide(HeldCall {
+                call_id,
+                name,
+                item,
+            }));
+            return;
+        }
+        let index = match known {
+            Some(Slot::Client(i)) => i,
+            _ => {
+                let i = self.alloc_index();
+                for k in keys {
+                    self.r.slots.insert(k, Slot::Client(i));
+                }
+                i
+            }
+        };
+        if is_tool_call(&item) {
+            self.r.codex_calls += 1;
+        }
+        self.r.items.push(item.clone());
+        self.visible.push(item);
+        self.emit_upstream(frame, head, Some(index), out);
+    }
+
+    fn withhold_call(&mut self, item: Value, out: &mut Vec<Output>) {
+        let call_id = item["call_id"].as_str().unwrap_or_default().to_string();
+        let arguments = item["arguments"].as_str().unwrap_or("{}");
+        let parsed = serde_json::from_str::<TaskArgs>(arguments)
+            .map_err(|e| format!("the Task arguments are not valid JSON ({e})"))
+            .and_then(|args| {
+                if args.prompt.trim().is_empty() {
+                    Err("the Task call has no prompt".to_string())
+                } else {
+                    Ok(args)
+                }
+            });
+        self.r.items.push(item.clone());
+        let agent = |args: &TaskArgs| {
+            args.subagent_type
+                .clone()
+                .unwrap_or_else(|| "general-purpose".into())
+        };
+        match parsed {
+            Ok(args) => {
+                out.push(Output::Start(TaskCall {
+                    call_id: call_id.clone(),
+                    args: args.clone(),
+                }));
+                self.r.calls.push(Call {
+                    call_id,
+                    label: format!("Task({}): {}", agent(&args), args.description.trim()),
+                    short: format!("Task({})", agent(&args)),
+                    item,
+                    outcome: None,
+                });
+            }
+            Err(reason) => self.r.calls.push(Call {
+                call_id,
+                label: "Task".into(),
+                short: "Task".into(),
+                item,
+                outcome: Some(Outcome::failed(reason)),
+            }),
+        }
+    }
+
+    fn hold(&mut self, keys: Vec<Key>, frame: Frame) -> usize {
+        let n = self.r.held.len();
+        for k in &keys {
+            self.r.slots.insert(k.clone(), Slot::Held(n));
+        }
+        self.r.held.push(Held {
+            frames: vec![frame],
+            keys,
+            ..Held::default()
+        });
+        n
+    }
+
+    fn on_decided(&mut self, call_id: String, decision: Decision, out: &mut Vec<Output>) {
+        let Some(n) = self
+            .r
+            .held
+            .iter()
+            .position(|h| !h.decided && h.call_id.as_deref() == Some(call_id.as_str()))
+        else {
+            return;
+        };
+        let held = &mut self.r.held[n];
+        held.decided = true;
+        self.r.undecided -= 1;
+        let frames = std::mem::take(&mut held.frames);
+        let keys = held.keys.clone();
+        let item = held.item.take().unwrap_or(Value::Null);
+        match decision {
+            Decision::Allow { item: rewritten } => {
+                let index = self.alloc_index();
+                for k in keys {
+                    self.r.slots.insert(k, Slot::Client(index));
+                }
+                let sent = rewritten.clone().unwrap_or_else(|| item.clone());
+                for frame in frames {
+                    let Some(head) = EventHead::parse(&frame.data) else {
+                        out.push(Output::Emit(frame.raw));
+                        continue;
+                    };
+                    match (&rewritten, head.kind.as_ref()) {
+                        // The old input must not reach Codex piecemeal.
+                        (Some(_), k)
+                            if k.ends_with("arguments.delta")
+                                || k.ends_with("arguments.done")
+                                || k.ends_with("input.delta")
+                                || k.ends_with("input.done") => {}
+                        (Some(new), "response.output_item.done") => {
+                            let mut ev = parse(&frame.data)
+                                .unwrap_or_else(|| json!({"type": "response.output_item.done"}));
+                            ev["item"] = new.clone();
+                            if ev.get("output_index").is_some() {
+                                ev["output_index"] = json!(index);
+                            }
+                            self.emit_synth(&mut ev, out);
+                        }
+                        _ => self.emit_upstream(&frame, &head, Some(index), out),
+                    }
+                }
+                self.r.codex_calls += 1;
+                self.r.items.push(sent.clone());
+                self.visible.push(sent);
+            }
+            Decision::Deny { reason } => {
+                for k in keys {
+                    self.r.slots.insert(k, Slot::Withheld);
+                }
+                let name = item["name"].as_str().unwrap_or("tool").to_string();
+                let summary = call_summary(&item);
+                let blocked = format!("Blocked by hook: {reason}");
+                self.r.items.push(item.clone());
+                self.r.calls.push(Call {
+                    call_id,
+                    label: format!("{name}({summary})"),
+                    short: name,
+                    item,
+                    outcome: Some(Outcome {
+                        ok: false,
+                        output: blocked.clone(),
+                        summary: blocked,
+                    }),
+                });
+            }
+        }
+        self.advance(out);
+    }
+
+    fn on_stop_decided(&mut self, reason: Option<String>, out: &mut Vec<Output>) {
+        if !self.r.awaiting_stop {
+            return;
+        }
+        self.r.awaiting_stop = false;
+        let Some(reason) = reason else {
+            self.finish(out);
+            return;
+        };
+        if self.round >= self.settings.max_rounds {
+            self.finish(out);
+            return;
+        }
+        self.stop_continuations += 1;
+        let mut items = std::mem::take(&mut self.r.items);
+        items.push(json!({"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": format!("Stop hook feedback:\n{reason}")}]}));
+        self.next_round(items, out);
+    }
+
+    fn on_resolved(&mut self, call_id: String, outcome: Outcome, out: &mut Vec<Output>) {
+        let many = self.r.calls.len() > 1;
+        let Some(call) = self
+            .r
+            .calls
+            .iter_mut()
+            .find(|c| c.call_id == call_id && c.outcome.is_none())
+        else {
+            return;
+        };
+        let line = end_line(call, &outcome, many);
+        call.outcome = Some(outcome);
+        if self.r.progress.is_some() {
+            self.progress_delta(&line, out);
+        }
+        self.advance(out);
+    }
+
+    fn on_end(&mut self, end: End, out: &mut Vec<Output>) {
+        if self.r.completed.is_some() && matches!(end, End::Eof) {
+            // A round ended normally; what comes next waits on its calls.
+            return;
+        }
+        let reason = match end {
+            End::Eof => "the upstream closed the stream before response.completed".to_string(),
+            End::Broken(cause) => format!("the upstream stream broke: {cause}"),
+            End::Stalled { secs } => format!(
+                "the upstream sent nothing for {secs} s (upstream.idle_timeout_secs); the stream was cut"
+            ),
+            End::Oversized { limit } => {
+                format!("the upstream sent an event larger than {limit} bytes")
+            }
+            End::Refused(cause) => format!("the continuation after the Task calls failed: {cause}"),
+        };
+        self.fail(&reason, out);
+    }
+
+    /// Ends the turn with `response.failed` (a progress message is closed first).
+    fn fail(&mut self, reason: &str, out: &mut Vec<Output>) {
+        self.close_progress(out);
+        let id = self.response_id.as_deref().unwrap_or("resp_codex_plus");
+        let mut ev = event::response_failed(
+            id,
+            "upstream_stream_error",
+            &format!("codex-plus: {reason}"),
+        );
+        self.emit_synth(&mut ev, out);
+        self.terminal = true;
+        self.failed_by_proxy = true;
+    }
+
+    /// Moves the turn on once the round's upstream response has completed and
+    /// every withheld call has its outcome.
+    fn advance(&mut self, out: &mut Vec<Output>) {
+        if self.r.completed.is_none() || self.r.undecided > 0 || self.r.awaiting_stop {
+            return;
+        }
+        if self.r.calls.is_empty() {
+            let may_continue = self.stop_continuations < self.settings.max_stop_continuations;
+            if self.r.codex_calls == 0 && self.settings.stop_check && may_continue {
+                self.r.awaiting_stop = true;
+                out.push(Output::StopCheck {
+                    active: self.stop_continuations > 0,
+                });
+                return;
+            }
+            self.finish(out);
+            return;
+        }
+        if self.r.progress.is_none() && !self.r.progress_closed {
+            self.open_progress(out);
+        }
+        if self.pending_calls() > 0 {
+            return;
+        }
+        self.close_progress(out);
+        self.r.progress_closed = true;
+        if self.r.codex_calls > 0 {
+            // Codex runs its own calls and sends the next request; the Task items
+            // reach the model then, restored from the history link.
+            self.finish(out);
+            return;
+        }
+        if self.round >= self.settings.max_rounds {
+            let reason = format!(
+                "the model kept calling Task for {} rounds in one turn (tasks.max_rounds); stopping",
+                self.round
+            );
+            self.fail(&reason, out);
+            return;
+        }
+        let mut items = std::mem::take(&mut self.r.items);
+        items.extend(self.r.calls.iter().map(output_item));
+        self.next_round(items, out);
+    }
+
+    /// Sends the continuation and starts listening for its response.
+    fn next_round(&mut self, items: Vec<Value>, out: &mut Vec<Output>) {
+        self.add_usage();
+        self.round += 1;
+        self.r = Round::default();
+        out.push(Output::Continue(items));
+    }
+
+    /// The client's one `response.completed`. When the proxy withheld or added
+    /// nothing, it is the upstream's own; otherwise the last round's, with the first
+    /// round's id, every item the client saw, and the usage of all rounds.
+    fn finish(&mut self, out: &mut Vec<Output>) {
+        self.terminal = true;
+        let Some(frame) = self.r.completed.take() else {
+            return;
+        };
+        if self.round == 1 && self.r.calls.is_empty() && self.r.held.is_empty() {
+            if let Some(head) = EventHead::parse(&frame.data) {
+                self.emit_upstream(&frame, &head, None, out);
+                return;
+            }
+        }
+        let mut ev = parse(&frame.data)
+            .unwrap_or_else(|| json!({"type": "response.completed", "response": {}}));
+        if let Some(u) = ev.pointer("/response/usage").cloned() {
+            match &mut self.usage {
+                Some(total) => add_numbers(total, &u),
+                None => self.usage = Some(u),
+            }
+        }
+        if let Some(resp) = ev.get_mut("response").and_then(Value::as_object_mut) {
+            if let Some(id) = &self.response_id {
+                resp.insert("id".into(), json!(id));
+            }
+            resp.insert("output".into(), Value::Array(self.visible.clone()));
+            if let Some(usage) = &self.usage {
+                resp.insert("usage".into(), usage.clone());
+            }
+        }
+        self.emit_synth(&mut ev, out);
+    }
+
+    /// Adds this round's usage to the turn's, before the round is replaced.
+    fn add_usage(&mut self) {
+        let usage = self
+            .r
+            .completed
+            .as_ref()
+            .and_then(|f| parse(&f.data))
+            .and_then(|c| c.pointer("/response/usage").cloned());
+        if let Some(u) = usage {
+            match &mut self.usage {
+                Some(total) => add_numbers(total, &u),
+                None => self.usage = Some(u),
+            }
+        }
+    }
+
+    // --- the progress message ---
+
+    fn open_progress(&mut self, out: &mut Vec<Output>) {
+        let index = self.alloc_index();
+        let item_id = format!("msg_cxp_{}", uuid::Uuid::new_v4().simple());
+        let many = self.r.calls.len() > 1;
+        let mut text = String::new();
+        for call in &self.r.calls {
+            let _ = writeln!(text, "⏺ {}", call.label);
+            if let Some(outcome) = &call.outcome {
+                text.push_str(&end_line(call, outcome, many));
+            }
+        }
+        let mut added = json!({"type": "response.output_item.added", "output_index": index,
+            "item": {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress", "content": []}});
+        self.emit_synth(&mut added, out);
+        let mut part = json!({"type": "response.content_part.added", "item_id": item_id, "output_index": index,
+            "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}});
+        self.emit_synth(&mut part, out);
+        self.r.progress = Some(Progress {
+            item_id,
+            index,
+            text: String::new(),
+        });
+        self.progress_delta(&text, out);
+    }
+
+    fn progress_delta(&mut self, delta: &str, out: &mut Vec<Output>) {
+        let Some(p) = self.r.progress.as_mut() else {
+            return;
+        };
+        p.text.push_str(delta);
+        let mut ev = json!({"type": "response.output_text.delta", "item_id": p.item_id,
+            "output_index": p.index, "content_index": 0, "delta": delta});
+        self.emit_synth(&mut ev, out);
+    }
+
+    fn close_progress(&mut self, out: &mut Vec<Output>) {
+        let Some(p) = self.r.progress.take() else {
+            return;
+        };
+        let text = p.text.trim_end().to_string();
+        let mut done_text = json!({"type": "response.output_text.done", "item_id": p.item_id,
+            "output_index": p.index, "content_index": 0, "text": text});
+        self.emit_synth(&mut done_text, out);
+        let part = json!({"type": "output_text", "text": text, "annotations": []});
+        let mut part_done = json!({"type": "response.content_part.done", "item_id": p.item_id,
+            "output_index": p.index, "content_index": 0, "part": part});
+        self.emit_synth(&mut part_done, out);
+        let item = json!({"type": "message", "id": p.item_id, "role": "assistant", "status": "completed",
+            "content": [part]});
+        let mut done =
+            json!({"type": "response.output_item.done", "output_index": p.index, "item": item});
+        self.emit_synth(&mut done, out);
+        self.visible.push(item);
+        // Only resolved calls have a real pair to put back in the history.
+        let resolved: Vec<&Call> = self
+            .r
+            .calls
+            .iter()
+            .filter(|c| c.outcome.is_some())
+            .collect();
+        if !resolved.is_empty() {
+            out.push(Output::Link(HistoryLink {
+                message_id: p.item_id,
+                calls: resolved.iter().map(|c| c.item.clone()).collect(),
+                outputs: resolved.iter().map(|c| output_item(c)).collect(),
+            }));
+        }
+    }
+
+    // --- emitting ---
+
+    fn alloc_index(&mut self) -> u64 {
+        let i = self.next_index;
+        self.next_index += 1;
+        i
+    }
+
+    fn next_seq(&mut self) -> Option<u64> {
+        let s = self.seq?;
+        self.seq = Some(s + 1);
+        Some(s)
+    }
+
+    /// An upstream event for the client: its own bytes when its numbers are already
+    /// the client's, else rewritten with the client's output index and sequence number.
+    fn emit_upstream(
+        &mut self,
+        frame: &Frame,
+        head: &EventHead,
+        index: Option<u64>,
+        out: &mut Vec<Output>,
+    ) {
+        if self.seq.is_none() {
+            self.seq = head.sequence_number;
+        }
+        let seq = head.sequence_number.and_then(|_| self.next_seq());
+        let seq_ok = seq == head.sequence_number;
+        let index_ok = index.is_none() || head.output_index.is_none() || index == head.output_index;
+        if seq_ok && index_ok {
+            out.push(Output::Emit(frame.raw.clone()));
+            return;
+        }
+        let Some(mut ev) = parse(&frame.data) else {
+            out.push(Output::Emit(frame.raw.clone()));
+            return;
+        };
+        if let (Some(s), Some(obj)) = (seq, ev.as_object_mut()) {
+            obj.insert("sequence_number".into(), json!(s));
+        }
+        if let (Some(i), Some(obj)) = (index, ev.as_object_mut()) {
+            if obj.contains_key("output_index") {
+                obj.insert("output_index".into(), json!(i));
+            }
+        }
+        out.push(Output::Emit(event::to_sse(&ev)));
+    }
+
+    /// An event the proxy writes itself, numbered like the rest.
+    fn emit_synth(&mut self, ev: &mut Value, out: &mut Vec<Output>) {
+        if let (Some(s), Some(obj)) = (self.next_seq(), ev.as_object_mut()) {
+            obj.insert("sequence_number".into(), json!(s));
+        }
+        out.push(Output::Emit(event::to_sse(ev)));
+    }
+
+    fn slot_of(&self, head: &EventHead) -> Option<Slot> {
+        keys_of(head)
+            .iter()
+            .find_map(|k| self.r.slots.get(k).copied())
+    }
+
+    fn holds(&self, head: &EventHead) -> bool {
+        let Some(hold) = &self.settings.hold else {
+            return false;
+        };
+        head.item.as_ref().is_some_and(|item| {
+            matches!(
+                item.kind.as_deref(),
+                Some("function_call" | "custom_tool_call")
+            ) && item.name.as_deref().is_some_and(|n| hold(n))
+        })
+    }
+
+    fn is_task(&self, head: &EventHead) -> bool {
+        self.settings.intercept_tasks
+            && head.item.as_ref().is_some_and(|item| {
+                item.kind.as_deref() == Some("function_call")
+                    && item
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| TASK_NAMES.contains(&n))
+                    && item.namespace.as_deref().is_none_or(|ns| ns == "functions")
+            })
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::sse::Decoder;
-
-    fn frames(text: &str) -> Vec<Frame> {
-        let mut d = Decoder::new();
-        d.push(text.as_bytes());
-        std::iter::from_fn(|| d.next_frame()).collect()
+fn keys_of(head: &EventHead) -> Vec<Key> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(i) = head.output_index {
+        keys.push(Key::Index(i));
     }
-
-    fn run(text: &str, end: End) -> (String, Interceptor) {
-        let mut i = Interceptor::new();
-        let mut out = Vec::new();
-        for f in frames(text) {
-            out.extend_from_slice(&i.on_frame(f));
+    if let Some(id) = head.item_id.as_deref() {
+        keys.push(Key::Id(id.to_string()));
+    }
+    if let Some(item) = &head.item {
+        if let Some(id) = item.id.as_deref() {
+            keys.push(Key::Id(id.to_string()));
         }
-        if let Some(b) = i.on_end(end) {
-            out.extend_from_slice(&b);
+    }
+    keys
+}
+
+fn parse(data: &str) -> Option<Value> {
+    serde_json::from_str(data).ok()
+}
+
+fn is_tool_call(item: &Value) -> bool {
+    matches!(
+        item["type"].as_str(),
+        Some("function_call" | "custom_tool_call" | "local_shell_call" | "tool_search_call")
+    )
+}
+
+fn end_line(call: &Call, outcome: &Outcome, many: bool) -> String {
+    let who = if many {
+        format!(" · {}", call.short)
+    } else {
+        String::new()
+    };
+    format!("  ⎿ {}{who}\n", outcome.summary)
+}
+
+/// The output item answering a call, of the kind its call needs.
+fn output_item(call: &Call) -> Value {
+    let output = call
+        .outcome
+        .as_ref()
+        .map(|o| o.output.clone())
+        .unwrap_or_else(|| "the call did not finish".to_string());
+    let kind = if call.item["type"] == "custom_tool_call" {
+        "custom_tool_call_output"
+    } else {
+        "function_call_output"
+    };
+    json!({"type": kind, "call_id": call.call_id, "output": output})
+}
+
+/// A one-line glimpse of what a call asked for.
+fn call_summary(item: &Value) -> String {
+    let raw = item["arguments"]
+        .as_str()
+        .or(item["input"].as_str())
+        .unwrap_or_default();
+    let glimpse = serde_json::from_str::<Value>(raw)
+        .ok()
+        .and_then(|v| {
+            v["cmd"]
+                .as_str()
+                .or(v["command"].as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| raw.to_string());
+    let one_line = glimpse.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+/// Adds every number of `add` into `total`, key by key.
+fn add_numbers(total: &mut Value, add: &Value) {
+    match (total, add) {
+        (Value::Object(t), Value::Object(a)) => {
+            for (k, v) in a {
+                match t.get_mut(k) {
+                    Some(tv) => add_numbers(tv, v),
+                    None => {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+            }
         }
-        (String::from_utf8(out).unwrap(), i)
-    }
-
-    const CREATED: &str = "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_7\"}}\n\n";
-    const DELTA: &str = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n";
-    const DONE: &str = "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_7\"}}\n\n";
-
-    #[test]
-    fn a_complete_stream_passes_byte_for_byte() {
-        let text = format!("{CREATED}: comment\n\n{DELTA}data: {{\"type\":\"some.future.event\",\"x\":1}}\n\n{DONE}");
-        let (out, i) = run(&text, End::Eof);
-        assert_eq!(out, text);
-        assert!(!i.failed_by_proxy());
-    }
-
-    #[test]
-    fn eof_before_completed_ends_with_response_failed_for_that_response() {
-        let (out, i) = run(&format!("{CREATED}{DELTA}"), End::Eof);
-        assert!(out.starts_with(&format!("{CREATED}{DELTA}")));
-        let tail = &out[CREATED.len() + DELTA.len()..];
-        assert!(tail.starts_with("event: response.failed\n"), "{tail}");
-        assert!(tail.contains("\"id\":\"resp_7\""));
-        assert!(tail.contains("before response.completed"));
-        assert!(i.failed_by_proxy());
-    }
-
-    #[test]
-    fn broken_and_stalled_streams_say_why() {
-        let (out, _) = run(CREATED, End::Broken("connection reset".into()));
-        assert!(out.contains("broke: connection reset"));
-        let (out, _) = run(CREATED, End::Stalled { secs: 3 });
-        assert!(out.contains("nothing for 3 s"));
-        let (out, _) = run("", End::Oversized { limit: 10 });
-        assert!(out.contains("resp_codex_plus") && out.contains("larger than 10 bytes"));
-    }
-
-    #[test]
-    fn upstream_failed_event_is_not_doubled() {
-        let failed = "data: {\"type\":\"response.failed\",\"response\":{\"id\":\"r\",\"error\":{\"message\":\"quota\"}}}\n\n";
-        let (out, i) = run(&format!("{CREATED}{failed}"), End::Broken("reset".into()));
-        assert_eq!(out, format!("{CREATED}{failed}"));
-        assert!(!i.failed_by_proxy());
-    }
-
-    #[test]
-    fn garbage_is_relayed_and_the_stream_still_ends_cleanly() {
-        let (out, _) = run("data: [not json\n\n\x01\x02 garbage\n\n", End::Eof);
-        assert!(out.starts_with("data: [not json\n\n\x01\x02 garbage\n\n"));
-        assert!(out.contains("response.failed"));
+        (t @ Value::Number(_), Value::Number(a)) => {
+            let sum = t.as_u64().zip(a.as_u64()).map(|(x, y)| json!(x + y));
+            *t =
+                sum.unwrap_or_else(|| json!(t.as_f64().unwrap_or(0.0) + a.as_f64().unwrap_or(0.0)));
+        }
+        _ => {}
     }
 }

@@ -1,8 +1,11 @@
 //! The relay: routes each request to its upstream, sends `/responses` calls through
 //! the turn pipeline and everything else through the plain relay.
 
+pub mod answer;
 pub mod headers;
 pub mod interceptor;
+#[cfg(test)]
+mod interceptor_tests;
 pub mod relay;
 pub mod responses;
 pub mod stream;

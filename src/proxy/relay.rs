@@ -23,11 +23,12 @@ pub async fn relay(state: SharedState, backend: Backend, req: Request) -> Respon
         return ProxyError::BodyTooLarge { limit }.into_response();
     }
     let mut upstream_headers = headers::to_upstream(&parts.headers);
-    let has_body = length.is_some_and(|n| n > 0) || parts.headers.contains_key(header::TRANSFER_ENCODING);
-    let mut request = state
-        .upstreams
-        .client
-        .request(parts.method.clone(), state.upstreams.url(backend, &parts.uri));
+    let has_body =
+        length.is_some_and(|n| n > 0) || parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let mut request = state.upstreams.client.request(
+        parts.method.clone(),
+        state.upstreams.url(backend, &parts.uri),
+    );
     if has_body {
         if let Some(n) = length {
             // Same bytes, same framing: the upstream sees the client's length.
@@ -55,7 +56,10 @@ pub fn respond(state: &SharedState, resp: reqwest::Response, keep_length: bool) 
     let status = resp.status();
     let headers = headers::to_client(resp.headers(), keep_length);
     let idle = state.config.upstream.idle_timeout();
-    let body = Body::from_stream(idle_limited(resp.bytes_stream().map_err(std::io::Error::other), idle));
+    let body = Body::from_stream(idle_limited(
+        resp.bytes_stream().map_err(std::io::Error::other),
+        idle,
+    ));
     let mut out = Response::new(body);
     *out.status_mut() = status;
     *out.headers_mut() = headers;

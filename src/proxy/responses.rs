@@ -13,11 +13,12 @@ use http::header;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
+use super::headers;
+use super::interceptor::Interceptor;
 use super::relay::{read_limited, respond};
 use super::stream::relay_events;
 use super::turn::Turn;
 use super::upstream::{describe, Backend};
-use super::headers;
 use crate::state::SharedState;
 use crate::wire::encoding::Encoding;
 use crate::wire::request::ResponsesRequest;
@@ -31,7 +32,12 @@ pub fn pipeline(state: SharedState) -> Pipeline {
 }
 
 /// Handles `POST .../responses`.
-pub async fn handle(state: SharedState, pipeline: Pipeline, backend: Backend, req: Request) -> Response {
+pub async fn handle(
+    state: SharedState,
+    pipeline: Pipeline,
+    backend: Backend,
+    req: Request,
+) -> Response {
     state.stats.responses_requests.inc();
     let (parts, body) = req.into_parts();
     let original = match read_limited(&state, &parts.headers, body).await {
@@ -39,7 +45,10 @@ pub async fn handle(state: SharedState, pipeline: Pipeline, backend: Backend, re
         Err(e) => return e.into_response(),
     };
     let limit = state.config.server.body_limit();
-    let encoding = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+    let encoding = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
     let parsed = Encoding::from_header(encoding)
         .and_then(|enc| enc.decode(&original, limit))
         .map_err(|e| e.to_string())
@@ -102,17 +111,22 @@ async fn send(
     let result = state
         .upstreams
         .client
-        .request(parts.method.clone(), state.upstreams.url(backend, &parts.uri))
+        .request(
+            parts.method.clone(),
+            state.upstreams.url(backend, &parts.uri),
+        )
         .headers(upstream_headers)
         .body(body)
         .send()
         .await;
     match result {
-        Ok(resp) if resp.status().is_success() && (streaming || is_event_stream(resp.headers())) => {
+        Ok(resp)
+            if resp.status().is_success() && (streaming || is_event_stream(resp.headers())) =>
+        {
             let mut out = Response::new(Body::empty());
             *out.status_mut() = resp.status();
             *out.headers_mut() = headers::to_client(resp.headers(), false);
-            *out.body_mut() = relay_events(state.clone(), resp);
+            *out.body_mut() = relay_events(state.clone(), resp, Interceptor::passthrough(), None);
             out
         }
         Ok(resp) => respond(state, resp, true),

@@ -1,22 +1,32 @@
 //! The I/O shell around the interceptor: pulls upstream chunks, cuts them into
-//! events, and hands the client whatever the interceptor says, as soon as it says it.
+//! events, starts the calls the proxy resolves itself, sends continuations, and
+//! hands the client whatever the interceptor says as soon as it says it.
 //!
 //! The stream is pull-driven: the next upstream chunk is read only when the client
 //! has taken the previous output, so a slow client slows the upstream read
 //! (backpressure) and memory per stream stays bounded by one chunk plus one
-//! partial event. Dropping the body (client gone) drops the upstream request.
+//! partial event. Dropping the body (client gone) drops the upstream request;
+//! running Tasks live in the engine and finish regardless.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
+use serde_json::Value;
 
-use super::interceptor::{End, Interceptor};
+use super::interceptor::{
+    Decision, End, HeldCall, HistoryLink, Input, Interceptor, Outcome, Output, TaskCall,
+};
 use super::upstream::describe;
 use crate::state::{OpenStream, SharedState};
+use crate::wire::request::{RawJson, ResponsesRequest};
 use crate::wire::sse::Decoder;
 
 /// Largest single event held while waiting for its end.
@@ -24,95 +34,265 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 
+/// Answers what the interceptor asks, for one turn: runs Tasks, decides held tool
+/// calls (PreToolUse hooks), says whether a turn may stop (Stop hooks), and keeps
+/// history links.
+pub trait Resolver: Send + Sync {
+    /// Starts a Task; the future yields its outcome. Dropping the future must not
+    /// stop the Task (a client that goes away does not kill running subagents).
+    fn start(&self, call: TaskCall) -> BoxFuture<'static, Outcome>;
+    /// May Codex see this tool call?
+    fn decide(&self, call: HeldCall) -> BoxFuture<'static, Decision>;
+    /// The response ended without tool calls: `Some(reason)` continues the turn.
+    fn stop(&self, active: bool) -> BoxFuture<'static, Option<String>>;
+    /// Keeps a progress message's real items for the next turn's history.
+    fn remember(&self, link: HistoryLink);
+}
+
+/// What a turn needs to continue after its calls are resolved.
+pub struct Continuation {
+    pub resolver: Arc<dyn Resolver>,
+    /// The request as sent upstream (after middleware).
+    pub request: ResponsesRequest,
+    pub url: String,
+    pub headers: http::HeaderMap,
+}
+
 struct EventRelay {
-    upstream: ByteStream,
+    upstream: Option<ByteStream>,
     decoder: Decoder,
     interceptor: Interceptor,
     idle: Duration,
-    done: bool,
+    pending: VecDeque<Bytes>,
+    /// Everything the resolver is working on, as the input it will become.
+    calls: FuturesUnordered<BoxFuture<'static, Input>>,
+    next_request: Option<BoxFuture<'static, Result<reqwest::Response, String>>>,
+    continuation: Option<Continuation>,
     state: SharedState,
     _open: OpenStream,
 }
 
 /// Relays an upstream event stream to the client through the interceptor.
-pub fn relay_events(state: SharedState, upstream: reqwest::Response) -> Body {
+pub fn relay_events(
+    state: SharedState,
+    upstream: reqwest::Response,
+    interceptor: Interceptor,
+    continuation: Option<Continuation>,
+) -> Body {
     let relay = EventRelay {
-        upstream: Box::pin(upstream.bytes_stream()),
+        upstream: Some(Box::pin(upstream.bytes_stream())),
         decoder: Decoder::new(),
-        interceptor: Interceptor::new(),
+        interceptor,
         idle: state.config.upstream.idle_timeout(),
-        done: false,
+        pending: VecDeque::new(),
+        calls: FuturesUnordered::new(),
+        next_request: None,
+        continuation,
         _open: OpenStream::new(&state.stats.open_streams),
         state,
     };
-    Body::from_stream(futures_util::stream::unfold(relay, |mut relay| async move {
-        let out = relay.next_output().await?;
-        Some((Ok::<_, Infallible>(out), relay))
-    }))
+    Body::from_stream(futures_util::stream::unfold(
+        relay,
+        |mut relay| async move {
+            let out = relay.next_output().await?;
+            Some((Ok::<_, Infallible>(out), relay))
+        },
+    ))
 }
 
 impl EventRelay {
     /// The next bytes for the client, or None when the stream is over.
     async fn next_output(&mut self) -> Option<Bytes> {
-        while !self.done {
-            let next = tokio::time::timeout(self.idle, self.upstream.next()).await;
-            let chunk = match next {
-                Ok(Some(Ok(chunk))) => chunk,
-                Ok(Some(Err(e))) => return self.end(End::Broken(describe(&e))),
-                Ok(None) => return self.end(End::Eof),
-                Err(_) => {
-                    return self.end(End::Stalled {
-                        secs: self.idle.as_secs(),
-                    })
+        loop {
+            if let Some(out) = self.take_pending() {
+                return Some(out);
+            }
+            if self.interceptor.is_finished() {
+                return None;
+            }
+            let input = self.next_input().await?;
+            self.feed(input);
+        }
+    }
+
+    /// Whatever happens next: an upstream chunk, a resolved call, a continuation's answer.
+    async fn next_input(&mut self) -> Option<Vec<Input>> {
+        let idle = self.idle;
+        tokio::select! {
+            Some(input) = self.calls.next(), if !self.calls.is_empty() => {
+                Some(vec![input])
+            }
+            next = next_chunk(self.upstream.as_mut(), idle), if self.upstream.is_some() => {
+                Some(self.on_chunk(next))
+            }
+            resp = next_request(self.next_request.as_mut()), if self.next_request.is_some() => {
+                self.next_request = None;
+                match resp {
+                    Ok(resp) => {
+                        self.upstream = Some(Box::pin(resp.bytes_stream()));
+                        self.decoder = Decoder::new();
+                        Some(Vec::new())
+                    }
+                    Err(cause) => Some(vec![Input::End(End::Refused(cause))]),
                 }
-            };
-            self.decoder.push(&chunk);
-            let out = self.drain();
-            if self.decoder.pending() > MAX_EVENT_BYTES {
-                let mut out = out.map(BytesMut::from).unwrap_or_default();
-                out.extend_from_slice(&self.end(End::Oversized {
+            }
+            else => {
+                // Nothing left could ever produce input: end the turn rather than hang.
+                Some(vec![Input::End(End::Broken("the turn has nothing left to wait for".into()))])
+            }
+        }
+    }
+
+    fn on_chunk(&mut self, next: Result<Option<Result<Bytes, reqwest::Error>>, ()>) -> Vec<Input> {
+        let mut inputs = Vec::new();
+        let end = match next {
+            Ok(Some(Ok(chunk))) => {
+                self.decoder.push(&chunk);
+                while let Some(frame) = self.decoder.next_frame() {
+                    inputs.push(Input::Frame(frame));
+                }
+                if self.decoder.pending() <= MAX_EVENT_BYTES {
+                    return inputs;
+                }
+                End::Oversized {
                     limit: MAX_EVENT_BYTES,
-                })?);
-                return Some(out.freeze());
+                }
             }
-            if out.is_some() {
-                return out;
-            }
-        }
-        None
-    }
-
-    /// Every whole event in the buffer, through the interceptor, as one write.
-    fn drain(&mut self) -> Option<Bytes> {
-        let first = self.interceptor.on_frame(self.decoder.next_frame()?);
-        let Some(second) = self.decoder.next_frame() else {
-            return Some(first);
+            Ok(Some(Err(e))) => End::Broken(describe(&e)),
+            Ok(None) => End::Eof,
+            Err(()) => End::Stalled {
+                secs: self.idle.as_secs(),
+            },
         };
-        let mut out = BytesMut::from(&first[..]);
-        out.extend_from_slice(&self.interceptor.on_frame(second));
-        while let Some(frame) = self.decoder.next_frame() {
-            out.extend_from_slice(&self.interceptor.on_frame(frame));
-        }
-        Some(out.freeze())
-    }
-
-    fn end(&mut self, end: End) -> Option<Bytes> {
-        self.done = true;
+        self.upstream = None;
         if !matches!(end, End::Eof) {
             tracing::warn!(?end, "upstream stream ended abnormally");
         }
-        let mut out = BytesMut::new();
         // A tail without its blank line still belongs to the client.
         if let Some(tail) = self.decoder.finish() {
-            out.extend_from_slice(&self.interceptor.on_frame(tail));
+            inputs.push(Input::Frame(tail));
         }
-        if let Some(closing) = self.interceptor.on_end(end) {
-            out.extend_from_slice(&closing);
+        inputs.push(Input::End(end));
+        inputs
+    }
+
+    fn feed(&mut self, inputs: Vec<Input>) {
+        let mut out = Vec::new();
+        for input in inputs {
+            self.interceptor.push(input, &mut out);
         }
-        if self.interceptor.failed_by_proxy() {
+        for o in out {
+            match o {
+                Output::Emit(bytes) => self.pending.push_back(bytes),
+                Output::Start(call) => self.start(call),
+                Output::Decide(call) => {
+                    if let Some(c) = &self.continuation {
+                        let call_id = call.call_id.clone();
+                        let deciding = c.resolver.decide(call);
+                        self.calls.push(Box::pin(async move {
+                            Input::Decided {
+                                call_id,
+                                decision: deciding.await,
+                            }
+                        }));
+                    }
+                }
+                Output::StopCheck { active } => {
+                    if let Some(c) = &self.continuation {
+                        let checking = c.resolver.stop(active);
+                        self.calls
+                            .push(Box::pin(async move { Input::StopDecided(checking.await) }));
+                    }
+                }
+                Output::Continue(items) => self.send_continuation(items),
+                Output::Link(link) => {
+                    if let Some(c) = &self.continuation {
+                        c.resolver.remember(link);
+                    }
+                }
+            }
+        }
+        if self.interceptor.is_finished() && self.interceptor.failed_by_proxy() {
+            // Once: a finished interceptor is never fed again.
             self.state.stats.stream_failures.inc();
         }
-        (!out.is_empty()).then(|| out.freeze())
+    }
+
+    fn start(&mut self, call: TaskCall) {
+        let Some(c) = &self.continuation else {
+            return;
+        };
+        let call_id = call.call_id.clone();
+        let running = c.resolver.start(call);
+        self.calls.push(Box::pin(async move {
+            Input::Resolved {
+                call_id,
+                outcome: running.await,
+            }
+        }));
+    }
+
+    fn send_continuation(&mut self, items: Vec<Value>) {
+        let Some(c) = &mut self.continuation else {
+            return;
+        };
+        c.request
+            .input
+            .extend(items.iter().map(RawJson::from_value));
+        let body = c.request.to_bytes();
+        let request = self
+            .state
+            .upstreams
+            .client
+            .post(&c.url)
+            .headers(c.headers.clone())
+            .body(body);
+        self.next_request = Some(Box::pin(async move {
+            match request.send().await {
+                Ok(resp) if resp.status().is_success() => Ok(resp),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    Err(format!(
+                        "HTTP {status}: {}",
+                        text.chars().take(300).collect::<String>()
+                    ))
+                }
+                Err(e) => Err(describe(&e)),
+            }
+        }));
+    }
+
+    /// Everything queued for the client, as one write.
+    fn take_pending(&mut self) -> Option<Bytes> {
+        let first = self.pending.pop_front()?;
+        if self.pending.is_empty() {
+            return Some(first);
+        }
+        let mut out = BytesMut::from(&first[..]);
+        while let Some(b) = self.pending.pop_front() {
+            out.extend_from_slice(&b);
+        }
+        Some(out.freeze())
+    }
+}
+
+async fn next_chunk(
+    upstream: Option<&mut ByteStream>,
+    idle: Duration,
+) -> Result<Option<Result<Bytes, reqwest::Error>>, ()> {
+    match upstream {
+        Some(s) => tokio::time::timeout(idle, s.next()).await.map_err(|_| ()),
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_request(
+    pending: Option<&mut BoxFuture<'static, Result<reqwest::Response, String>>>,
+) -> Result<reqwest::Response, String> {
+    match pending {
+        Some(f) => f.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Turn {
     pub env: Option<Environment>,
     /// The `x-codex-turn-metadata` header, when present and valid.
     pub meta: TurnMetadata,
+    /// The proxy offered the Task tool, so it answers the turn's Task calls itself.
+    pub intercept_tasks: bool,
 }
 
 impl Turn {
@@ -40,6 +42,7 @@ impl Turn {
             changed: false,
             env,
             meta,
+            intercept_tasks: false,
         }
     }
 
@@ -67,6 +70,27 @@ impl Turn {
             .or(self.meta.session_id.as_deref())
     }
 
+    /// The index of the user's prompt when this request starts a new turn: the last
+    /// input item is a user message (not the environment block). Requests that
+    /// follow tool outputs, and compactions, are not new turns.
+    pub fn new_turn_prompt(&self) -> Option<usize> {
+        if self
+            .meta
+            .request_kind
+            .as_deref()
+            .is_some_and(|k| k != "turn")
+        {
+            return None;
+        }
+        let input = &self.request.input;
+        let last = input.len().checked_sub(1)?;
+        let head = input[last].head();
+        let is_prompt = head.kind.as_deref() == Some("message")
+            && head.role.as_deref() == Some("user")
+            && !input[last].contains("<environment_context>");
+        is_prompt.then_some(last)
+    }
+
     /// The body to send upstream and whether it is the original (still encoded) bytes.
     pub fn body(&self) -> (Bytes, bool) {
         if self.changed {
@@ -74,5 +98,60 @@ impl Turn {
         } else {
             (self.original.clone(), true)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn turn(input: serde_json::Value, meta: Option<&str>) -> Turn {
+        let mut req = http::Request::builder().uri("/v1/responses");
+        if let Some(m) = meta {
+            req = req.header("x-codex-turn-metadata", m);
+        }
+        let (parts, ()) = req.body(()).unwrap().into_parts();
+        let body = Bytes::from(json!({"input": input}).to_string());
+        let request = ResponsesRequest::parse(&body).unwrap();
+        Turn::new(Backend::OpenAi, parts, body, request)
+    }
+
+    fn user(text: &str) -> serde_json::Value {
+        json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
+    }
+
+    #[test]
+    fn a_user_prompt_last_is_a_new_turn() {
+        let t = turn(
+            json!([
+                user("<environment_context><cwd>/w</cwd></environment_context>"),
+                user("/greet Bob")
+            ]),
+            None,
+        );
+        assert_eq!(t.new_turn_prompt(), Some(1));
+        assert_eq!(t.env.as_ref().unwrap().cwd, std::path::PathBuf::from("/w"));
+    }
+
+    #[test]
+    fn tool_follow_ups_environment_blocks_and_compactions_are_not() {
+        let follow_up = turn(
+            json!([user("hi"), {"type": "function_call", "call_id": "c", "name": "exec_command", "arguments": "{}"},
+                   {"type": "function_call_output", "call_id": "c", "output": "ok"}]),
+            None,
+        );
+        assert_eq!(follow_up.new_turn_prompt(), None);
+        let env_last = turn(
+            json!([
+                user("hi"),
+                user("<environment_context><cwd>/w</cwd></environment_context>")
+            ]),
+            None,
+        );
+        assert_eq!(env_last.new_turn_prompt(), None);
+        let compact = turn(json!([user("hi")]), Some(r#"{"request_kind":"compact"}"#));
+        assert_eq!(compact.new_turn_prompt(), None);
+        assert_eq!(turn(json!([]), None).new_turn_prompt(), None);
     }
 }

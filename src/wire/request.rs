@@ -364,6 +364,40 @@ mod tests {
     }
 
     #[test]
+    fn real_codex_bodies_round_trip_byte_for_byte() {
+        for name in ["lite-request.json", "classic-request.json"] {
+            let path = format!(
+                "{}/tests/fixtures/codex-0.169.0/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let body = Bytes::from(std::fs::read(&path).unwrap());
+            let req = ResponsesRequest::parse(&body).unwrap();
+            assert!(req.input.len() > 3, "{name}: items outlined");
+            let again = req.to_bytes();
+            assert_eq!(
+                serde_json::from_slice::<Value>(&again).unwrap(),
+                serde_json::from_slice::<Value>(&body).unwrap(),
+                "{name}: same JSON"
+            );
+            assert!(
+                again == body,
+                "{name}: Codex writes compact JSON, so the bytes match too"
+            );
+        }
+        let lite = Bytes::from(
+            std::fs::read(format!(
+                "{}/tests/fixtures/codex-0.169.0/lite-request.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        );
+        assert_eq!(
+            ResponsesRequest::parse(&lite).unwrap().dialect(),
+            Dialect::Lite
+        );
+    }
+
+    #[test]
     fn unchanged_items_keep_their_exact_bytes() {
         let body = r#"{"input":[{"b": 1,  "a":"\u00e9"}],"model":"m"}"#;
         let req = ResponsesRequest::parse(&Bytes::from(body)).unwrap();

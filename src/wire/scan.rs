@@ -172,11 +172,11 @@ pub fn walk_object<E: From<ScanError>>(
     }
 }
 
-/// The members of the object starting at `start`: (name with quotes, value).
-pub fn object_members(
-    b: &[u8],
-    start: usize,
-) -> Result<Vec<(Range<usize>, Range<usize>)>, ScanError> {
+/// A member's name (with its quotes) and value, as byte ranges.
+pub type Member = (Range<usize>, Range<usize>);
+
+/// The members of the object starting at `start`.
+pub fn object_members(b: &[u8], start: usize) -> Result<Vec<Member>, ScanError> {
     let mut out = Vec::new();
     walk_object(b, start, |key, v| {
         let end = value_end(b, v)?;
@@ -284,8 +284,8 @@ mod tests {
             br#"{"a":1} x"#,
             br#"[1]"#,
         ] {
-            let whole = walk_object(bad, 0, |_, v| value_end(bad, v))
-                .and_then(|end| expect_end(bad, end));
+            let whole =
+                walk_object(bad, 0, |_, v| value_end(bad, v)).and_then(|end| expect_end(bad, end));
             assert!(whole.is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert!(array_elements(b"[1,]", 0).is_err());

@@ -1,0 +1,223 @@
+//! The Codex sessions this proxy has seen: when each started and was last active
+//! (SessionStart, SessionEnd), and the context hooks added to it.
+//!
+//! Codex sends its own history every turn and knows nothing of what a hook added,
+//! so added context is kept here with the history position it belongs to and put
+//! back into every later request of the session at that same position: the model
+//! keeps seeing it, and the prompt prefix stays the same for caching.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::wire::request::RawJson;
+
+#[derive(Debug, Clone)]
+struct Session {
+    cwd: PathBuf,
+    last_seen: Instant,
+    /// (insert before this input index, the item), in the order they were added.
+    injections: Vec<(usize, RawJson)>,
+}
+
+#[derive(Debug, Default)]
+pub struct Sessions {
+    inner: Mutex<HashMap<String, Session>>,
+}
+
+/// A session that ended, for its SessionEnd hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub session_id: String,
+    pub cwd: PathBuf,
+}
+
+impl Sessions {
+    pub fn new() -> Sessions {
+        Sessions::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        // A poisoned map still holds valid sessions; keep serving.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a request of the session; true when the proxy had not seen it yet.
+    pub fn touch(&self, session_id: &str, cwd: &Path) -> bool {
+        let mut sessions = self.lock();
+        match sessions.get_mut(session_id) {
+            Some(s) => {
+                s.last_seen = Instant::now();
+                s.cwd = cwd.to_path_buf();
+                false
+            }
+            None => {
+                sessions.insert(
+                    session_id.to_string(),
+                    Session {
+                        cwd: cwd.to_path_buf(),
+                        last_seen: Instant::now(),
+                        injections: Vec::new(),
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Keeps `text` as a developer message at input index `at` for the rest of the session.
+    pub fn add_context(&self, session_id: &str, at: usize, event: &str, text: &str) {
+        if let Some(s) = self.lock().get_mut(session_id) {
+            s.injections.push((at, context_item(event, text)));
+        }
+    }
+
+    /// Puts the session's added context back into `input`. Positions past the end
+    /// (a compacted history) are dropped for good.
+    pub fn restore(&self, session_id: &str, input: &mut Vec<RawJson>) {
+        let mut sessions = self.lock();
+        let Some(s) = sessions.get_mut(session_id) else {
+            return;
+        };
+        // Each position was recorded with the earlier injections already in place.
+        let mut kept = Vec::with_capacity(s.injections.len());
+        for (at, item) in s.injections.drain(..) {
+            if at <= input.len() {
+                input.insert(at, item.clone());
+                kept.push((at, item));
+            }
+        }
+        s.injections = kept;
+    }
+
+    /// Sessions idle for longer than `idle`; they are forgotten.
+    pub fn take_idle(&self, idle: Duration) -> Vec<Ended> {
+        let now = Instant::now();
+        let mut sessions = self.lock();
+        let gone: Vec<String> = sessions
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.last_seen) >= idle)
+            .map(|(id, _)| id.clone())
+            .collect();
+        gone.into_iter()
+            .filter_map(|id| {
+                sessions.remove(&id).map(|s| Ended {
+                    session_id: id,
+                    cwd: s.cwd,
+                })
+            })
+            .collect()
+    }
+
+    /// Every session, for SessionEnd at shutdown; they are forgotten.
+    pub fn take_all(&self) -> Vec<Ended> {
+        self.lock()
+            .drain()
+            .map(|(session_id, s)| Ended {
+                session_id,
+                cwd: s.cwd,
+            })
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Hook context as the model sees it: a developer message naming its source.
+pub fn context_item(event: &str, text: &str) -> RawJson {
+    RawJson::from_value(&json!({
+        "type": "message",
+        "role": "developer",
+        "content": [{"type": "input_text", "text": format!("<hook_context event=\"{event}\">\n{}\n</hook_context>", text.trim())}],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(n: usize) -> Vec<RawJson> {
+        (0..n)
+            .map(|i| RawJson::from_value(&json!({"n": i})))
+            .collect()
+    }
+
+    fn texts(input: &[RawJson]) -> Vec<String> {
+        input
+            .iter()
+            .map(|i| match i.to_value().get("n") {
+                Some(n) => n.to_string(),
+                None => i.message_text().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn touch_says_when_a_session_is_new() {
+        let s = Sessions::new();
+        assert!(s.touch("a", Path::new("/w")));
+        assert!(!s.touch("a", Path::new("/w")));
+        assert!(s.touch("b", Path::new("/w")));
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn added_context_comes_back_at_its_place_in_every_later_request() {
+        let s = Sessions::new();
+        s.touch("a", Path::new("/w"));
+        // First request: 3 items; SessionStart context before the prompt (index 2).
+        let mut first = items(3);
+        s.add_context("a", 2, "SessionStart", "project uses pnpm");
+        s.restore("a", &mut first);
+        assert_eq!(
+            texts(&first)[2],
+            "<hook_context event=\"SessionStart\">\nproject uses pnpm\n</hook_context>"
+        );
+        // The prompt hook's context goes after the prompt, counted with the first in place.
+        s.add_context("a", 4, "UserPromptSubmit", "ticket ABC-1");
+        // A later request: Codex's history grew to 6 items, without our context.
+        let mut later = items(6);
+        s.restore("a", &mut later);
+        let t = texts(&later);
+        assert_eq!(t.len(), 8);
+        assert_eq!(&t[..2], ["0", "1"]);
+        assert!(t[2].contains("pnpm"));
+        assert_eq!(t[3], "2");
+        assert!(t[4].contains("ABC-1"));
+        assert_eq!(&t[5..], ["3", "4", "5"]);
+        // A compacted history too short for a position drops that context.
+        let mut compacted = items(1);
+        s.restore("a", &mut compacted);
+        assert_eq!(compacted.len(), 1);
+        assert!(s.lock()["a"].injections.is_empty());
+    }
+
+    #[test]
+    fn idle_and_shutdown_end_sessions_once() {
+        let s = Sessions::new();
+        s.touch("a", Path::new("/w1"));
+        s.touch("b", Path::new("/w2"));
+        assert!(s.take_idle(Duration::from_secs(3600)).is_empty());
+        let ended = s.take_idle(Duration::ZERO);
+        assert_eq!(ended.len(), 2);
+        assert!(s.is_empty());
+        s.touch("c", Path::new("/w3"));
+        assert_eq!(
+            s.take_all(),
+            vec![Ended {
+                session_id: "c".into(),
+                cwd: "/w3".into()
+            }]
+        );
+        assert!(s.take_all().is_empty());
+    }
+}

@@ -1,0 +1,219 @@
+//! Offers the model Claude Code's `Task` tool, listing the agents of the turn's
+//! workspace, in whichever dialect the request uses: the top-level `tools` array
+//! (classic) or the `functions` namespace of the `additional_tools` item (lite).
+//!
+//! A turn that got the tool is marked so the interceptor withholds its calls. A
+//! request that already has a tool named `Task` is left alone: its owner answers it.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::Step;
+use crate::claude::{AgentSet, ClaudeCatalogs};
+use crate::proxy::turn::Turn;
+use crate::wire::request::{Dialect, RawJson, ResponsesRequest};
+
+pub struct TaskTool {
+    catalogs: Arc<ClaudeCatalogs>,
+    /// `[tasks] enabled`; a workspace's `.codexplus/settings.json` may turn it off.
+    enabled: bool,
+}
+
+impl TaskTool {
+    pub fn new(catalogs: Arc<ClaudeCatalogs>, enabled: bool) -> TaskTool {
+        TaskTool { catalogs, enabled }
+    }
+}
+
+impl Step for TaskTool {
+    async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
+        if !self.enabled {
+            return Ok(turn);
+        }
+        let Some(env) = turn.env.clone() else {
+            // No workspace, no agents to offer.
+            return Ok(turn);
+        };
+        let settings = self.catalogs.settings.get(&env.cwd);
+        if settings.codexplus.task_tool == Some(false) || has_tool(turn.request(), "Task") {
+            return Ok(turn);
+        }
+        let agents = self.catalogs.agents.get(&env.cwd);
+        let spec = tool_spec(&agents);
+        if inject(turn.request_mut(), spec) {
+            turn.intercept_tasks = true;
+        }
+        Ok(turn)
+    }
+}
+
+/// The `Task` function, described as Claude Code describes it to its model.
+pub fn tool_spec(agents: &AgentSet) -> Value {
+    let lines = agents.task_tool_description_lines().join("\n");
+    let description = format!(
+        "Launch a subagent to handle a complex, multi-step task on its own. Each subagent \
+         has its own context, tools and instructions; only its final report comes back to you.\n\n\
+         Available agent types and the tools they have access to:\n{lines}\n\n\
+         When to use it: for open-ended searches, reviews and investigations that would \
+         otherwise fill your context, and for independent pieces of work that can run in \
+         parallel (call Task several times in one response to run them at once).\n\
+         How to use it:\n\
+         - Set subagent_type to one of the agent types above (default: general-purpose).\n\
+         - Give a short description (3-5 words) and a prompt that is complete on its own: the \
+         subagent sees nothing of this conversation, so include the files, goals and \
+         constraints it needs, and say what it should report back.\n\
+         - The subagent's report is for you, not the user: summarise what matters to the user.\n\
+         - Trust a subagent's findings, but check anything that looks doubtful."
+    );
+    json!({
+        "type": "function",
+        "name": "Task",
+        "description": description,
+        "strict": false,
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "description": {"type": "string", "description": "A short (3-5 word) description of the task"},
+                "prompt": {"type": "string", "description": "The task for the subagent to perform"},
+                "subagent_type": {"type": "string", "description": "The type of specialized agent to use for this task"},
+                "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"}
+            },
+            "required": ["description", "prompt"],
+            "additionalProperties": false
+        }
+    })
+}
+
+/// Whether the request already offers a tool of this name, in either dialect.
+pub fn has_tool(req: &ResponsesRequest, name: &str) -> bool {
+    let named = |t: &Value| t["name"] == name;
+    let classic = req
+        .tools
+        .iter()
+        .flatten()
+        .any(|t| t.head().name.as_deref() == Some(name));
+    let lite = req.dialect() == Dialect::Lite
+        && req.input[0].to_value()["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| named(t) || t["tools"].as_array().is_some_and(|ts| ts.iter().any(named)));
+    classic || lite
+}
+
+/// Adds the tool where the model will look for it. False when the request has
+/// nowhere to put it (a lite request without a `functions` namespace).
+pub fn inject(req: &mut ResponsesRequest, spec: Value) -> bool {
+    match req.dialect() {
+        Dialect::Classic => {
+            let mut tools = req.tools.clone().unwrap_or_default();
+            tools.push(RawJson::from_value(&spec));
+            req.set_tools(tools);
+            true
+        }
+        Dialect::Lite => {
+            let mut item = req.input[0].to_value();
+            let Some(functions) = item["tools"]
+                .as_array_mut()
+                .and_then(|ts| {
+                    ts.iter_mut()
+                        .find(|t| t["type"] == "namespace" && t["name"] == "functions")
+                })
+                .and_then(|ns| ns["tools"].as_array_mut())
+            else {
+                return false;
+            };
+            functions.push(spec);
+            req.input[0] = RawJson::from_value(&item);
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn fixture(name: &str) -> ResponsesRequest {
+        let path = format!(
+            "{}/tests/fixtures/codex-0.169.0/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        ResponsesRequest::parse(&Bytes::from(std::fs::read(path).unwrap())).unwrap()
+    }
+
+    fn agents() -> AgentSet {
+        AgentSet::from_agents(crate::claude::builtin_agents::builtin_agents())
+    }
+
+    #[test]
+    fn the_spec_lists_agents_in_claude_codes_form() {
+        let spec = tool_spec(&agents());
+        let desc = spec["description"].as_str().unwrap();
+        assert!(desc.contains("- general-purpose: "), "{desc}");
+        assert!(desc.contains("(Tools: All tools)"), "{desc}");
+        assert!(desc.contains("- Explore: "), "{desc}");
+        assert_eq!(
+            spec["parameters"]["required"],
+            json!(["description", "prompt"])
+        );
+        assert!(spec["parameters"]["properties"]["subagent_type"].is_object());
+    }
+
+    #[test]
+    fn classic_requests_get_it_in_the_tools_array() {
+        let mut req = fixture("classic-request.json");
+        let before = req.tools.as_ref().unwrap().len();
+        assert!(!has_tool(&req, "Task"));
+        assert!(inject(&mut req, tool_spec(&agents())));
+        let tools = req.tools.as_ref().unwrap();
+        assert_eq!(tools.len(), before + 1);
+        assert_eq!(tools.last().unwrap().head().name.as_deref(), Some("Task"));
+        assert!(has_tool(&req, "Task"));
+        let body: Value = serde_json::from_slice(&req.to_bytes()).unwrap();
+        assert_eq!(
+            body["tools"].as_array().unwrap().last().unwrap()["name"],
+            "Task"
+        );
+    }
+
+    #[test]
+    fn lite_requests_get_it_in_the_functions_namespace() {
+        let mut req = fixture("lite-request.json");
+        assert!(req.tools.is_none());
+        assert!(!has_tool(&req, "Task"));
+        assert!(inject(&mut req, tool_spec(&agents())));
+        assert!(
+            req.tools.is_none(),
+            "no top-level tools in the lite dialect"
+        );
+        let item = req.input[0].to_value();
+        let functions = item["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "functions")
+            .unwrap();
+        assert_eq!(
+            functions["tools"].as_array().unwrap().last().unwrap()["name"],
+            "Task"
+        );
+        assert!(has_tool(&req, "Task"));
+        // Only the first item changed.
+        let original = fixture("lite-request.json");
+        assert!(req.input[1..]
+            .iter()
+            .zip(&original.input[1..])
+            .all(|(a, b)| a == b));
+    }
+
+    #[test]
+    fn a_lite_request_without_a_functions_namespace_is_left_alone() {
+        let body = json!({"input": [{"type": "additional_tools", "role": "developer", "tools": [{"type": "namespace", "name": "clock", "tools": []}]}]});
+        let mut req = ResponsesRequest::parse(&Bytes::from(body.to_string())).unwrap();
+        assert!(!inject(&mut req, tool_spec(&agents())));
+    }
+}

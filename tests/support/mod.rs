@@ -1,0 +1,37 @@
+//! Shared by the integration and end-to-end tests: the mock upstream, an in-process
+//! proxy, and a runner for the real Codex CLI.
+
+#![allow(dead_code)]
+
+pub mod codex;
+pub mod mock;
+
+use std::path::Path;
+
+use codex_plus::cli::serve::{start, Running};
+use codex_plus::config::Config;
+
+/// A proxy in this process, listening on a free loopback port, relaying both
+/// backends to `upstream`, with its state in `home`.
+pub async fn proxy(upstream: &str, home: &Path) -> Running {
+    proxy_with(upstream, home, |_| {}).await
+}
+
+pub async fn proxy_with(upstream: &str, home: &Path, edit: impl FnOnce(&mut Config)) -> Running {
+    let mut config = Config::defaults(home.to_path_buf());
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.upstream.openai = upstream.to_string();
+    config.upstream.chatgpt = upstream.to_string();
+    edit(&mut config);
+    start(config).await.expect("proxy starts")
+}
+
+/// Logs to the test's output when RUST_LOG is set (`RUST_LOG=debug cargo test ...`).
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
