@@ -223,7 +223,7 @@ fn main() {
 
 async fn bench(plan: Plan, quick: bool) -> Res<()> {
     let t_run = Instant::now();
-    let nofile = process::raise_nofile(8192 + 4 * plan.idle_streams as u64)?;
+    let nofile = process::raise_nofile(8192 + 4 * plan.idle_streams as libc::rlim_t)?;
     let load_start = process::loadavg();
     let busy_start = process::machine_busy();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -446,6 +446,14 @@ async fn bench(plan: Plan, quick: bool) -> Res<()> {
                 .proxy(tp.proxy_cpu_us)
                 .below(100.0),
         );
+        rows.push(
+            Row::new(
+                "5",
+                format!("  of which in the kernel, c={CONCURRENCY}"),
+                "%",
+            )
+            .proxy(100.0 * tp.proxy_system_share),
+        );
         extra.insert("throughput".into(), tp.to_json());
     }
 
@@ -534,11 +542,20 @@ async fn bench(plan: Plan, quick: bool) -> Res<()> {
         shared.count(Target::Direct, SENT),
         sent_proxy
     );
-    if let Some(noise) = extra
-        .get("latency_16k")
-        .and_then(|v| v.get("aa_noise_ttfb_p99_ms"))
-    {
-        println!("A/A noise floor (direct vs direct, 16 KiB TTFB p99): {noise} ms");
+    let noise = |phase: &str, key: &str| {
+        extra
+            .get(phase)
+            .and_then(|v| v.get(key))
+            .and_then(Value::as_f64)
+            .map(report::num)
+    };
+    if let (Some(ttfb), Some(gap)) = (
+        noise("latency_16k", "aa_noise_ttfb_p99_ms"),
+        noise("gaps", "aa_noise_gap_p99_ms"),
+    ) {
+        println!(
+            "A/A noise floor (direct against direct, two halves of its samples): TTFB p99 {ttfb} ms, gap p99 {gap} ms"
+        );
     }
     let missed: Vec<&str> = rows
         .iter()
@@ -773,6 +790,11 @@ impl Gaps {
                        "delay_max_ms": d.pct(100.0) / 1e3}),
             );
         }
+        let d = &self.gaps[&Target::Direct];
+        v.insert(
+            "aa_noise_gap_p99_ms".into(),
+            json!((d.half(0).pct(99.0) - d.half(1).pct(99.0)) / 1e3),
+        );
         Value::Object(v)
     }
 }
@@ -831,6 +853,8 @@ struct Throughput {
     total: HashMap<Target, Samples>,
     own_cpu_us: HashMap<Target, f64>,
     proxy_cpu_us: f64,
+    /// Share of the proxy's CPU time spent in the kernel.
+    proxy_system_share: f64,
     detail: Value,
 }
 
@@ -851,20 +875,23 @@ async fn throughput(
     let mut own: HashMap<Target, Duration> = HashMap::new();
     let mut total: HashMap<Target, Samples> = HashMap::new();
     let mut proxy_cpu = Duration::ZERO;
+    let mut proxy_system = Duration::ZERO;
     let mut slices = Vec::new();
     for _ in 0..plan.slices {
         let mut order = [Target::Direct, Target::Proxy];
         rng.shuffle(&mut order);
         for t in order {
             let ok0 = shared.count(t, OK);
-            let (own0, cpu0) = (process::own_cpu_time()?, process::cpu_time(pid)?);
+            let (own0, (user0, sys0)) = (process::own_cpu_time()?, process::cpu_split(pid)?);
             let started = Instant::now();
             let lat = slice(shared, t, plan.slice).await?;
             let elapsed = started.elapsed().as_secs_f64();
             let done = shared.count(t, OK) - ok0;
             *own.entry(t).or_default() += process::own_cpu_time()? - own0;
             if t == Target::Proxy {
-                proxy_cpu += process::cpu_time(pid)? - cpu0;
+                let (user, sys) = process::cpu_split(pid)?;
+                proxy_cpu += (user + sys) - (user0 + sys0);
+                proxy_system += sys - sys0;
             }
             *ok.entry(t).or_default() += done;
             *secs.entry(t).or_default() += elapsed;
@@ -878,6 +905,7 @@ async fn throughput(
     let rate = |t: Target| ok[&t] as f64 / secs[&t];
     let targets = [Target::Direct, Target::Proxy];
     let proxy_cpu_us = per_request(proxy_cpu, ok[&Target::Proxy]);
+    let proxy_system_share = proxy_system.as_secs_f64() / proxy_cpu.as_secs_f64().max(1e-9);
     Ok(Throughput {
         rate: targets.iter().map(|&t| (t, rate(t))).collect(),
         own_cpu_us: targets
@@ -886,9 +914,11 @@ async fn throughput(
             .collect(),
         detail: json!({"concurrency": CONCURRENCY, "slices": slices,
                        "direct_rate": rate(Target::Direct), "proxy_rate": rate(Target::Proxy),
-                       "proxy_cpu_seconds": proxy_cpu.as_secs_f64(), "proxy_cpu_us_per_stream": proxy_cpu_us}),
+                       "proxy_cpu_seconds": proxy_cpu.as_secs_f64(), "proxy_cpu_us_per_stream": proxy_cpu_us,
+                       "proxy_system_share": proxy_system_share}),
         total,
         proxy_cpu_us,
+        proxy_system_share,
     })
 }
 

@@ -420,6 +420,8 @@ struct Paced {
     sc: Scenario,
     id: [u8; ID_LEN],
     sent: Vec<Instant>,
+    /// Gap ticks from a pacer thread (paced streams without a hold).
+    ticks: Option<tokio::sync::mpsc::Receiver<()>>,
     guard: OpenGuard,
 }
 
@@ -431,6 +433,12 @@ fn paced(
     id: [u8; ID_LEN],
 ) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>> + Send {
     shared.counters.open_streams.fetch_add(1, Ordering::Relaxed);
+    let ticks = (sc.gap_us > 0 && sc.hold_ms == 0).then(|| {
+        pacer(
+            Duration::from_micros(sc.gap_us.into()),
+            template.event_count().saturating_sub(1),
+        )
+    });
     let state = Paced {
         events: template.events(&id).into_iter(),
         index: 0,
@@ -438,6 +446,7 @@ fn paced(
         sc,
         id,
         sent: Vec::new(),
+        ticks,
         guard: OpenGuard(shared),
     };
     stream::unfold(state, |mut s| async move {
@@ -449,8 +458,16 @@ fn paced(
             s.start = tokio::time::Instant::now() - Duration::from_micros(u64::from(s.sc.gap_us));
         }
         if k > 0 && s.sc.gap_us > 0 {
-            let at = s.start + Duration::from_micros(u64::from(s.sc.gap_us) * u64::from(k));
-            tokio::time::sleep_until(at).await;
+            match &mut s.ticks {
+                // A pacer that could not start ends its channel: events then go at once.
+                Some(ticks) => {
+                    let _ = ticks.recv().await;
+                }
+                None => {
+                    let at = s.start + Duration::from_micros(u64::from(s.sc.gap_us) * u64::from(k));
+                    tokio::time::sleep_until(at).await;
+                }
+            }
         }
         if s.sc.record {
             s.sent.push(Instant::now());
@@ -463,6 +480,27 @@ fn paced(
         }
         Some((Ok(Frame::data(ev)), s))
     })
+}
+
+/// Ticks at start + k·gap for k = 1..=n from a thread of its own: a thread's sleep
+/// wakes within tens of µs, tokio's timer rounds up to whole milliseconds.
+fn pacer(gap: Duration, n: usize) -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(n.max(1));
+    let start = Instant::now();
+    let _ = std::thread::Builder::new()
+        .name("mock-pacer".into())
+        .spawn(move || {
+            for k in 1..=n {
+                let at = start + gap * k as u32;
+                if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                if tx.blocking_send(()).is_err() {
+                    return; // the stream is gone
+                }
+            }
+        });
+    rx
 }
 
 fn plain(status: u16, text: &str) -> Response<MockBody> {

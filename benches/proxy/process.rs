@@ -125,12 +125,21 @@ async fn health(addr: SocketAddr) -> Res<bool> {
 
 /// CPU time (user + system, all threads, dead ones included) of a process.
 pub fn cpu_time(pid: u32) -> Res<Duration> {
+    let (user, system) = cpu_split(pid)?;
+    Ok(user + system)
+}
+
+/// User and system CPU time of a process (`utime`, `stime` of /proc/PID/stat).
+pub fn cpu_split(pid: u32) -> Res<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which may hold spaces: utime and stime are 14 and 15.
     let rest = stat.rsplit_once(')').ok_or("odd /proc/pid/stat")?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
-    Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks()))
+    let ticks = |i: usize| -> Res<Duration> {
+        let n: u64 = f.get(i).ok_or("short /proc/pid/stat")?.parse()?;
+        Ok(Duration::from_secs_f64(n as f64 / clock_ticks()))
+    };
+    Ok((ticks(11)?, ticks(12)?))
 }
 
 /// Our own process (client and mock).
@@ -171,7 +180,7 @@ pub fn open_fds(pid: u32) -> usize {
 }
 
 /// Raises this process's open-file limit to `want` (or the hard limit); children inherit it.
-pub fn raise_nofile(want: u64) -> Res<u64> {
+pub fn raise_nofile(want: libc::rlim_t) -> Res<libc::rlim_t> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -180,15 +189,15 @@ pub fn raise_nofile(want: u64) -> Res<u64> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Err(std::io::Error::last_os_error().into());
     }
-    let target = want.min(lim.rlim_max as u64);
-    if (lim.rlim_cur as u64) < target {
-        lim.rlim_cur = target as libc::rlim_t;
+    let target = want.min(lim.rlim_max);
+    if lim.rlim_cur < target {
+        lim.rlim_cur = target;
         // SAFETY: as above.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
             return Err(std::io::Error::last_os_error().into());
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// The 1, 5 and 15 minute load averages.
