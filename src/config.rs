@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::providers::config::ProvidersConfig;
+
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -16,6 +18,14 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 pub struct Config {
     pub server: ServerConfig,
     pub upstream: UpstreamConfig,
+    /// The agent engine.
+    pub tasks: TasksConfig,
+    /// Model providers for subagents: keys, aliases, fallback, retries, breakers.
+    #[serde(default)]
+    pub providers: ProvidersConfig,
+    pub commands: CommandsConfig,
+    pub status_line: StatusLineConfig,
+    pub hooks: HooksConfig,
     /// The state directory (CA, ledger, pid and log files). Not a file setting:
     /// it is where the user file is found.
     #[serde(skip)]
@@ -29,6 +39,7 @@ pub struct ServerConfig {
     pub tls: bool,
     pub body_limit_mb: usize,
     pub shutdown_grace_secs: u64,
+    pub stream_keepalive_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,7 +51,61 @@ pub struct UpstreamConfig {
     pub idle_timeout_secs: u64,
 }
 
+/// `[tasks]`: the agent engine that runs Task subagents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TasksConfig {
+    /// Offer the Task tool to Codex and accept tasks over HTTP.
+    pub enabled: bool,
+    /// Subagents running at once; more wait in a first-come queue.
+    pub max_concurrent: usize,
+    /// Wall-clock limit of one task when its agent sets no `timeout`.
+    pub timeout_secs: u64,
+    /// Model turns of one subagent when its agent sets no `maxTurns`.
+    pub max_turns: u32,
+    /// How deep subagents may start subagents (the Codex session is depth 0).
+    pub max_depth: u32,
+    /// The model for CLI and HTTP tasks whose agent says `inherit`.
+    pub default_model: String,
+    /// Bash tool timeout when the call gives none.
+    pub bash_timeout_secs: u64,
+    /// Bytes of Bash, Grep and WebFetch output a subagent sees per call.
+    pub output_cap_bytes: usize,
+    /// Upstream responses one Codex turn may chain through Task calls.
+    pub max_rounds: u32,
+}
+
+impl TasksConfig {
+    /// `timeout_secs` as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+
+    /// Rejects values that would stop every task from running.
+    fn check(&self) -> Result<(), String> {
+        let zero = [
+            ("max_concurrent", self.max_concurrent == 0),
+            ("timeout_secs", self.timeout_secs == 0),
+            ("max_turns", self.max_turns == 0),
+            ("bash_timeout_secs", self.bash_timeout_secs == 0),
+            ("output_cap_bytes", self.output_cap_bytes == 0),
+            ("max_rounds", self.max_rounds == 0),
+        ];
+        if let Some((key, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
+            return Err(format!("tasks.{key} must be more than 0"));
+        }
+        if self.default_model.trim().is_empty() {
+            return Err("tasks.default_model must name a model, e.g. \"gpt-5.5\"".into());
+        }
+        Ok(())
+    }
+}
+
 impl ServerConfig {
+    pub fn stream_keepalive(&self) -> Duration {
+        Duration::from_secs(self.stream_keepalive_secs.max(1))
+    }
+
     pub fn body_limit(&self) -> usize {
         self.body_limit_mb.saturating_mul(1024 * 1024)
     }
@@ -123,12 +188,18 @@ impl Config {
             merge(&mut merged, table);
             source_desc = format!("{} over the defaults", path.display());
         }
-        merged
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                source_desc,
-                cause: e.message().trim().to_string(),
-            })
+        let config: Config =
+            merged
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    source_desc: source_desc.clone(),
+                    cause: e.message().trim().to_string(),
+                })?;
+        config
+            .tasks
+            .check()
+            .map_err(|cause| ConfigError::Invalid { source_desc, cause })?;
+        Ok(config)
     }
 
     fn apply(&mut self, o: &Overrides) {
@@ -213,6 +284,74 @@ mod tests {
     }
 
     #[test]
+    fn tasks_defaults_are_the_documented_ones() {
+        let t = Config::from_sources(None).unwrap().tasks;
+        assert!(t.enabled);
+        assert_eq!(
+            (t.max_concurrent, t.timeout_secs, t.max_turns, t.max_depth),
+            (10, 600, 50, 3)
+        );
+        assert_eq!(t.default_model, "gpt-5.5");
+        assert_eq!((t.bash_timeout_secs, t.output_cap_bytes), (120, 30_000));
+        assert_eq!(t.timeout(), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn tasks_settings_are_checked() {
+        let c = Config::from_sources(Some((
+            Path::new("/u/config.toml"),
+            "[tasks]\nmax_concurrent = 4\ndefault_model = \"gpt-5\"\n",
+        )))
+        .unwrap();
+        assert_eq!(c.tasks.max_concurrent, 4);
+        assert_eq!(c.tasks.max_turns, 50);
+        let err = Config::from_sources(Some((Path::new("/u/c.toml"), "[tasks]\nmax_turns = 0\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("tasks.max_turns must be more than 0") && err.contains("/u/c.toml"),
+            "{err}"
+        );
+        let err = Config::from_sources(Some((Path::new("/u/c.toml"), "[tasks]\nparallel = 3\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("parallel"), "{err}");
+    }
+
+    #[test]
+    fn providers_defaults_match_the_built_in_ones() {
+        let p = Config::from_sources(None).unwrap().providers;
+        assert_eq!(
+            p,
+            ProvidersConfig {
+                default_providers: Some(vec!["inherit".into(), "openai".into()]),
+                ..ProvidersConfig::default()
+            }
+        );
+        assert!(p.resolve(&|_| None).is_ok());
+    }
+
+    #[test]
+    fn providers_can_be_changed_and_keys_stay_out_of_the_file() {
+        let c = Config::from_sources(Some((
+            Path::new("/u/config.toml"),
+            "[providers.aliases]\nfast = [\"chat:llama\", \"inherit\"]\n[providers.retry]\nmax_attempts = 1\n",
+        )))
+        .unwrap();
+        assert_eq!(c.providers.aliases["fast"], ["chat:llama", "inherit"]);
+        assert_eq!(c.providers.retry.max_attempts, 1);
+        assert_eq!(c.providers.retry.base_delay_ms, 500);
+        let err = Config::from_sources(Some((
+            Path::new("/u/config.toml"),
+            "[providers.anthropic]\napi_key = \"sk-ant-123\"\n",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ANTHROPIC_API_KEY"), "{err}");
+        assert!(!err.contains("sk-ant-123"), "{err}");
+    }
+
+    #[test]
     fn overrides_win_over_files() {
         let mut c = Config::from_sources(None).unwrap();
         c.apply(&Overrides {
@@ -222,5 +361,94 @@ mod tests {
         });
         assert_eq!(c.server.listen.port(), 9);
         assert_eq!(c.upstream.openai, "http://127.0.0.1:1");
+    }
+}
+
+/// `[hooks]`: Claude Code hooks from the workspace's settings files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    pub enabled: bool,
+    /// A session idle this long has ended (SessionEnd fires).
+    pub session_idle_secs: u64,
+    /// Times one turn may be continued because a Stop hook blocked.
+    pub max_stop_continuations: u32,
+}
+
+impl HooksConfig {
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_secs.max(1))
+    }
+}
+
+/// `[commands]`: slash command expansion.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsConfig {
+    pub enabled: bool,
+    pub shell_timeout_ms: u64,
+}
+
+impl CommandsConfig {
+    /// How long a command's `` !`cmd` `` may run.
+    pub fn shell_timeout(&self) -> Duration {
+        Duration::from_millis(self.shell_timeout_ms)
+    }
+}
+
+/// `[status_line]`: the status line appended to new turns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusLineConfig {
+    pub enabled: bool,
+    pub command_timeout_ms: u64,
+    pub refresh_secs: u64,
+    pub first_wait_ms: u64,
+}
+
+impl StatusLineConfig {
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_millis(self.command_timeout_ms)
+    }
+
+    pub fn refresh(&self) -> Duration {
+        Duration::from_secs(self.refresh_secs)
+    }
+
+    pub fn first_wait(&self) -> Duration {
+        Duration::from_millis(self.first_wait_ms)
+    }
+}
+
+#[cfg(test)]
+mod slash_and_status_tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_status_line_defaults_and_overrides() {
+        let c = Config::from_sources(None).unwrap();
+        assert!(c.commands.enabled);
+        assert_eq!(c.commands.shell_timeout(), Duration::from_secs(10));
+        assert!(c.status_line.enabled);
+        assert_eq!(c.status_line.command_timeout(), Duration::from_secs(2));
+        assert_eq!(c.status_line.refresh(), Duration::from_secs(5));
+        let c = Config::from_sources(Some((
+            Path::new("/u/config.toml"),
+            "[status_line]\nenabled = false\ncommand_timeout_ms = 500\n",
+        )))
+        .unwrap();
+        assert!(!c.status_line.enabled);
+        assert_eq!(c.status_line.command_timeout(), Duration::from_millis(500));
+        assert_eq!(
+            c.status_line.refresh_secs, 5,
+            "unnamed keys keep their default"
+        );
+        let err = Config::from_sources(Some((
+            Path::new("/u/config.toml"),
+            "[status_line]\ntimeout = 1\n",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("timeout"), "{err}");
     }
 }

@@ -25,6 +25,15 @@ pub enum ProxyError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request is fine but the target's state refuses it (e.g. cancelling a finished task).
+    #[error("{0}")]
+    Conflict(String),
+    /// A feature switched off in the configuration.
+    #[error("{0}")]
+    Disabled(String),
+    /// The proxy cannot start (the ledger or the providers cannot be set up).
+    #[error("{0}")]
+    Startup(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -38,8 +47,10 @@ impl ProxyError {
             }
             Self::UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
             Self::NoRoute { .. } | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Disabled(_) => StatusCode::FORBIDDEN,
             Self::WebsocketUnsupported { .. } => StatusCode::UPGRADE_REQUIRED,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Startup(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -54,6 +65,9 @@ impl ProxyError {
             Self::WebsocketUnsupported { .. } => "websocket_unsupported",
             Self::BadRequest(_) => "invalid_request",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Disabled(_) => "disabled",
+            Self::Startup(_) => "startup_failed",
             Self::Internal(_) => "internal_error",
         }
     }

@@ -23,7 +23,7 @@ pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -41,6 +41,11 @@ pub fn app(state: SharedState) -> Router {
         .route("/health", get(api::health::health))
         .route("/status", get(api::health::status))
         .route("/metrics", get(api::metrics::metrics))
+        .route("/api/tasks", get(api::tasks::list).post(api::tasks::create))
+        .route("/api/tasks/{id}", get(api::tasks::get))
+        .route("/api/tasks/{id}/events", get(api::tasks::events))
+        .route("/api/tasks/{id}/cancel", post(api::tasks::cancel))
+        .route("/api/agents", get(api::agents::list))
         .with_state(state)
         .fallback_service(relay)
         .layer(

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use codex_plus::cli::{self, codex_config, config_cmd, CliError};
+use codex_plus::cli::task::{TaskOptions, TaskSpec};
+use codex_plus::cli::{self, codex_config, commands, config_cmd, CliError};
 use codex_plus::config::{Config, Overrides};
 
 #[derive(Parser)]
@@ -62,11 +63,88 @@ enum Command {
     },
     /// Show a running proxy's status.
     Status,
+    /// Slash commands: list them, or make them reachable from the Codex TUI.
+    Commands {
+        #[command(subcommand)]
+        command: CommandsCommand,
+    },
     /// Print the effective configuration (defaults < user file < env < flags) as TOML.
     Config {
         /// Print only this value, by dotted key (e.g. server.listen).
         #[arg(long, value_name = "KEY")]
         get: Option<String>,
+    },
+    /// Run Task subagents in this process (no proxy needed), showing their progress.
+    Task(TaskArgs),
+    /// Claude Code agent files.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+}
+
+#[derive(Args)]
+struct TaskArgs {
+    /// The agent to run (e.g. Explore, general-purpose, or a .claude/agents name).
+    #[arg(required_unless_present = "tasks")]
+    subagent_type: Option<String>,
+    /// What the subagent should do.
+    #[arg(required_unless_present = "tasks")]
+    prompt: Option<String>,
+    /// Run several tasks in parallel: --task agent=prompt (repeat it).
+    #[arg(long = "task", value_name = "AGENT=PROMPT", conflicts_with_all = ["subagent_type", "prompt", "description"])]
+    tasks: Vec<String>,
+    /// A 3-5 word description (default: the prompt's first words).
+    #[arg(long)]
+    description: Option<String>,
+    /// Print only the result(s) as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The workspace directory (default: the current one).
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// The model, overriding the agent's (e.g. sonnet, gpt-5, anthropic:claude-sonnet-4-5).
+    #[arg(long)]
+    model: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AgentsCommand {
+    /// List the agents a directory sees (project over user over built-in).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The workspace directory (default: the current one).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+    },
+    /// Check agent files; exits non-zero when any agent is broken.
+    Validate {
+        /// Files or directories (default: every agent directory the workspace sees).
+        paths: Vec<PathBuf>,
+        /// The workspace directory (default: the current one).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommandsCommand {
+    /// List the slash commands a workspace sees, and where each comes from.
+    List {
+        /// The workspace (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+    },
+    /// Write one Codex skill per command, so the TUI offers them as `$name args`.
+    Sync {
+        /// The workspace (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// The Codex home directory (default: $CODEX_HOME or ~/.codex).
+        #[arg(long, env = "CODEX_HOME")]
+        codex_home: Option<PathBuf>,
     },
 }
 
@@ -78,7 +156,9 @@ enum CaCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // One-shot commands print results; only warnings belong beside them.
+    let quiet = matches!(cli.command, Command::Task(_) | Command::Agents { .. });
+    init_logging(if quiet { "warn" } else { "info" });
     let overrides = Overrides {
         home: cli.global.home,
         listen: cli.global.listen,
@@ -153,12 +233,82 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
                 .map_err(|e| CliError::Other(format!("no healthy proxy at {url}: {e}")))?;
             println!("{body}");
         }
+        Command::Commands { command } => {
+            let roots = codex_plus::claude::Roots::from_env();
+            match command {
+                CommandsCommand::List { cwd } => {
+                    print!("{}", commands::list(&cwd_or_current(cwd)?, &roots))
+                }
+                CommandsCommand::Sync { cwd, codex_home } => {
+                    let codex_home = codex_home
+                        .or_else(|| dirs::home_dir().map(|h| h.join(".codex")))
+                        .ok_or_else(|| {
+                            CliError::Other("no home directory: set CODEX_HOME".into())
+                        })?;
+                    let report = commands::sync(&cwd_or_current(cwd)?, &roots, &codex_home)?;
+                    print!("{}", report.render());
+                }
+            }
+        }
         Command::Config { get } => match get {
             Some(key) => println!("{}", config_cmd::get(&config, &key)?),
             None => print!("{}", config_cmd::render(&config)?),
         },
+        Command::Task(args) => {
+            let tasks = if args.tasks.is_empty() {
+                vec![TaskSpec {
+                    agent: args.subagent_type,
+                    prompt: args.prompt.unwrap_or_default(),
+                }]
+            } else {
+                args.tasks
+                    .iter()
+                    .map(|t| TaskSpec::parse(t))
+                    .collect::<Result<_, _>>()?
+            };
+            let options = TaskOptions {
+                tasks,
+                description: args.description,
+                json: args.json,
+                cwd: args.cwd,
+                model: args.model,
+            };
+            let all_ok = runtime()?.block_on(cli::task::run(config, options))?;
+            if !all_ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Agents { command } => {
+            let roots = codex_plus::claude::Roots::from_env();
+            match command {
+                AgentsCommand::List { json, cwd } => {
+                    let cwd = cli::task::absolute_dir(cwd.as_deref())?;
+                    print!("{}", cli::agents::list(&cwd, json, &roots));
+                }
+                AgentsCommand::Validate { paths, cwd } => {
+                    let cwd = cli::task::absolute_dir(cwd.as_deref())?;
+                    let (report, ok) = cli::agents::check(&paths, &cwd, &roots);
+                    print!("{report}");
+                    if !ok {
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn cwd_or_current(cwd: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    match cwd {
+        Some(dir) if dir.is_dir() => Ok(dir),
+        Some(dir) => Err(CliError::Other(format!(
+            "--cwd {}: not a directory",
+            dir.display()
+        ))),
+        None => std::env::current_dir()
+            .map_err(|e| CliError::Other(format!("cannot read the current directory: {e}"))),
+    }
 }
 
 fn dial(listen: SocketAddr) -> String {
@@ -176,9 +326,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CODEX_PLUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // No colour codes when stderr is a file (proxy.sh appends it to proxy.log).
     tracing_subscriber::fmt()
         .with_env_filter(filter)

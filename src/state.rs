@@ -1,4 +1,5 @@
-//! What every handler shares: configuration, upstreams, counters.
+//! What every handler shares: configuration, upstreams, counters, the ledger, the
+//! Claude Code file catalogs and the agent engine.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,9 +8,15 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::claude::{ClaudeCatalogs, Roots};
 use crate::config::Config;
+use crate::engine::{Engine, EngineDeps};
 use crate::error::ProxyError;
+use crate::hooks::service::Hooks;
+use crate::hooks::sessions::Sessions;
+use crate::providers::config::{process_env, EnvLookup};
 use crate::proxy::upstream::Upstreams;
+use crate::store::Ledger;
 
 pub type SharedState = Arc<AppState>;
 
@@ -20,17 +27,53 @@ pub struct AppState {
     pub started: Instant,
     /// Where the server listens, as clients reach it (set once bound).
     pub listen: std::sync::OnceLock<Vec<String>>,
+    /// `$CODEX_PLUS_HOME/ledger.db`: sessions, tasks, tool calls, hook runs.
+    pub ledger: Arc<Ledger>,
+    /// Agents, commands and settings per workspace.
+    pub catalogs: Arc<ClaudeCatalogs>,
+    /// Runs Task subagents.
+    pub engine: Arc<Engine>,
+    /// Fires the workspaces' Claude Code hooks.
+    pub hooks: Arc<Hooks>,
+    /// The Codex sessions seen, for SessionStart/SessionEnd and hook context.
+    pub sessions: Arc<Sessions>,
 }
 
 impl AppState {
+    /// The state for `config`, with the real home directory and environment.
     pub fn new(config: Config) -> Result<SharedState, ProxyError> {
+        Self::build(config, Roots::from_env(), &process_env)
+    }
+
+    /// The state with explicit user directories (for agents and settings) and an
+    /// environment for provider keys: for tests and embedding.
+    pub fn build(config: Config, roots: Roots, env: EnvLookup) -> Result<SharedState, ProxyError> {
         let upstreams = Upstreams::new(&config.upstream)?;
+        let ledger = Arc::new(
+            Ledger::open(config.home.join("ledger.db"))
+                .map_err(|e| ProxyError::Startup(e.to_string()))?,
+        );
+        let catalogs = Arc::new(ClaudeCatalogs::new(roots));
+        let hooks = Arc::new(Hooks::new(
+            Arc::clone(&catalogs),
+            Arc::clone(&ledger),
+            config.hooks.enabled,
+        ));
+        let mut deps =
+            EngineDeps::from_config(&config, Arc::clone(&ledger), Arc::clone(&catalogs), env)
+                .map_err(|e| ProxyError::Startup(e.to_string()))?;
+        deps.hooks = Some(Arc::clone(&hooks));
         Ok(Arc::new(AppState {
             config,
             upstreams,
             stats: Stats::default(),
             started: Instant::now(),
             listen: std::sync::OnceLock::new(),
+            ledger,
+            catalogs,
+            engine: Engine::new(deps),
+            hooks,
+            sessions: Arc::new(Sessions::new()),
         }))
     }
 }

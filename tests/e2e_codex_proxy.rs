@@ -110,9 +110,14 @@ async fn api_key_mode_tool_round_trip_runs_the_command() {
 #[tokio::test]
 async fn chatgpt_login_mode_over_https_with_zstd_bodies() {
     support::init_logs();
+    // Features off: nothing changes the body, so the compressed bytes go up as they came.
     let mock = MockUpstream::replying(answer("resp_1", "hello over TLS")).await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::proxy_with(&mock.url(), home.path(), |c| {
+        c.tasks.enabled = false;
+        c.status_line.enabled = false;
+    })
+    .await;
     let ca = codex_plus::ca::CaFiles::under(home.path()).cert;
     let codex = Codex::chatgpt_mode(proxy.addr, &ca);
 
@@ -139,6 +144,27 @@ async fn chatgpt_login_mode_over_https_with_zstd_bodies() {
     );
     assert!(req.raw_body != req.body, "the wire body is compressed");
     assert_round_trips(&mock);
+    proxy.stop().await;
+
+    // Features on: the body changes (Task tool, status line), so it goes up as plain JSON.
+    let mock = MockUpstream::replying(answer("resp_1", "hello again")).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let ca = codex_plus::ca::CaFiles::under(home.path()).cert;
+    let codex = Codex::chatgpt_mode(proxy.addr, &ca);
+    let run = codex.exec("say hello", &[]).await;
+    assert!(run.turn_completed(), "{}", run.dump());
+    let req = &mock.responses_requests()[0];
+    assert_eq!(
+        req.header("content-encoding"),
+        None,
+        "re-serialised bodies are sent plain"
+    );
+    assert_eq!(req.raw_body, req.body);
+    assert!(
+        req.text().contains("\"name\":\"Task\""),
+        "the Task tool was offered"
+    );
     proxy.stop().await;
 }
 

@@ -42,7 +42,7 @@ async fn post_responses(addr: std::net::SocketAddr, body: &Value) -> reqwest::Re
 async fn every_method_path_and_query_is_relayed_with_headers() {
     let mock = MockUpstream::replying(vec![]).await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
 
     let resp = client()
         .request(
@@ -101,7 +101,7 @@ async fn a_stream_is_relayed_byte_for_byte_and_the_body_unchanged() {
     let expected: Vec<u8> = events.iter().flat_map(|e| sse_event(e).to_vec()).collect();
     let mock = MockUpstream::replying(events).await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
 
     let body = codex_body("hi");
     let resp = post_responses(proxy.addr, &body).await;
@@ -131,7 +131,7 @@ async fn each_event_reaches_the_client_as_soon_as_it_is_read() {
     })
     .await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
 
     let start = Instant::now();
     let resp = post_responses(proxy.addr, &codex_body("hi")).await;
@@ -169,7 +169,7 @@ async fn upstream_error_statuses_pass_through_unchanged() {
     })
     .await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
 
     let resp = post_responses(proxy.addr, &codex_body("hi")).await;
     assert_eq!(resp.status(), 500);
@@ -190,7 +190,7 @@ async fn an_unreachable_upstream_is_a_502_that_names_it_and_the_cause() {
         .local_addr()
         .unwrap();
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&format!("http://{closed}"), home.path()).await;
+    let proxy = support::relay_only(&format!("http://{closed}"), home.path()).await;
 
     let resp = post_responses(proxy.addr, &codex_body("hi")).await;
     assert_eq!(resp.status(), 502);
@@ -230,7 +230,7 @@ async fn an_upstream_that_dies_mid_stream_yields_response_failed() {
     })
     .await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
 
     let body = post_responses(proxy.addr, &codex_body("hi"))
         .await
@@ -283,7 +283,7 @@ async fn garbage_and_a_missing_completion_still_end_the_stream_cleanly() {
     })
     .await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
 
     let body = post_responses(proxy.addr, &codex_body("hi"))
         .await
@@ -304,7 +304,7 @@ async fn a_client_that_disconnects_cancels_its_upstream_request() {
     let mock =
         MockUpstream::start(|_, _| Reply::StallAfter(vec![sse_event(&ev_created("resp_1"))])).await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
 
     let resp = post_responses(proxy.addr, &codex_body("hi")).await;
     let mut stream = resp.bytes_stream();
@@ -359,7 +359,7 @@ async fn bodies_over_the_limit_get_413_and_non_json_is_relayed_as_it_came() {
 async fn compressed_bodies_go_upstream_unchanged_and_bad_ones_as_they_came() {
     let mock = MockUpstream::replying(answer("r", "ok")).await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
 
     let body = codex_body("zstd please").to_string();
     let zstd = zstd::encode_all(body.as_bytes(), 3).unwrap();
@@ -395,7 +395,7 @@ async fn compressed_bodies_go_upstream_unchanged_and_bad_ones_as_they_came() {
 async fn websocket_upgrades_on_responses_get_426() {
     let mock = MockUpstream::replying(vec![]).await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
     let resp = client()
         .get(format!("http://{}/backend-api/codex/responses", proxy.addr))
         .header("connection", "Upgrade")
@@ -414,7 +414,7 @@ async fn websocket_upgrades_on_responses_get_426() {
 async fn own_endpoints_and_unknown_paths() {
     let mock = MockUpstream::replying(answer("r", "ok")).await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
     let base = format!("http://{}", proxy.addr);
 
     let health: Value = client()
@@ -478,7 +478,7 @@ async fn own_endpoints_and_unknown_paths() {
 async fn tls_and_plain_http_share_the_port() {
     let mock = MockUpstream::replying(vec![]).await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
     let ca = std::fs::read(codex_plus::ca::CaFiles::under(home.path()).cert).unwrap();
     let tls_client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
@@ -515,7 +515,7 @@ async fn shutdown_lets_an_open_stream_finish() {
     })
     .await;
     let home = tempfile::tempdir().unwrap();
-    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
     let addr = proxy.addr;
 
     let resp = post_responses(addr, &codex_body("hi")).await;

@@ -150,7 +150,10 @@ mod tests {
 
         let err = get(&c, "sever").unwrap_err().to_string();
         assert!(err.contains("`sever`"), "{err}");
-        assert!(err.contains("top-level keys server, upstream"), "{err}");
+        assert!(
+            err.contains("top-level keys") && err.contains("server") && err.contains("upstream"),
+            "{err}"
+        );
 
         let err = get(&c, "server.listen.port").unwrap_err().to_string();
         assert!(err.contains("`server.listen` is a single value"), "{err}");

@@ -1,9 +1,12 @@
 //! What the `codex-plus` subcommands do. `main.rs` parses arguments; each file
 //! here is one command, callable from tests.
 
+pub mod agents;
 pub mod codex_config;
+pub mod commands;
 pub mod config_cmd;
 pub mod serve;
+pub mod task;
 
 /// Why a command failed, in words for the terminal.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +17,8 @@ pub enum CliError {
     Ca(#[from] crate::ca::CaError),
     #[error(transparent)]
     ConfigCmd(#[from] config_cmd::ConfigCmdError),
+    #[error(transparent)]
+    Sync(#[from] commands::SyncError),
     #[error("cannot listen on {addr}: {cause}")]
     Bind { addr: String, cause: String },
     #[error("{0}")]

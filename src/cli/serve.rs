@@ -83,7 +83,15 @@ async fn launch(
         chatgpt = %state.config.upstream.chatgpt,
         "codex-plus listening"
     );
-    let app = crate::app(state);
-    let task = tokio::spawn(server.run(app, shutdown));
+    let app = crate::app(state.clone());
+    let sweeper = tokio::spawn(crate::hooks::session_end::sweep(state.clone()));
+    let task = tokio::spawn(async move {
+        server.run(app, shutdown).await;
+        sweeper.abort();
+        // Every session ends with the proxy.
+        let ended = state.sessions.take_all();
+        crate::hooks::session_end::fire(&state, ended, "shutdown").await;
+        state.ledger.flush().await.ok();
+    });
     Ok((addr, task))
 }

@@ -40,6 +40,16 @@ fn raw_input(item: &Value) -> Value {
     }
 }
 
+/// Claude Code's name for a Codex tool (the same mapping as `view`).
+pub fn claude_name(codex_name: &str) -> &str {
+    match codex_name {
+        "exec_command" | "shell_command" | "shell" | "container.exec" | "exec" => "Bash",
+        "apply_patch" => "Edit",
+        "view_image" => "Read",
+        other => other,
+    }
+}
+
 /// How a `function_call` / `custom_tool_call` item looks to a hook.
 pub fn view(item: &Value) -> ToolView {
     let codex_name = item["name"].as_str().unwrap_or_default().to_string();
@@ -187,6 +197,10 @@ mod tests {
             json!({"command": "rm proof.txt", "description": "cleanup"})
         );
         assert_eq!(v.match_names(), ["Bash", "exec_command"]);
+        assert_eq!(claude_name("exec_command"), v.tool_name);
+        assert_eq!(claude_name("exec"), "Bash");
+        assert_eq!(claude_name("apply_patch"), "Edit");
+        assert_eq!(claude_name("update_plan"), "update_plan");
     }
 
     #[test]

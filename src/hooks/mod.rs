@@ -10,6 +10,8 @@ pub mod event;
 pub mod matcher;
 pub mod protocol;
 pub mod runner;
+pub mod service;
+pub mod session_end;
 pub mod sessions;
 
 use std::collections::HashSet;

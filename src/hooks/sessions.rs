@@ -6,7 +6,7 @@
 //! back into every later request of the session at that same position: the model
 //! keeps seeing it, and the prompt prefix stays the same for caching.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -21,6 +21,9 @@ struct Session {
     last_seen: Instant,
     /// (insert before this input index, the item), in the order they were added.
     injections: Vec<(usize, RawJson)>,
+    /// Keys of things that happen once per session (a turn's prompt hook, a tool's
+    /// PostToolUse), so Codex's retry of a request does not fire them again.
+    fired: HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +64,7 @@ impl Sessions {
                         cwd: cwd.to_path_buf(),
                         last_seen: Instant::now(),
                         injections: Vec::new(),
+                        fired: HashSet::new(),
                     },
                 );
                 true
@@ -73,6 +77,20 @@ impl Sessions {
         if let Some(s) = self.lock().get_mut(session_id) {
             s.injections.push((at, context_item(event, text)));
         }
+    }
+
+    /// True the first time `key` is seen in this session.
+    pub fn first(&self, session_id: &str, key: &str) -> bool {
+        self.lock()
+            .get_mut(session_id)
+            .is_some_and(|s| s.fired.insert(key.to_string()))
+    }
+
+    /// Whether the session has context to put back.
+    pub fn has_context(&self, session_id: &str) -> bool {
+        self.lock()
+            .get(session_id)
+            .is_some_and(|s| !s.injections.is_empty())
     }
 
     /// Puts the session's added context back into `input`. Positions past the end
@@ -199,6 +217,16 @@ mod tests {
         s.restore("a", &mut compacted);
         assert_eq!(compacted.len(), 1);
         assert!(s.lock()["a"].injections.is_empty());
+    }
+
+    #[test]
+    fn first_is_true_once_per_key_and_session() {
+        let s = Sessions::new();
+        assert!(!s.first("a", "k"), "unknown session");
+        s.touch("a", Path::new("/w"));
+        assert!(s.first("a", "k"));
+        assert!(!s.first("a", "k"));
+        assert!(s.first("a", "other"));
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl Step for History {
         })
         .await
         .unwrap_or_default();
-        let replacements: Vec<(usize, Vec<RawJson>)> = marked
+        let replacements: Vec<(usize, Restored)> = marked
             .iter()
             .zip(links)
             .filter_map(|((i, _), link)| {
@@ -66,8 +66,8 @@ impl Step for History {
         }
         let input = &mut turn.request_mut().input;
         // From the back, so earlier indices stay valid.
-        for (i, items) in replacements.into_iter().rev() {
-            input.splice(i..=i, items);
+        for (at, restored) in replacements.into_iter().rev() {
+            restore(input, at, restored);
         }
         Ok(turn)
     }
@@ -84,17 +84,63 @@ fn progress_id(item: &RawJson) -> Option<String> {
         .map(|id| id.into_owned())
 }
 
-/// The calls, then their outputs, in the order they were made.
-fn real_items(calls: &str, outputs: &str) -> Option<Vec<RawJson>> {
+/// What a progress message stands for: the calls (each with the id of the item the
+/// model wrote before it) and their outputs.
+struct Restored {
+    calls: Vec<(RawJson, Anchor)>,
+    outputs: Vec<RawJson>,
+}
+
+/// The ids of the items around a call when the model made it.
+#[derive(Default)]
+struct Anchor {
+    after: Option<String>,
+    before: Option<String>,
+}
+
+fn real_items(calls: &str, outputs: &str) -> Option<Restored> {
     let calls: Vec<Value> = serde_json::from_str(calls).ok()?;
     let outputs: Vec<Value> = serde_json::from_str(outputs).ok()?;
-    Some(
-        calls
+    Some(Restored {
+        calls: calls
             .iter()
-            .chain(&outputs)
-            .map(RawJson::from_value)
+            .map(|c| match c.get("item") {
+                Some(item) => (
+                    RawJson::from_value(item),
+                    Anchor {
+                        after: c["after"].as_str().map(str::to_string),
+                        before: c["before"].as_str().map(str::to_string),
+                    },
+                ),
+                None => (RawJson::from_value(c), Anchor::default()),
+            })
             .collect(),
-    )
+        outputs: outputs.iter().map(RawJson::from_value).collect(),
+    })
+}
+
+/// Replaces the progress message at `at`: the outputs take its place, and each call
+/// goes back where the model made it: right after the item before it, or right
+/// before the item after it, or (neither in this history) just before the outputs.
+fn restore(input: &mut Vec<RawJson>, at: usize, restored: Restored) {
+    input.splice(at..=at, restored.outputs);
+    // `end`: where the outputs start, moving on as calls go in before them.
+    for (end, (call, anchor)) in (at..).zip(restored.calls) {
+        let find = |id: &Option<String>| {
+            id.as_ref()
+                .and_then(|id| input[..end].iter().rposition(|item| refers_to(item, id)))
+        };
+        let position = find(&anchor.after)
+            .map(|j| j + 1)
+            .or_else(|| find(&anchor.before))
+            .unwrap_or(end);
+        input.insert(position, call);
+    }
+}
+
+fn refers_to(item: &RawJson, id: &str) -> bool {
+    let head = item.head();
+    head.id.as_deref() == Some(id) || head.call_id.as_deref() == Some(id)
 }
 
 #[cfg(test)]
@@ -115,30 +161,113 @@ mod tests {
         assert_eq!(progress_id(&msg("assistant", "msg_other")), None);
     }
 
-    #[test]
-    fn real_items_are_calls_then_outputs() {
-        let items = real_items(
-            r#"[{"type":"function_call","call_id":"a"},{"type":"function_call","call_id":"b"}]"#,
-            r#"[{"type":"function_call_output","call_id":"a"},{"type":"function_call_output","call_id":"b"}]"#,
-        )
-        .unwrap();
-        let kinds: Vec<String> = items
+    fn labels(input: &[RawJson]) -> Vec<String> {
+        input
             .iter()
             .map(|i| {
-                format!(
-                    "{}:{}",
-                    i.to_value()["type"].as_str().unwrap(),
-                    i.to_value()["call_id"].as_str().unwrap()
-                )
+                let v = i.to_value();
+                let kind = v["type"].as_str().unwrap_or("?").to_string();
+                let id = v["call_id"]
+                    .as_str()
+                    .or(v["id"].as_str())
+                    .unwrap_or("")
+                    .to_string();
+                format!("{kind}:{id}")
             })
-            .collect();
+            .collect()
+    }
+
+    fn item(kind: &str, id: &str) -> RawJson {
+        let key = if kind == "message" || kind == "reasoning" {
+            "id"
+        } else {
+            "call_id"
+        };
+        RawJson::from_value(&json!({"type": kind, key: id}))
+    }
+
+    #[test]
+    fn calls_go_back_where_the_model_made_them_and_outputs_where_the_message_was() {
+        // The model wrote: reasoning, Task, exec_command. Codex saw exec_command, then the
+        // progress message, and appended exec_command's output.
+        let mut input = vec![
+            item("message", "user_prompt"),
+            item("reasoning", "rs_1"),
+            item("function_call", "c_exec"),
+            item("message", "msg_cxp_1"),
+            item("function_call_output", "c_exec"),
+        ];
+        let restored = real_items(
+            &json!([{"item": {"type": "function_call", "call_id": "c_task"}, "after": "rs_1", "before": "c_exec"}]).to_string(),
+            &json!([{"type": "function_call_output", "call_id": "c_task"}]).to_string(),
+        )
+        .unwrap();
+        restore(&mut input, 3, restored);
         assert_eq!(
-            kinds,
+            labels(&input),
             [
+                "message:user_prompt",
+                "reasoning:rs_1",
+                "function_call:c_task",
+                "function_call:c_exec",
+                "function_call_output:c_task",
+                "function_call_output:c_exec"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_call_that_came_first_goes_before_the_item_after_it() {
+        let mut input = vec![
+            item("message", "user_prompt"),
+            item("function_call", "c_exec"),
+            item("message", "msg_cxp_1"),
+            item("function_call_output", "c_exec"),
+        ];
+        let restored = real_items(
+            &json!([{"item": {"type": "function_call", "call_id": "c_task"}, "after": null, "before": "c_exec"}]).to_string(),
+            &json!([{"type": "function_call_output", "call_id": "c_task"}]).to_string(),
+        )
+        .unwrap();
+        restore(&mut input, 2, restored);
+        assert_eq!(
+            labels(&input),
+            [
+                "message:user_prompt",
+                "function_call:c_task",
+                "function_call:c_exec",
+                "function_call_output:c_task",
+                "function_call_output:c_exec"
+            ]
+        );
+    }
+
+    #[test]
+    fn chained_and_unanchored_calls() {
+        let mut input = vec![item("message", "m"), item("message", "msg_cxp_1")];
+        let restored = real_items(
+            &json!([
+                {"item": {"type": "function_call", "call_id": "a"}, "after": null},
+                {"item": {"type": "function_call", "call_id": "b"}, "after": "a"},
+                {"item": {"type": "function_call", "call_id": "c"}, "after": "gone_from_history"}
+            ])
+            .to_string(),
+            &json!([{"type": "function_call_output", "call_id": "a"}, {"type": "function_call_output", "call_id": "b"},
+                    {"type": "function_call_output", "call_id": "c"}])
+            .to_string(),
+        )
+        .unwrap();
+        restore(&mut input, 1, restored);
+        assert_eq!(
+            labels(&input),
+            [
+                "message:m",
                 "function_call:a",
                 "function_call:b",
+                "function_call:c",
                 "function_call_output:a",
-                "function_call_output:b"
+                "function_call_output:b",
+                "function_call_output:c"
             ]
         );
         assert!(real_items("not json", "[]").is_none());

@@ -4,7 +4,14 @@
 //! answers the client itself). `StepLayer` turns any step into a tower Layer, so
 //! every file here is only its concern.
 
+pub mod allowed_tools;
+pub mod git_status;
 pub mod history;
+pub mod hooks;
+pub mod skill_entry;
+pub mod slash;
+pub mod slash_memory;
+pub mod status_line;
 pub mod task_tool;
 
 use std::convert::Infallible;
@@ -30,8 +37,31 @@ pub trait Step: Send + Sync + 'static {
 /// The stack around dispatch. Request order follows DESIGN.md: history first (the
 /// model must see what really happened), the Task tool last (it lists the agents
 /// of the workspace the earlier steps settled on).
-pub fn stack(_state: SharedState, dispatch: Dispatch) -> Pipeline {
-    BoxCloneSyncService::new(ServiceBuilder::new().service(dispatch))
+pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
+    let catalogs = state.catalogs.clone();
+    let config = &state.config;
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(StepLayer::new(history::History::new(state.ledger.clone())))
+            .layer(StepLayer::new(hooks::PromptHooks::new(
+                state.hooks.clone(),
+                state.sessions.clone(),
+                state.ledger.clone(),
+            )))
+            .layer(StepLayer::new(slash::Slash::new(
+                catalogs.clone(),
+                &config.commands,
+            )))
+            .layer(StepLayer::new(status_line::StatusLine::new(
+                catalogs.clone(),
+                &config.status_line,
+            )))
+            .layer(StepLayer::new(task_tool::TaskTool::new(
+                catalogs,
+                config.tasks.enabled,
+            )))
+            .service(dispatch),
+    )
 }
 
 /// A tower Layer running one `Step` before the inner service.

@@ -37,7 +37,10 @@ impl Step for TaskTool {
             return Ok(turn);
         };
         let settings = self.catalogs.settings.get(&env.cwd);
-        if settings.codexplus.task_tool == Some(false) || has_tool(turn.request(), "Task") {
+        if settings.codexplus.task_tool == Some(false)
+            || has_tool(turn.request(), "Task")
+            || !super::slash::allows_tool(&turn, "Task")
+        {
             return Ok(turn);
         }
         let agents = self.catalogs.agents.get(&env.cwd);
@@ -135,15 +138,8 @@ pub fn inject(req: &mut ResponsesRequest, spec: Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::request::fixture;
     use bytes::Bytes;
-
-    fn fixture(name: &str) -> ResponsesRequest {
-        let path = format!(
-            "{}/tests/fixtures/codex-0.169.0/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        ResponsesRequest::parse(&Bytes::from(std::fs::read(path).unwrap())).unwrap()
-    }
 
     fn agents() -> AgentSet {
         AgentSet::from_agents(crate::claude::builtin_agents::builtin_agents())
@@ -208,6 +204,44 @@ mod tests {
             .iter()
             .zip(&original.input[1..])
             .all(|(a, b)| a == b));
+    }
+
+    #[tokio::test]
+    async fn a_slash_command_without_task_in_its_allowed_tools_gets_no_task_tool() {
+        let home = tempfile::tempdir().unwrap();
+        let catalogs = Arc::new(ClaudeCatalogs::new(crate::claude::Roots::with_home(
+            home.path(),
+        )));
+        let step = TaskTool::new(catalogs, true);
+        let body = Bytes::from(
+            json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text",
+                "text": format!("<environment_context><cwd>{}</cwd></environment_context>", home.path().display())}]}],
+                "tools": []})
+            .to_string(),
+        );
+        let turn =
+            |scope: Option<&[&str]>| {
+                let (mut parts, ()) = http::Request::new(()).into_parts();
+                if let Some(entries) = scope {
+                    let entries: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
+                    parts.extensions.insert(
+                        crate::middleware::allowed_tools::ToolScope::from_claude(&entries),
+                    );
+                }
+                let req = ResponsesRequest::parse(&body).unwrap();
+                Turn::new(
+                    crate::proxy::upstream::Backend::OpenAi,
+                    parts,
+                    body.clone(),
+                    req,
+                )
+            };
+        let narrowed = step.apply(turn(Some(&["Read"]))).await.unwrap();
+        assert!(!has_tool(narrowed.request(), "Task"));
+        let allowed = step.apply(turn(Some(&["Read", "Task"]))).await.unwrap();
+        assert!(has_tool(allowed.request(), "Task"));
+        let plain = step.apply(turn(None)).await.unwrap();
+        assert!(has_tool(plain.request(), "Task"));
     }
 
     #[test]

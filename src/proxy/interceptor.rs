@@ -87,8 +87,19 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryLink {
     pub message_id: String,
-    pub calls: Vec<Value>,
+    /// The real calls, each with where the model made it, so the history can put it
+    /// back there.
+    pub calls: Vec<(Value, Anchor)>,
     pub outputs: Vec<Value>,
+}
+
+/// Where a call stood among the items of its response: right after the item with
+/// id `after`, or (when it came first) right before the item with id `before`.
+/// Ids are item ids, else call ids.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Anchor {
+    pub after: Option<String>,
+    pub before: Option<String>,
 }
 
 /// What the interceptor asks of its shell.
@@ -145,6 +156,8 @@ pub enum Input {
     },
     /// The stop check's answer: `Some(reason)` continues the turn with the reason.
     StopDecided(Option<String>),
+    /// Time passed with nothing to send: keep the client's stream alive if waiting.
+    Tick,
 }
 
 /// Which Codex tool calls (by name) must wait for a decision before Codex sees them.
@@ -319,6 +332,7 @@ impl Interceptor {
             Input::Resolved { call_id, outcome } => self.on_resolved(call_id, outcome, out),
             Input::Decided { call_id, decision } => self.on_decided(call_id, decision, out),
             Input::StopDecided(reason) => self.on_stop_decided(reason, out),
+            Input::Tick => self.keep_alive(out),
         }
     }
 
@@ -607,6 +621,26 @@ impl Interceptor {
         self.advance(out);
     }
 
+    /// True while the turn waits on the proxy's own work (Tasks, hooks), not the upstream.
+    pub fn is_waiting(&self) -> bool {
+        !self.terminal && (self.pending_calls() > 0 || self.r.undecided > 0 || self.r.awaiting_stop)
+    }
+
+    /// While the proxy waits on its own work, Codex hears nothing from the upstream;
+    /// an event (not a comment: Codex's idle timer counts events) keeps its stream open.
+    fn keep_alive(&mut self, out: &mut Vec<Output>) {
+        if !self.is_waiting() {
+            return;
+        }
+        let id = self
+            .response_id
+            .clone()
+            .unwrap_or_else(|| "resp_codex_plus".into());
+        let mut ev = json!({"type": "response.in_progress",
+            "response": {"id": id, "object": "response", "status": "in_progress"}});
+        self.emit_synth(&mut ev, out);
+    }
+
     fn on_end(&mut self, end: End, out: &mut Vec<Output>) {
         if self.r.completed.is_some() && matches!(end, End::Eof) {
             // A round ended normally; what comes next waits on its calls.
@@ -808,9 +842,32 @@ impl Interceptor {
         if !resolved.is_empty() {
             out.push(Output::Link(HistoryLink {
                 message_id: p.item_id,
-                calls: resolved.iter().map(|c| c.item.clone()).collect(),
+                calls: resolved
+                    .iter()
+                    .map(|c| (c.item.clone(), self.anchor(&c.call_id)))
+                    .collect(),
                 outputs: resolved.iter().map(|c| output_item(c)).collect(),
             }));
+        }
+    }
+
+    /// Where a withheld call stood in this round: after the item before it, else
+    /// before the first item after it that Codex saw.
+    fn anchor(&self, call_id: &str) -> Anchor {
+        let items = &self.r.items;
+        let Some(at) = items.iter().position(|i| i["call_id"] == call_id) else {
+            return Anchor::default();
+        };
+        let withheld = |i: &Value| {
+            let id = i["call_id"].as_str();
+            self.r.calls.iter().any(|c| Some(c.call_id.as_str()) == id)
+        };
+        Anchor {
+            after: at.checked_sub(1).and_then(|p| item_ref(&items[p])),
+            before: items[at + 1..]
+                .iter()
+                .find(|i| !withheld(i))
+                .and_then(item_ref),
         }
     }
 
@@ -950,6 +1007,14 @@ fn output_item(call: &Call) -> Value {
         "function_call_output"
     };
     json!({"type": kind, "call_id": call.call_id, "output": output})
+}
+
+/// How an item is found again in Codex's history: its id, else its call id.
+fn item_ref(item: &Value) -> Option<String> {
+    item["id"]
+        .as_str()
+        .or(item["call_id"].as_str())
+        .map(str::to_string)
 }
 
 /// A one-line glimpse of what a call asked for.

@@ -329,7 +329,12 @@ fn text_then_a_task_call_is_withheld_run_and_continued_in_one_response() {
     assert_eq!(cont[0][2]["output"], "review: looks good");
     let link = &run.links()[0];
     assert!(link.message_id.starts_with("msg_cxp_"));
-    assert_eq!(link.calls[0]["name"], "Task");
+    assert_eq!(link.calls[0].0["name"], "Task");
+    assert_eq!(
+        link.calls[0].1.after.as_deref(),
+        Some("msg_1"),
+        "the call followed the message"
+    );
     assert_eq!(link.outputs[0]["output"], "review: looks good");
 
     // The continuation's stream is spliced in.
@@ -441,7 +446,13 @@ fn task_next_to_a_codex_tool_call_ends_the_response_for_codex_without_a_continua
     assert_coherent(&events);
     assert_eq!(events.last().unwrap()["type"], "response.completed");
     let link = &run.links()[0];
-    assert_eq!(link.calls[0]["call_id"], "c_task");
+    assert_eq!(link.calls[0].0["call_id"], "c_task");
+    assert_eq!(link.calls[0].1.after, None, "the call came first");
+    assert_eq!(
+        link.calls[0].1.before.as_deref(),
+        Some("fc_c_exec"),
+        "before Codex's own call"
+    );
     assert_eq!(link.outputs[0]["output"], "found it");
 }
 
@@ -787,7 +798,7 @@ fn a_denied_tool_call_never_reaches_codex_and_the_model_gets_the_reason() {
     assert_eq!(cont[0]["name"], "exec_command");
     assert_eq!(cont[1]["type"], "function_call_output");
     assert_eq!(cont[1]["output"], "Blocked by hook: rm is not allowed here");
-    assert_eq!(run.links()[0].calls[0]["call_id"], "c1");
+    assert_eq!(run.links()[0].calls[0].0["call_id"], "c1");
 }
 
 #[test]
@@ -936,4 +947,40 @@ fn stop_continuations_are_bounded_and_skipped_after_tool_calls() {
         "Codex has tool calls to run: not a stop"
     );
     assert!(run.i.is_finished());
+}
+
+#[test]
+fn while_tasks_run_ticks_keep_the_stream_alive_and_otherwise_say_nothing() {
+    let mut up = Upstream::new();
+    let mut run = Run::new();
+    run.frames([up.created("r1")]);
+    run.i.push(Input::Tick, &mut run.out);
+    assert_eq!(
+        run.client_types(),
+        ["response.created"],
+        "nothing to keep alive yet"
+    );
+    run.frames(up.task(0, "c1", "Explore", "Slow"));
+    assert!(run.i.is_waiting());
+    run.i.push(Input::Tick, &mut run.out);
+    run.i.push(Input::Tick, &mut run.out);
+    let beats: Vec<Value> = run
+        .client_events()
+        .into_iter()
+        .filter(|e| e["type"] == "response.in_progress")
+        .collect();
+    assert_eq!(beats.len(), 2);
+    assert_eq!(beats[0]["response"]["id"], "r1");
+    run.frames([up.completed("r1", 1, 1)])
+        .end(End::Eof)
+        .resolve("c1", done("x"));
+    assert!(
+        !run.i.is_waiting(),
+        "the continuation is the upstream's to answer"
+    );
+    let mut up2 = Upstream::new();
+    run.frames([up2.created("r2")])
+        .frames(up2.message(0, "m", "ok"));
+    run.frames([up2.completed("r2", 1, 1)]).end(End::Eof);
+    assert_coherent(&run.client_events());
 }

@@ -7,6 +7,7 @@ pub mod interceptor;
 #[cfg(test)]
 mod interceptor_tests;
 pub mod relay;
+pub mod resolver;
 pub mod responses;
 pub mod stream;
 pub mod turn;

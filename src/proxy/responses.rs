@@ -14,12 +14,19 @@ use http::header;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
+use std::sync::Arc;
+
 use super::headers;
-use super::interceptor::Interceptor;
+use super::interceptor::{Interceptor, Settings};
 use super::relay::{read_limited, respond};
-use super::stream::relay_events;
+use super::resolver::{body_key, inherit_target, TurnResolver};
+use super::stream::{relay_events, Continuation};
 use super::turn::Turn;
 use super::upstream::{describe, Backend};
+use crate::engine::access::SandboxMode;
+use crate::engine::Workspace;
+use crate::hooks::codex_tools::claude_name;
+use crate::hooks::HookEvent;
 use crate::state::SharedState;
 use crate::wire::encoding::Encoding;
 use crate::wire::request::ResponsesRequest;
@@ -69,7 +76,7 @@ pub async fn handle(
         Err(reason) => {
             // Not ours to understand: the upstream gets it exactly as it came.
             tracing::info!(%reason, "request body is not a Responses request; relaying it unchanged");
-            send(&state, backend, &parts, original, true, false).await
+            send(&state, backend, &parts, original, true, false, None).await
         }
     }
 }
@@ -78,6 +85,13 @@ pub async fn handle(
 #[derive(Clone)]
 pub struct Dispatch {
     state: SharedState,
+}
+
+impl Dispatch {
+    /// Dispatch alone, for tests that build their own stack around it.
+    pub fn new(state: SharedState) -> Dispatch {
+        Dispatch { state }
+    }
 }
 
 impl Service<Turn> for Dispatch {
@@ -94,9 +108,80 @@ impl Service<Turn> for Dispatch {
         Box::pin(async move {
             let (body, original) = turn.body();
             let streaming = turn.request().stream == Some(true);
-            Ok(send(&state, turn.backend, &turn.parts, body, original, streaming).await)
+            let plan = plan(&state, &turn);
+            Ok(send(
+                &state,
+                turn.backend,
+                &turn.parts,
+                body,
+                original,
+                streaming,
+                plan,
+            )
+            .await)
         })
     }
+}
+
+/// What the proxy answers itself in this turn's stream, when anything: Task calls it
+/// offered, tool calls a PreToolUse hook must see first, a stop a Stop hook may refuse.
+fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)> {
+    let env = turn.env.as_ref()?;
+    let cwd = &env.cwd;
+    let mut settings = Settings {
+        intercept_tasks: turn.intercept_tasks,
+        max_rounds: state.config.tasks.max_rounds,
+        max_stop_continuations: state.config.hooks.max_stop_continuations,
+        ..Settings::default()
+    };
+    if state.hooks.has(cwd, HookEvent::PreToolUse, &[]) {
+        let runner = state.hooks.runner(cwd);
+        settings.hold = Some(Arc::new(move |name: &str| {
+            runner.has_hooks(HookEvent::PreToolUse, &[claude_name(name), name])
+        }));
+    }
+    settings.stop_check = state.hooks.has(cwd, HookEvent::Stop, &[]);
+    if !settings.intercept_tasks && settings.hold.is_none() && !settings.stop_check {
+        return None;
+    }
+    let model = turn
+        .request()
+        .model
+        .clone()
+        .or_else(|| turn.meta.model.clone())
+        .unwrap_or_else(|| state.config.tasks.default_model.clone());
+    let resolver = TurnResolver {
+        engine: state.engine.clone(),
+        ledger: state.ledger.clone(),
+        hooks: state.hooks.clone(),
+        workspace: Workspace {
+            cwd: env.cwd.clone(),
+            roots: env.roots.clone(),
+            sandbox: SandboxMode::from_codex(turn.meta.sandbox_mode.as_deref().unwrap_or("")),
+        },
+        inherit: inherit_target(
+            state.upstreams.base(turn.backend),
+            turn.parts.uri.path(),
+            &turn.parts.headers,
+            &model,
+        ),
+        session_id: turn.session_id().map(str::to_string),
+        turn_key: turn
+            .meta
+            .turn_id
+            .clone()
+            .unwrap_or_else(|| body_key(&turn.original)),
+    };
+    let mut headers = headers::to_upstream(&turn.parts.headers);
+    headers.remove(header::ACCEPT_ENCODING);
+    headers.remove(header::CONTENT_ENCODING);
+    let continuation = Continuation {
+        resolver: Arc::new(resolver),
+        request: turn.request().clone(),
+        url: state.upstreams.url(turn.backend, &turn.parts.uri),
+        headers,
+    };
+    Some((Interceptor::new(settings), continuation))
 }
 
 async fn send(
@@ -106,6 +191,7 @@ async fn send(
     body: bytes::Bytes,
     original_encoding: bool,
     streaming: bool,
+    plan: Option<(Interceptor, Continuation)>,
 ) -> Response {
     let mut upstream_headers = headers::to_upstream(&parts.headers);
     // The proxy reads the events, so they must come uncompressed.
@@ -131,7 +217,11 @@ async fn send(
             let mut out = Response::new(Body::empty());
             *out.status_mut() = resp.status();
             *out.headers_mut() = headers::to_client(resp.headers(), false);
-            *out.body_mut() = relay_events(state.clone(), resp, Interceptor::passthrough(), None);
+            let (interceptor, continuation) = match plan {
+                Some((i, c)) => (i, Some(c)),
+                None => (Interceptor::passthrough(), None),
+            };
+            *out.body_mut() = relay_events(state.clone(), resp, interceptor, continuation);
             out
         }
         Ok(resp) => respond(state, resp, true),

@@ -63,6 +63,7 @@ struct EventRelay {
     decoder: Decoder,
     interceptor: Interceptor,
     idle: Duration,
+    keepalive: Duration,
     pending: VecDeque<Bytes>,
     /// Everything the resolver is working on, as the input it will become.
     calls: FuturesUnordered<BoxFuture<'static, Input>>,
@@ -84,6 +85,7 @@ pub fn relay_events(
         decoder: Decoder::new(),
         interceptor,
         idle: state.config.upstream.idle_timeout(),
+        keepalive: state.config.server.stream_keepalive(),
         pending: VecDeque::new(),
         calls: FuturesUnordered::new(),
         next_request: None,
@@ -118,8 +120,11 @@ impl EventRelay {
     /// Whatever happens next: an upstream chunk, a resolved call, a continuation's answer.
     async fn next_input(&mut self) -> Option<Vec<Input>> {
         let idle = self.idle;
+        let waiting = self.interceptor.is_waiting();
         tokio::select! {
+            () = tokio::time::sleep(self.keepalive), if waiting => Some(vec![Input::Tick]),
             Some(input) = self.calls.next(), if !self.calls.is_empty() => {
+                tracing::debug!("resolved a call");
                 Some(vec![input])
             }
             next = next_chunk(self.upstream.as_mut(), idle), if self.upstream.is_some() => {
@@ -247,6 +252,7 @@ impl EventRelay {
             .post(&c.url)
             .headers(c.headers.clone())
             .body(body);
+        tracing::debug!(items = items.len(), "sending the continuation");
         self.next_request = Some(Box::pin(async move {
             match request.send().await {
                 Ok(resp) if resp.status().is_success() => Ok(resp),

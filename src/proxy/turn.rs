@@ -70,25 +70,30 @@ impl Turn {
             .or(self.meta.session_id.as_deref())
     }
 
-    /// The index of the user's prompt when this request starts a new turn: the last
-    /// input item is a user message (not the environment block). Requests that
-    /// follow tool outputs, and compactions, are not new turns.
+    /// The index of the user's typed prompt when this request starts a new turn: the
+    /// input ends with a user message (after it, Codex may put one `<skill>` item per
+    /// skill the prompt mentions). Requests that follow tool outputs, compactions and
+    /// the TUI's title request are not new turns.
     pub fn new_turn_prompt(&self) -> Option<usize> {
         if self
             .meta
             .request_kind
             .as_deref()
             .is_some_and(|k| k != "turn")
+            || self.meta.thread_source.as_deref() == Some("thread_title")
         {
             return None;
         }
         let input = &self.request.input;
-        let last = input.len().checked_sub(1)?;
-        let head = input[last].head();
-        let is_prompt = head.kind.as_deref() == Some("message")
-            && head.role.as_deref() == Some("user")
-            && !input[last].contains("<environment_context>");
-        is_prompt.then_some(last)
+        let is_user = |i: usize| {
+            let head = input[i].head();
+            head.kind.as_deref() == Some("message") && head.role.as_deref() == Some("user")
+        };
+        let mut i = input.len().checked_sub(1)?;
+        while is_user(i) && is_skill_item(&input[i]) {
+            i = i.checked_sub(1)?;
+        }
+        (is_user(i) && !input[i].contains("<environment_context>")).then_some(i)
     }
 
     /// The body to send upstream and whether it is the original (still encoded) bytes.
@@ -99,6 +104,12 @@ impl Turn {
             (self.original.clone(), true)
         }
     }
+}
+
+/// A `<skill>` item Codex adds after a prompt that mentions a skill.
+fn is_skill_item(item: &crate::wire::request::RawJson) -> bool {
+    item.message_text()
+        .is_some_and(|t| t.trim_start().starts_with("<skill>"))
 }
 
 #[cfg(test)]
@@ -135,6 +146,21 @@ mod tests {
     }
 
     #[test]
+    fn skill_items_after_the_prompt_are_skipped() {
+        let t = turn(
+            json!([
+                user("hi"),
+                user("$greet Bob"),
+                user("<skill>\n<name>greet</name>\n</skill>")
+            ]),
+            None,
+        );
+        assert_eq!(t.new_turn_prompt(), Some(1));
+        let only_skills = turn(json!([user("<skill>a</skill>")]), None);
+        assert_eq!(only_skills.new_turn_prompt(), None);
+    }
+
+    #[test]
     fn tool_follow_ups_environment_blocks_and_compactions_are_not() {
         let follow_up = turn(
             json!([user("hi"), {"type": "function_call", "call_id": "c", "name": "exec_command", "arguments": "{}"},
@@ -152,6 +178,11 @@ mod tests {
         assert_eq!(env_last.new_turn_prompt(), None);
         let compact = turn(json!([user("hi")]), Some(r#"{"request_kind":"compact"}"#));
         assert_eq!(compact.new_turn_prompt(), None);
+        let title = turn(
+            json!([user("Generate a title")]),
+            Some(r#"{"request_kind":"turn","thread_source":"thread_title"}"#),
+        );
+        assert_eq!(title.new_turn_prompt(), None);
         assert_eq!(turn(json!([]), None).new_turn_prompt(), None);
     }
 }

@@ -333,9 +333,11 @@ pub struct HistoryLink {
     pub message_id: String,
     /// The session it was shown in.
     pub session_id: Option<String>,
-    /// The real `function_call` item, as exact JSON text.
+    /// The real calls the message stands for, as a JSON array of
+    /// `{"item": <function_call>, "after": <id>, "before": <id>}`, the ids of the items
+    /// the model wrote around the call, so it goes back where it was made.
     pub call_item_json: String,
-    /// The real `function_call_output` item, as exact JSON text.
+    /// Their `function_call_output` items, as a JSON array.
     pub output_item_json: String,
     /// When it was recorded.
     pub created_at: Timestamp,

@@ -113,6 +113,9 @@ pub struct TurnMetadata {
     pub sandbox_mode: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+    /// `user` for turns the user started; `thread_title` for the TUI's title request.
+    #[serde(default)]
+    pub thread_source: Option<String>,
 }
 
 impl TurnMetadata {

@@ -320,6 +320,17 @@ impl Serialize for RawJson {
     }
 }
 
+/// A request body Codex 0.169.0 really sent (`tests/fixtures/codex-0.169.0/<name>`).
+#[cfg(test)]
+pub fn fixture(name: &str) -> ResponsesRequest {
+    let path = format!(
+        "{}/tests/fixtures/codex-0.169.0/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    ResponsesRequest::parse(&Bytes::from(body)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

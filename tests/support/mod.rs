@@ -5,6 +5,7 @@
 
 pub mod codex;
 pub mod mock;
+pub mod stack;
 
 use std::path::Path;
 
@@ -24,6 +25,17 @@ pub async fn proxy_with(upstream: &str, home: &Path, edit: impl FnOnce(&mut Conf
     config.upstream.chatgpt = upstream.to_string();
     edit(&mut config);
     start(config).await.expect("proxy starts")
+}
+
+/// A proxy that only relays: no Task tool, no status line, no commands, no hooks.
+pub async fn relay_only(upstream: &str, home: &Path) -> Running {
+    proxy_with(upstream, home, |c| {
+        c.tasks.enabled = false;
+        c.status_line.enabled = false;
+        c.commands.enabled = false;
+        c.hooks.enabled = false;
+    })
+    .await
 }
 
 /// Logs to the test's output when RUST_LOG is set (`RUST_LOG=debug cargo test ...`).

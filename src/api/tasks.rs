@@ -1,0 +1,290 @@
+//! `/api/tasks`: run Tasks over HTTP, follow them, cancel them, list them.
+//!
+//! - `POST /api/tasks`: one task `{subagent_type, prompt, description?, model?, cwd?,
+//!   wait?}` or a batch `{tasks: [...], wait?}`. `wait` (default true) answers with the
+//!   result(s); `wait: false` answers 202 with the ids at once.
+//! - `GET /api/tasks?limit=N`: the latest tasks, newest first (from the ledger).
+//! - `GET /api/tasks/{id}`: one task, running or finished.
+//! - `GET /api/tasks/{id}/events`: its progress as Server-Sent Events, ending after
+//!   `finished` (a finished task sends that one event).
+//! - `POST /api/tasks/{id}/cancel`: stops it, keeping its partial output.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::future::join_all;
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::engine::request::default_description;
+use crate::engine::{TaskEvent, TaskRequest, TaskSnapshot, Workspace};
+use crate::error::ProxyError;
+use crate::state::SharedState;
+
+/// Tasks listed when `limit` is not given, and the most one call lists.
+const DEFAULT_LIST: usize = 50;
+const MAX_LIST: usize = 1000;
+/// Tasks one batch may hold.
+const MAX_BATCH: usize = 100;
+
+/// One task as the API takes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskInput {
+    #[serde(default)]
+    subagent_type: Option<String>,
+    prompt: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    /// Absolute; the proxy's current directory when absent.
+    #[serde(default)]
+    cwd: Option<PathBuf>,
+}
+
+/// `POST /api/tasks`.
+pub async fn create(State(state): State<SharedState>, body: Bytes) -> Result<Response, ProxyError> {
+    if !state.config.tasks.enabled {
+        return Err(ProxyError::Disabled(
+            "tasks are disabled; set [tasks] enabled = true in the config to run them".into(),
+        ));
+    }
+    let (inputs, batch, wait) = parse_body(&body)?;
+    let requests = inputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, input)| {
+            to_request(input).map_err(|e| match batch {
+                true => ProxyError::BadRequest(format!("tasks[{i}]: {e}")),
+                false => ProxyError::BadRequest(e),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let engine = &state.engine;
+    for (i, req) in requests.iter().enumerate() {
+        engine.check(req).map_err(|e| match batch {
+            true => ProxyError::BadRequest(format!("tasks[{i}]: {e}")),
+            false => ProxyError::BadRequest(e.to_string()),
+        })?;
+    }
+    let handles: Vec<_> = requests.into_iter().map(|r| engine.spawn(r)).collect();
+    if !wait {
+        let ids: Vec<&str> = handles.iter().map(|h| h.id.as_str()).collect();
+        let body = match batch {
+            true => json!({ "ids": ids }),
+            false => json!({ "id": ids.first(), "status": "queued" }),
+        };
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
+    let results = join_all(handles.into_iter().map(|h| h.result())).await;
+    let body = match batch {
+        true => json!({ "results": results }),
+        false => json!(results.first()),
+    };
+    Ok(Json(body).into_response())
+}
+
+/// The tasks of a body, whether it was a batch, and `wait`.
+fn parse_body(body: &[u8]) -> Result<(Vec<TaskInput>, bool, bool), ProxyError> {
+    let bad = |m: String| ProxyError::BadRequest(m);
+    let mut value: Value = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+    let Some(object) = value.as_object_mut() else {
+        return Err(bad(
+            "the body must be a JSON object: {\"subagent_type\", \"prompt\", \"description\"} or {\"tasks\": [...]}".into(),
+        ));
+    };
+    let wait = match object.remove("wait") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(wait)) => wait,
+        Some(other) => return Err(bad(format!("`wait` must be true or false, not {other}"))),
+    };
+    let Some(tasks) = object.remove("tasks") else {
+        let input = serde_json::from_value(value).map_err(|e| bad(format!("invalid task: {e}")))?;
+        return Ok((vec![input], false, wait));
+    };
+    if let Some(key) = object.keys().next() {
+        return Err(bad(format!(
+            "unknown field `{key}` beside `tasks`; a batch takes only `tasks` and `wait`"
+        )));
+    }
+    let Value::Array(items) = tasks else {
+        return Err(bad("`tasks` must be an array of tasks".into()));
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(bad(format!(
+            "`tasks` has {} entries; give 1 to {MAX_BATCH}",
+            items.len()
+        )));
+    }
+    let inputs = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_json::from_value(item).map_err(|e| bad(format!("tasks[{i}]: invalid task: {e}")))
+        })
+        .collect::<Result<Vec<TaskInput>, _>>()?;
+    Ok((inputs, true, wait))
+}
+
+fn to_request(input: TaskInput) -> Result<TaskRequest, String> {
+    let cwd = workspace_dir(input.cwd)?;
+    let description = input
+        .description
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| default_description(&input.prompt));
+    let mut req = TaskRequest::new(
+        input.subagent_type,
+        input.prompt,
+        description,
+        Workspace::at(cwd),
+    );
+    req.model = input.model;
+    Ok(req)
+}
+
+/// `cwd` as given (absolute, an existing directory), or the proxy's own.
+pub fn workspace_dir(cwd: Option<PathBuf>) -> Result<PathBuf, String> {
+    let dir = match cwd {
+        Some(dir) => dir,
+        None => std::env::current_dir().map_err(|e| {
+            format!("no `cwd` given and the proxy's own directory is unreadable ({e}); give `cwd`")
+        })?,
+    };
+    if !dir.is_absolute() {
+        return Err(format!(
+            "`cwd` must be an absolute path, not `{}`",
+            dir.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "`cwd` `{}` is not an existing directory",
+            dir.display()
+        ));
+    }
+    Ok(dir)
+}
+
+/// `GET /api/tasks?limit=N`.
+pub async fn list(
+    State(state): State<SharedState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ProxyError> {
+    let limit = match params.get("limit") {
+        None => DEFAULT_LIST,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIST).contains(n))
+            .ok_or_else(|| {
+                ProxyError::BadRequest(format!(
+                    "`limit` must be a whole number from 1 to {MAX_LIST}, not `{text}`"
+                ))
+            })?,
+    };
+    // Writes are queued: flush so a task accepted a moment ago is listed.
+    if let Err(e) = state.ledger.flush().await {
+        tracing::warn!("ledger flush before listing failed: {e}");
+    }
+    let ledger = state.ledger.clone();
+    let records = tokio::task::spawn_blocking(move || ledger.tasks(limit, 0))
+        .await
+        .map_err(|e| ProxyError::Internal(e.to_string()))?
+        .map_err(|e| ProxyError::Internal(e.to_string()))?;
+    // Running tasks: the live view has their progress; the row does not yet.
+    let mut running: HashMap<String, TaskSnapshot> = state
+        .engine
+        .running()
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    let tasks: Vec<TaskSnapshot> = records
+        .iter()
+        .map(|r| {
+            running
+                .remove(&r.id)
+                .unwrap_or_else(|| TaskSnapshot::from_record(r))
+        })
+        .collect();
+    Ok(Json(json!({ "tasks": tasks })))
+}
+
+/// `GET /api/tasks/{id}`.
+pub async fn get(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Json<TaskSnapshot>, ProxyError> {
+    let engine = state.engine.clone();
+    let lookup = id.clone();
+    tokio::task::spawn_blocking(move || engine.get(&lookup))
+        .await
+        .map_err(|e| ProxyError::Internal(e.to_string()))?
+        .map(Json)
+        .ok_or_else(|| not_found(&id))
+}
+
+/// `GET /api/tasks/{id}/events`.
+pub async fn events(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ProxyError> {
+    let receiver = state.engine.subscribe(&id).ok_or_else(|| not_found(&id))?;
+    let stream = futures_util::stream::unfold(Some(receiver), |receiver| async move {
+        let mut receiver = receiver?;
+        loop {
+            match receiver.recv().await {
+                Ok(event) => {
+                    let last = matches!(event, TaskEvent::Finished(_));
+                    let sse = Event::default()
+                        .event(event.kind())
+                        .json_data(&event)
+                        .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
+                    return Some((Ok(sse), (!last).then_some(receiver)));
+                }
+                // A slow reader skipped some progress; the end still comes.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// `POST /api/tasks/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ProxyError> {
+    if state.engine.cancel(&id) {
+        return Ok(Json(json!({ "id": id, "cancelled": true })));
+    }
+    let engine = state.engine.clone();
+    let lookup = id.clone();
+    let snapshot = tokio::task::spawn_blocking(move || engine.get(&lookup))
+        .await
+        .map_err(|e| ProxyError::Internal(e.to_string()))?;
+    match snapshot {
+        Some(task) => Err(ProxyError::Conflict(format!(
+            "task {id} has already ended ({}); there is nothing to cancel",
+            task.status
+        ))),
+        None => Err(not_found(&id)),
+    }
+}
+
+fn not_found(id: &str) -> ProxyError {
+    ProxyError::NotFound(format!(
+        "no task {id}; GET /api/tasks lists the latest ones"
+    ))
+}

@@ -1,0 +1,156 @@
+//! A subagent's hooks, as Claude Code fires them: SubagentStart when it begins,
+//! PreToolUse/PostToolUse around each of its tool calls, SubagentStop when it is
+//! about to finish (a blocking SubagentStop sends it on with the reason).
+
+use serde_json::{json, Value};
+
+use super::queue::TaskEntry;
+use super::request::TaskRequest;
+use super::tools::ToolOutcome;
+use super::Engine;
+use crate::hooks::{HookEvent, HookInput, PermissionDecision};
+
+impl Engine {
+    fn hook_input(
+        &self,
+        event: HookEvent,
+        entry: &TaskEntry,
+        req: &TaskRequest,
+    ) -> Option<HookInput> {
+        let hooks = self.hooks.as_ref()?;
+        let session = entry.who.session_id.as_deref().unwrap_or(&entry.who.id);
+        Some(
+            hooks
+                .input(event, session, &req.workspace.cwd)
+                .with("agent_id", entry.who.id.clone())
+                .with("agent_type", entry.who.agent.clone()),
+        )
+    }
+
+    /// SubagentStart; its added context, if any.
+    pub(super) async fn subagent_start(
+        &self,
+        entry: &TaskEntry,
+        req: &TaskRequest,
+    ) -> Option<String> {
+        let hooks = self.hooks.as_ref()?;
+        let input = self.hook_input(HookEvent::SubagentStart, entry, req)?;
+        let names = [entry.who.agent.as_str()];
+        let decision = hooks
+            .fire(&req.workspace.cwd, HookEvent::SubagentStart, input, &names)
+            .await;
+        decision.additional_context.filter(|c| !c.trim().is_empty())
+    }
+
+    /// SubagentStop; the reason to go on, when a hook blocked the stop.
+    pub(super) async fn subagent_stop(
+        &self,
+        entry: &TaskEntry,
+        req: &TaskRequest,
+        active: bool,
+    ) -> Option<String> {
+        let hooks = self.hooks.as_ref()?;
+        let input = self
+            .hook_input(HookEvent::SubagentStop, entry, req)?
+            .with("stop_hook_active", active);
+        let names = [entry.who.agent.as_str()];
+        let decision = hooks
+            .fire(&req.workspace.cwd, HookEvent::SubagentStop, input, &names)
+            .await;
+        if decision.stop.is_some() {
+            return None;
+        }
+        decision.block.filter(|r| !r.trim().is_empty())
+    }
+
+    /// PreToolUse for a subagent's call: the input to run it with, or why it may not run.
+    pub(super) async fn pre_tool_use(
+        &self,
+        entry: &TaskEntry,
+        req: &TaskRequest,
+        call_id: &str,
+        name: &str,
+        input: Value,
+    ) -> Result<Value, String> {
+        let Some(hooks) = self.hooks.as_ref() else {
+            return Ok(input);
+        };
+        if !hooks.has(&req.workspace.cwd, HookEvent::PreToolUse, &[name]) {
+            return Ok(input);
+        }
+        let Some(hook_input) = self.hook_input(HookEvent::PreToolUse, entry, req) else {
+            return Ok(input);
+        };
+        let hook_input = hook_input
+            .with("tool_name", name)
+            .with("tool_input", input.clone())
+            .with("tool_use_id", call_id);
+        let decision = hooks
+            .fire(
+                &req.workspace.cwd,
+                HookEvent::PreToolUse,
+                hook_input,
+                &[name],
+            )
+            .await;
+        if decision.block.is_some()
+            || decision.stop.is_some()
+            || decision.permission == Some(PermissionDecision::Deny)
+        {
+            return Err(decision
+                .permission_reason
+                .or(decision.block)
+                .or(decision.stop)
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| "a PreToolUse hook denied this call".into()));
+        }
+        Ok(decision.updated_input.unwrap_or(input))
+    }
+
+    /// PostToolUse for a subagent's call; what a blocking hook (or added context) says
+    /// goes after the result the subagent reads.
+    pub(super) async fn post_tool_use(
+        &self,
+        entry: &TaskEntry,
+        req: &TaskRequest,
+        call_id: &str,
+        name: &str,
+        input: &Value,
+        outcome: &mut ToolOutcome,
+    ) {
+        let Some(hooks) = self.hooks.as_ref() else {
+            return;
+        };
+        if !hooks.has(&req.workspace.cwd, HookEvent::PostToolUse, &[name]) {
+            return;
+        }
+        let Some(hook_input) = self.hook_input(HookEvent::PostToolUse, entry, req) else {
+            return;
+        };
+        let hook_input = hook_input
+            .with("tool_name", name)
+            .with("tool_input", input.clone())
+            .with("tool_use_id", call_id)
+            .with(
+                "tool_response",
+                json!({"output": outcome.output, "is_error": outcome.is_error}),
+            );
+        let decision = hooks
+            .fire(
+                &req.workspace.cwd,
+                HookEvent::PostToolUse,
+                hook_input,
+                &[name],
+            )
+            .await;
+        for note in [decision.block, decision.additional_context]
+            .into_iter()
+            .flatten()
+        {
+            if !note.trim().is_empty() {
+                outcome.output.push_str("\n\nPostToolUse hook: ");
+                outcome.output.push_str(note.trim());
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! What a caller asks the engine for: one Task, and the workspace it runs in.
+
+use std::path::PathBuf;
+
+use crate::engine::access::SandboxMode;
+use crate::providers::router::InheritTarget;
+
+/// The agent a Task without `subagent_type` runs.
+pub const DEFAULT_AGENT: &str = "general-purpose";
+
+/// Longest `description` accepted (Claude Code asks for 3-5 words).
+pub const MAX_DESCRIPTION_CHARS: usize = 200;
+
+/// Where a task's tools may act.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// The directory Codex (or the caller) works in; agents and settings resolve here.
+    pub cwd: PathBuf,
+    /// Directories file tools may touch; `cwd` is always one of them.
+    pub roots: Vec<PathBuf>,
+    /// The session's sandbox: a read-only session gets no writing tools.
+    pub sandbox: SandboxMode,
+}
+
+impl Workspace {
+    /// A workspace of one directory with the default sandbox (workspace-write).
+    pub fn at(cwd: impl Into<PathBuf>) -> Self {
+        let cwd = cwd.into();
+        Self {
+            roots: vec![cwd.clone()],
+            cwd,
+            sandbox: SandboxMode::default(),
+        }
+    }
+}
+
+/// One Task, as the model (or a CLI/HTTP user) asked for it.
+#[derive(Debug, Clone)]
+pub struct TaskRequest {
+    /// The agent to run; `None` → `general-purpose`.
+    pub subagent_type: Option<String>,
+    /// What the subagent should do: its first user message.
+    pub prompt: String,
+    /// A few words for progress lines and the ledger (the prompt's first words when empty).
+    pub description: String,
+    /// The Task call's `model` override.
+    pub model: Option<String>,
+    /// Where it runs.
+    pub workspace: Workspace,
+    /// The Codex session's own upstream, credentials and model (`inherit`).
+    pub inherit: Option<InheritTarget>,
+    /// The Codex session that asked for it.
+    pub session_id: Option<String>,
+    /// The Task function_call's `call_id`, when it came from the stream.
+    pub call_id: Option<String>,
+    /// De-duplication key: a completed task with the same key is not run again, a
+    /// running one is joined.
+    pub call_key: Option<String>,
+    /// 0 for tasks from Codex, the CLI or HTTP; a subagent's children are one deeper.
+    pub depth: u32,
+    /// The task whose subagent asked for this one.
+    pub parent_id: Option<String>,
+}
+
+impl TaskRequest {
+    /// A top-level request with everything optional left empty.
+    pub fn new(
+        subagent_type: Option<String>,
+        prompt: impl Into<String>,
+        description: impl Into<String>,
+        workspace: Workspace,
+    ) -> Self {
+        Self {
+            subagent_type,
+            prompt: prompt.into(),
+            description: description.into(),
+            model: None,
+            workspace,
+            inherit: None,
+            session_id: None,
+            call_id: None,
+            call_key: None,
+            depth: 0,
+            parent_id: None,
+        }
+    }
+
+    /// The agent name asked for, `general-purpose` when none.
+    pub fn agent_name(&self) -> &str {
+        self.subagent_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(DEFAULT_AGENT)
+    }
+
+    /// Checks what can be checked without the workspace's agents. Pure.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        if self.prompt.trim().is_empty() {
+            return Err(RequestError::EmptyPrompt);
+        }
+        let chars = self.description.chars().count();
+        if chars > MAX_DESCRIPTION_CHARS {
+            return Err(RequestError::DescriptionTooLong { chars });
+        }
+        if self.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err(RequestError::EmptyModel);
+        }
+        Ok(())
+    }
+}
+
+/// A description for a request that gave none: the prompt's first words.
+pub fn default_description(prompt: &str) -> String {
+    let words: Vec<&str> = prompt.split_whitespace().take(5).collect();
+    let mut text = words.join(" ");
+    if text.chars().count() > 60 {
+        text = text.chars().take(59).collect::<String>() + "…";
+    }
+    text
+}
+
+/// Why a request cannot run, in words that say what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("the prompt is empty; say what the subagent should do")]
+    EmptyPrompt,
+    #[error("the description has {chars} characters; keep it under {MAX_DESCRIPTION_CHARS} (3-5 words is the convention)")]
+    DescriptionTooLong { chars: usize },
+    #[error("`model` is empty; leave it out to use the agent's model, or give one such as sonnet or gpt-5")]
+    EmptyModel,
+    #[error("unknown agent `{name}`; available agents: {}", available.join(", "))]
+    UnknownAgent {
+        name: String,
+        available: Vec<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(prompt: &str, description: &str) -> TaskRequest {
+        TaskRequest::new(None, prompt, description, Workspace::at("/w"))
+    }
+
+    #[test]
+    fn validation_names_what_to_change() {
+        assert_eq!(request("do it", "Do it").validate(), Ok(()));
+        assert_eq!(
+            request("  \n", "x").validate(),
+            Err(RequestError::EmptyPrompt)
+        );
+        let long = "d".repeat(MAX_DESCRIPTION_CHARS + 1);
+        let err = request("p", &long).validate().unwrap_err();
+        assert_eq!(err, RequestError::DescriptionTooLong { chars: 201 });
+        assert!(err.to_string().contains("under 200"), "{err}");
+        let mut r = request("p", "d");
+        r.model = Some(" ".into());
+        assert_eq!(r.validate(), Err(RequestError::EmptyModel));
+        let unknown = RequestError::UnknownAgent {
+            name: "revieww".into(),
+            available: vec!["Explore".into(), "reviewer".into()],
+        };
+        assert_eq!(
+            unknown.to_string(),
+            "unknown agent `revieww`; available agents: Explore, reviewer"
+        );
+    }
+
+    #[test]
+    fn agent_name_defaults_to_general_purpose() {
+        let mut r = request("p", "d");
+        assert_eq!(r.agent_name(), "general-purpose");
+        r.subagent_type = Some("  ".into());
+        assert_eq!(r.agent_name(), "general-purpose");
+        r.subagent_type = Some("Explore".into());
+        assert_eq!(r.agent_name(), "Explore");
+    }
+
+    #[test]
+    fn default_description_is_the_first_words_of_the_prompt() {
+        assert_eq!(
+            default_description("Find every   caller of parse_config in src and report"),
+            "Find every caller of parse_config"
+        );
+        let long = default_description(&"abcdefghijklmnopqrstuvwxyz ".repeat(5));
+        assert_eq!(long.chars().count(), 60);
+        assert!(long.ends_with('…'));
+    }
+}

@@ -1,0 +1,422 @@
+//! One subagent from its slot to its end: its own system prompt, tools and model,
+//! then the tool loop (call the model, run the tools it asks for, feed the results
+//! back) until a final answer, `maxTurns`, the timeout or a cancel.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde_json::Value;
+
+use super::access::canonical_tool_name;
+use super::agent_tool::{self, AgentCall, AGENT_TOOL};
+use super::events::TaskEvent;
+use super::policy::{access_policy, offered_tools, offers_agent_tool};
+use super::progress::tool_summary;
+use super::prompt::{system_prompt, Environment};
+use super::queue::TaskEntry;
+use super::request::TaskRequest;
+use super::result::{TaskResult, TaskStatus};
+use super::tools::{run_tool_call, ToolContext, ToolOutcome};
+use super::Engine;
+use crate::claude::AgentDef;
+use crate::providers::router::{Attempt, Candidate, Completion, Outcome};
+use crate::providers::{Block, Message, ModelRequest, Role};
+use crate::store::{ModelAttemptRecord, Timestamp, ToolCallRecord};
+
+/// Times a SubagentStop hook may send one subagent on.
+const MAX_STOP_CONTINUATIONS: u32 = 3;
+
+/// Everything a subagent runs with, fixed before it starts.
+struct Prepared {
+    agent: AgentDef,
+    candidates: Vec<Candidate>,
+    request: ModelRequest,
+    ctx: ToolContext,
+    max_turns: u32,
+    timeout: Duration,
+}
+
+/// How the loop ended (the text and counts are in the entry's progress).
+enum Ended {
+    Completed,
+    Failed(String),
+}
+
+impl Engine {
+    /// Runs the task in `entry`: waits for a slot, then the subagent, under the
+    /// task's timeout and cancel token.
+    pub(super) async fn run(
+        self: &Arc<Self>,
+        entry: &Arc<TaskEntry>,
+        req: TaskRequest,
+        agent: Result<AgentDef, String>,
+    ) -> TaskResult {
+        let prepared = match agent.and_then(|agent| self.prepare(agent, &req)) {
+            Ok(prepared) => prepared,
+            Err(error) => return entry.result(TaskStatus::Failed, Some(error)),
+        };
+        // Children run under their parent's slot: waiting for another could deadlock.
+        let _slot = if req.parent_id.is_none() {
+            tokio::select! {
+                biased;
+                () = entry.cancel.cancelled() => {
+                    return entry.result(TaskStatus::Cancelled, Some("cancelled while waiting for a slot".into()));
+                }
+                permit = Arc::clone(&self.slots).acquire_owned() => permit.ok(),
+            }
+        } else {
+            None
+        };
+        let at = entry.start();
+        self.ledger.task_started(&entry.who.id, at);
+        entry.emit(TaskEvent::Started {
+            agent: prepared.agent.name.clone(),
+            model: prepared
+                .candidates
+                .first()
+                .map(Candidate::label)
+                .unwrap_or_default(),
+        });
+        let mut prepared = prepared;
+        if let Some(context) = self.subagent_start(entry, &req).await {
+            if let Some(first) = prepared.request.messages.first_mut() {
+                first.content.push(Block::Text {
+                    text: format!(
+                        "<hook_context event=\"SubagentStart\">\n{context}\n</hook_context>"
+                    ),
+                });
+            }
+        }
+        let timeout = prepared.timeout;
+        tokio::select! {
+            ended = self.tool_loop(entry, &req, prepared) => match ended {
+                Ended::Completed => entry.result(TaskStatus::Completed, None),
+                Ended::Failed(error) => entry.result(TaskStatus::Failed, Some(error)),
+            },
+            () = tokio::time::sleep(timeout) => {
+                // Stops the subagents this one started, too.
+                entry.cancel.cancel();
+                entry.result(TaskStatus::TimedOut, Some(format!(
+                    "the task ran out of time after {} s (the agent's `timeout`, or [tasks] timeout_secs); its partial output is kept",
+                    timeout.as_secs_f64()
+                )))
+            }
+            () = entry.cancel.cancelled() => {
+                entry.result(TaskStatus::Cancelled, Some("cancelled; its partial output is kept".into()))
+            }
+        }
+    }
+
+    /// The subagent's context: system prompt, tools, access policy and model candidates.
+    fn prepare(&self, agent: AgentDef, req: &TaskRequest) -> Result<Prepared, String> {
+        let cwd = &req.workspace.cwd;
+        let roots = self.catalogs.settings.roots();
+        let settings = self.catalogs.settings.get(cwd);
+        let policy = access_policy(
+            &agent,
+            &settings,
+            &req.workspace,
+            roots,
+            req.depth + 1,
+            self.config.max_depth,
+        );
+        let mut tools: Vec<_> = offered_tools(&self.tools, &policy)
+            .iter()
+            .filter_map(|t| self.tool_specs.get(t.name()).cloned())
+            .collect();
+        if offers_agent_tool(&policy) {
+            let agents = self.agents(cwd);
+            tools.push(agent_tool::spec(
+                &agents,
+                agent.allowed_subagent_types.as_deref(),
+            ));
+        }
+        let mut ctx = ToolContext::new(cwd.clone(), Arc::new(policy), self.http.clone());
+        ctx.limits.bash_default_timeout = Duration::from_secs(self.config.bash_timeout_secs);
+        ctx.limits.output_cap = self.config.output_cap_bytes;
+
+        let spec = req.model.as_deref().or(agent.model.as_deref());
+        let inherit = req.inherit.as_ref().or(self.local_inherit.as_ref());
+        let candidates = self
+            .router
+            .resolve(spec, inherit)
+            .map_err(|e| e.to_string())?;
+        let request = ModelRequest {
+            model: String::new(),
+            system: system_prompt(&agent.body, &Environment::detect(cwd)),
+            messages: vec![Message::user_text(req.prompt.clone())],
+            tools,
+            temperature: agent.temperature,
+            max_tokens: agent.max_tokens,
+        };
+        Ok(Prepared {
+            max_turns: agent.max_turns.unwrap_or(self.config.max_turns).max(1),
+            timeout: agent.timeout.unwrap_or_else(|| self.config.timeout()),
+            agent,
+            candidates,
+            request,
+            ctx,
+        })
+    }
+
+    async fn tool_loop(
+        self: &Arc<Self>,
+        entry: &Arc<TaskEntry>,
+        req: &TaskRequest,
+        p: Prepared,
+    ) -> Ended {
+        let Prepared {
+            candidates,
+            mut request,
+            ctx,
+            max_turns,
+            ..
+        } = p;
+        let mut seq = 0u32;
+        let mut stops_refused = 0u32;
+        for turn in 1..=max_turns {
+            let completion = self.router.complete(&candidates, &request).await;
+            let completion = match completion {
+                Ok(done) => {
+                    self.record_attempts(entry, &done.attempts, Some(&done));
+                    done
+                }
+                Err(exhausted) => {
+                    self.record_attempts(entry, &exhausted.attempts, None);
+                    return Ended::Failed(exhausted.to_string());
+                }
+            };
+            let response = completion.response;
+            let text = response.text();
+            entry.update(|p| {
+                p.usage.add(&response.usage);
+                if let Some(cost) = completion.cost_usd {
+                    p.cost_usd = Some(p.cost_usd.unwrap_or(0.0) + cost);
+                }
+                p.provider = Some(response.provider.clone());
+                p.model = Some(response.model.clone());
+                if !text.trim().is_empty() {
+                    p.text = text.clone();
+                }
+            });
+            entry.emit(TaskEvent::ModelCall {
+                provider: response.provider.clone(),
+                model: response.model.clone(),
+            });
+            let calls: Vec<(String, String, Value)> = response
+                .tool_calls()
+                .map(|(id, name, input)| (id.to_string(), name.to_string(), input.clone()))
+                .collect();
+            request.messages.push(Message {
+                role: Role::Assistant,
+                content: response.content,
+            });
+            if calls.is_empty() {
+                // A SubagentStop hook may send it on, a few times, while turns remain.
+                if stops_refused < MAX_STOP_CONTINUATIONS && turn < max_turns {
+                    if let Some(reason) = self.subagent_stop(entry, req, stops_refused > 0).await {
+                        stops_refused += 1;
+                        request.messages.push(Message::user_text(format!(
+                            "SubagentStop hook feedback:\n{reason}"
+                        )));
+                        continue;
+                    }
+                }
+                return Ended::Completed;
+            }
+            if turn == max_turns {
+                return Ended::Failed(format!(
+                    "the subagent used all {max_turns} of its turns (the agent's `maxTurns`, or [tasks] max_turns) and still wanted to call tools; its partial output is kept"
+                ));
+            }
+            let results = self.run_tools(entry, req, &ctx, calls, &mut seq).await;
+            request.messages.push(Message {
+                role: Role::User,
+                content: results,
+            });
+        }
+        Ended::Failed(format!("the subagent used all {max_turns} of its turns"))
+    }
+
+    /// Runs one response's tool calls: consecutive read-only calls (and subagents)
+    /// together, anything that may change files alone and in order. Results keep the
+    /// calls' order.
+    async fn run_tools(
+        self: &Arc<Self>,
+        entry: &Arc<TaskEntry>,
+        req: &TaskRequest,
+        ctx: &ToolContext,
+        calls: Vec<(String, String, Value)>,
+        seq: &mut u32,
+    ) -> Vec<Block> {
+        let mut results = Vec::with_capacity(calls.len());
+        let mut batch = Vec::new();
+        for (id, name, input) in calls {
+            *seq += 1;
+            let call = (*seq, id, name, input);
+            if self.runs_concurrently(&call.2) {
+                batch.push(call);
+                continue;
+            }
+            results.extend(
+                self.run_batch(entry, req, ctx, std::mem::take(&mut batch))
+                    .await,
+            );
+            results.extend(self.run_batch(entry, req, ctx, vec![call]).await);
+        }
+        results.extend(self.run_batch(entry, req, ctx, batch).await);
+        results
+    }
+
+    fn runs_concurrently(&self, name: &str) -> bool {
+        let name = canonical_tool_name(name);
+        name == AGENT_TOOL || self.tools.iter().any(|t| t.name() == name && t.read_only())
+    }
+
+    async fn run_batch(
+        self: &Arc<Self>,
+        entry: &Arc<TaskEntry>,
+        req: &TaskRequest,
+        ctx: &ToolContext,
+        calls: Vec<(u32, String, String, Value)>,
+    ) -> Vec<Block> {
+        join_all(
+            calls
+                .into_iter()
+                .map(|(seq, id, name, input)| self.run_one(entry, req, ctx, seq, id, name, input)),
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_one(
+        self: &Arc<Self>,
+        entry: &Arc<TaskEntry>,
+        req: &TaskRequest,
+        ctx: &ToolContext,
+        seq: u32,
+        call_id: String,
+        name: String,
+        input: Value,
+    ) -> Block {
+        entry.emit(TaskEvent::ToolUse {
+            tool: name.clone(),
+            summary: tool_summary(canonical_tool_name(&name), &input, &ctx.cwd),
+        });
+        let at = Timestamp::now();
+        let started = Instant::now();
+        let mut outcome = match self
+            .pre_tool_use(entry, req, &call_id, &name, input.clone())
+            .await
+        {
+            Err(reason) => ToolOutcome {
+                output: format!("Blocked by hook: {reason}"),
+                is_error: true,
+            },
+            Ok(input) if canonical_tool_name(&name) == AGENT_TOOL => {
+                self.run_agent_call(entry, req, ctx, &call_id, &input).await
+            }
+            Ok(input) => run_tool_call(&self.tools, &name, input, ctx).await,
+        };
+        self.post_tool_use(entry, req, &call_id, &name, &input, &mut outcome)
+            .await;
+        entry.update(|p| p.tool_uses += 1);
+        self.ledger.tool_call(&ToolCallRecord {
+            task_id: entry.who.id.clone(),
+            seq,
+            tool: name,
+            input,
+            is_error: outcome.is_error,
+            output_bytes: outcome.output.len() as u64,
+            duration_ms: millis(started.elapsed()),
+            at,
+        });
+        Block::ToolResult {
+            call_id,
+            content: outcome.output,
+            is_error: outcome.is_error,
+        }
+    }
+
+    /// An Agent call: a child task through this engine, one level deeper, under this
+    /// task's slot and cancel token. The child's result text is the tool output.
+    async fn run_agent_call(
+        self: &Arc<Self>,
+        entry: &Arc<TaskEntry>,
+        req: &TaskRequest,
+        ctx: &ToolContext,
+        call_id: &str,
+        input: &Value,
+    ) -> ToolOutcome {
+        let refused = |output: String| ToolOutcome {
+            output,
+            is_error: true,
+        };
+        if let Err(e) = ctx.access.check_call(AGENT_TOOL, true, input, &ctx.cwd) {
+            return refused(e.to_string());
+        }
+        let call = match AgentCall::parse(input) {
+            Ok(call) => call,
+            Err(e) => return refused(e),
+        };
+        let child = TaskRequest {
+            subagent_type: call.subagent_type,
+            prompt: call.prompt,
+            description: call.description,
+            model: call.model,
+            workspace: req.workspace.clone(),
+            inherit: req.inherit.clone(),
+            session_id: req.session_id.clone(),
+            call_id: Some(call_id.to_string()),
+            call_key: None,
+            depth: req.depth + 1,
+            parent_id: Some(entry.who.id.clone()),
+        };
+        let result = self
+            .spawn_with(child, entry.cancel.child_token())
+            .result()
+            .await;
+        ToolOutcome {
+            output: result.to_claude_text(),
+            is_error: !result.is_success(),
+        }
+    }
+
+    fn record_attempts(&self, entry: &TaskEntry, attempts: &[Attempt], done: Option<&Completion>) {
+        // Attempts ran one after another and ended now: walk back to their starts.
+        let mut end = Timestamp::now().as_millis();
+        let starts: Vec<i64> = attempts
+            .iter()
+            .rev()
+            .map(|a| {
+                end -= i64::try_from(millis(a.duration)).unwrap_or(0);
+                end
+            })
+            .collect();
+        for (attempt, start) in attempts.iter().zip(starts.into_iter().rev()) {
+            let ok = matches!(attempt.outcome, Outcome::Ok);
+            let usage = done
+                .filter(|_| ok)
+                .map(|d| d.response.usage)
+                .unwrap_or_default();
+            let took = millis(attempt.duration);
+            self.ledger.model_attempt(&ModelAttemptRecord {
+                task_id: entry.who.id.clone(),
+                provider: attempt.provider.clone(),
+                model: attempt.model.clone(),
+                ok,
+                error: (!ok).then(|| attempt.outcome_text()),
+                retries: attempt.retries,
+                duration_ms: took,
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                at: Timestamp(start),
+            });
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

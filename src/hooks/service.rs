@@ -1,0 +1,143 @@
+//! The one way the proxy fires hooks: the workspace's merged settings give the
+//! runner (cached until the settings change), every run is recorded in the ledger,
+//! and a hook that fails is logged with its command named, never in the way.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{HookConfig, HookDecision, HookEvent, HookInput, HookRunner};
+use crate::claude::{ClaudeCatalogs, Settings};
+use crate::store::Ledger;
+
+/// A workspace's runner and the settings it was built from.
+type CachedRunner = (Arc<Settings>, Arc<HookRunner>);
+
+pub struct Hooks {
+    catalogs: Arc<ClaudeCatalogs>,
+    ledger: Arc<Ledger>,
+    enabled: bool,
+    /// Per workspace: the settings a runner was built from, and the runner.
+    runners: Mutex<HashMap<PathBuf, CachedRunner>>,
+    /// Codex's transcript (rollout) file per session, and when it was looked for
+    /// (a miss is looked for again after a while: Codex may not have written it yet).
+    transcripts: Mutex<HashMap<String, (PathBuf, Instant)>>,
+    codex_home: Option<PathBuf>,
+}
+
+impl Hooks {
+    pub fn new(catalogs: Arc<ClaudeCatalogs>, ledger: Arc<Ledger>, enabled: bool) -> Hooks {
+        let codex_home = std::env::var_os("CODEX_HOME")
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".codex")));
+        Hooks {
+            catalogs,
+            ledger,
+            enabled,
+            runners: Mutex::new(HashMap::new()),
+            transcripts: Mutex::new(HashMap::new()),
+            codex_home,
+        }
+    }
+
+    /// The runner for a workspace's merged settings; rebuilt when they change.
+    pub fn runner(&self, cwd: &Path) -> Arc<HookRunner> {
+        let settings = self.catalogs.settings.get(cwd);
+        let mut runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, runner)) = runners.get(cwd) {
+            if Arc::ptr_eq(seen, &settings) {
+                return runner.clone();
+            }
+        }
+        let sources: Vec<(PathBuf, Value)> = settings
+            .hooks_sources
+            .iter()
+            .map(|s| (s.path.clone(), s.value.clone()))
+            .collect();
+        let (config, warnings) = HookConfig::from_settings(&sources);
+        for w in warnings {
+            tracing::warn!(workspace = %cwd.display(), "hooks: {w}");
+        }
+        let runner = Arc::new(HookRunner::new(config));
+        runners.insert(cwd.to_path_buf(), (settings, runner.clone()));
+        runner
+    }
+
+    /// Whether any hook would run for this event and these names.
+    pub fn has(&self, cwd: &Path, event: HookEvent, names: &[&str]) -> bool {
+        self.enabled && self.runner(cwd).has_hooks(event, names)
+    }
+
+    /// The common stdin fields of an event in this session. The transcript path is
+    /// filled in by `fire`, only when a hook will run.
+    pub fn input(&self, event: HookEvent, session_id: &str, cwd: &Path) -> HookInput {
+        HookInput::new(event, session_id, Path::new(""), cwd)
+    }
+
+    /// Runs the matching hooks, records each run, and returns what they decided.
+    pub async fn fire(
+        &self,
+        cwd: &Path,
+        event: HookEvent,
+        input: HookInput,
+        names: &[&str],
+    ) -> HookDecision {
+        if !self.enabled {
+            return HookDecision::default();
+        }
+        let runner = self.runner(cwd);
+        if !runner.has_hooks(event, names) {
+            return HookDecision::default();
+        }
+        let mut input = input.into_value();
+        if let Some(session) = input["session_id"].as_str().map(str::to_string) {
+            input["transcript_path"] = self.transcript(&session).display().to_string().into();
+        }
+        let decision = runner.run(event, input, names, cwd).await;
+        for run in &decision.runs {
+            self.ledger.hook_run(run);
+        }
+        for error in &decision.errors {
+            tracing::warn!(event = event.as_str(), workspace = %cwd.display(), "hook failed (not blocking): {error}");
+        }
+        decision
+    }
+
+    /// Codex keeps each session as `sessions/YYYY/MM/DD/rollout-…-<id>.jsonl` under its
+    /// home; hooks that read the transcript get that path, or an empty one.
+    fn transcript(&self, session_id: &str) -> PathBuf {
+        const RETRY_MISS_AFTER: Duration = Duration::from_secs(10);
+        if let Some((p, at)) = self
+            .transcripts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(session_id)
+        {
+            if !p.as_os_str().is_empty() || at.elapsed() < RETRY_MISS_AFTER {
+                return p.clone();
+            }
+        }
+        let found = self.codex_home.as_ref().and_then(|home| {
+            ignore::WalkBuilder::new(home.join("sessions"))
+                .standard_filters(false)
+                .max_depth(Some(4))
+                .build()
+                .filter_map(Result::ok)
+                .map(|e| e.into_path())
+                .find(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.ends_with(&format!("{session_id}.jsonl")))
+                })
+        });
+        let path = found.unwrap_or_default();
+        self.transcripts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session_id.to_string(), (path.clone(), Instant::now()));
+        path
+    }
+}

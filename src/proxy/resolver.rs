@@ -1,0 +1,252 @@
+//! What answers the interceptor's questions for one turn: Task calls run in the
+//! engine (with the session's own upstream, credentials, model, workspace and
+//! sandbox), held tool calls go to PreToolUse hooks, a turn about to stop goes to
+//! Stop hooks, and history links go to the ledger.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskCall};
+use super::stream::Resolver;
+use crate::engine::progress::finished_summary;
+use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
+use crate::hooks::codex_tools::{apply_updated_input, view};
+use crate::hooks::service::Hooks;
+use crate::hooks::{HookEvent, PermissionDecision};
+use crate::providers::router::InheritTarget;
+use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp};
+
+pub struct TurnResolver {
+    pub engine: Arc<Engine>,
+    pub ledger: Arc<Ledger>,
+    pub hooks: Arc<Hooks>,
+    pub workspace: Workspace,
+    pub inherit: InheritTarget,
+    pub session_id: Option<String>,
+    /// Identifies this turn across Codex's retries of it (turn id, or the body's hash).
+    pub turn_key: String,
+}
+
+impl TurnResolver {
+    /// The same Task in the same turn is the same call: a retry reuses its result.
+    fn call_key(&self, call: &TaskCall) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            self.session_id.as_deref().unwrap_or(""),
+            &self.turn_key,
+            call.args.subagent_type.as_deref().unwrap_or(""),
+            &call.args.description,
+            &call.args.prompt,
+            call.args.model.as_deref().unwrap_or(""),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        format!("{:x}", h.finalize())
+    }
+
+    fn session(&self) -> &str {
+        self.session_id.as_deref().unwrap_or("")
+    }
+}
+
+/// How a finished Task reads to the model and to the user.
+pub fn outcome(result: &TaskResult) -> Outcome {
+    Outcome {
+        ok: result.is_success(),
+        output: result.to_claude_text(),
+        summary: finished_summary(result),
+    }
+}
+
+impl Resolver for TurnResolver {
+    fn start(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
+        let call_key = self.call_key(&call);
+        let mut req = TaskRequest::new(
+            call.args.subagent_type.clone(),
+            call.args.prompt.clone(),
+            call.args.description.clone(),
+            self.workspace.clone(),
+        );
+        req.model = call.args.model.clone();
+        req.inherit = Some(self.inherit.clone());
+        req.session_id = self.session_id.clone();
+        req.call_id = Some(call.call_id.clone());
+        req.call_key = Some(call_key);
+        // The engine runs it detached: dropping this future leaves it running.
+        let handle = self.engine.spawn(req);
+        Box::pin(async move { outcome(&handle.result().await) })
+    }
+
+    fn decide(&self, call: HeldCall) -> BoxFuture<'static, Decision> {
+        let hooks = self.hooks.clone();
+        let cwd = self.workspace.cwd.clone();
+        let v = view(&call.item);
+        let input = hooks
+            .input(HookEvent::PreToolUse, self.session(), &cwd)
+            .with("tool_name", v.tool_name.clone())
+            .with("tool_input", v.tool_input.clone())
+            .with("tool_use_id", call.call_id.clone());
+        Box::pin(async move {
+            let decision = hooks
+                .fire(&cwd, HookEvent::PreToolUse, input, &v.match_names())
+                .await;
+            let denied = decision.block.is_some()
+                || decision.stop.is_some()
+                || decision.permission == Some(PermissionDecision::Deny);
+            if denied {
+                let reason = decision
+                    .permission_reason
+                    .or(decision.block)
+                    .or(decision.stop)
+                    .filter(|r| !r.trim().is_empty())
+                    .unwrap_or_else(|| "a PreToolUse hook denied this call".to_string());
+                return Decision::Deny { reason };
+            }
+            // `ask` leaves the call to Codex's own approval policy.
+            let item = decision
+                .updated_input
+                .as_ref()
+                .and_then(|updated| apply_updated_input(&call.item, updated));
+            Decision::Allow { item }
+        })
+    }
+
+    fn stop(&self, active: bool) -> BoxFuture<'static, Option<String>> {
+        let hooks = self.hooks.clone();
+        let cwd = self.workspace.cwd.clone();
+        let input = hooks
+            .input(HookEvent::Stop, self.session(), &cwd)
+            .with("stop_hook_active", active);
+        Box::pin(async move {
+            let decision = hooks.fire(&cwd, HookEvent::Stop, input, &[]).await;
+            if decision.stop.is_some() {
+                // `continue: false` ends the turn, whatever else was said.
+                return None;
+            }
+            decision.block.filter(|r| !r.trim().is_empty())
+        })
+    }
+
+    fn remember(&self, link: HistoryLink) {
+        self.ledger.link_history(&LinkRecord {
+            message_id: link.message_id,
+            session_id: self.session_id.clone(),
+            call_item_json: Value::Array(
+                link.calls
+                    .into_iter()
+                    .map(|(item, at)| {
+                        serde_json::json!({"item": item, "after": at.after, "before": at.before})
+                    })
+                    .collect(),
+            )
+            .to_string(),
+            output_item_json: Value::Array(link.outputs).to_string(),
+            created_at: Timestamp::now(),
+        });
+    }
+}
+
+/// The `inherit` target of a turn: the upstream the request went to, minus
+/// `/responses`, with the session's own headers (credentials, account, routing).
+pub fn inherit_target(
+    base: &str,
+    path: &str,
+    headers: &http::HeaderMap,
+    model: &str,
+) -> InheritTarget {
+    let prefix = path.strip_suffix("/responses").unwrap_or(path);
+    let mut h = http::HeaderMap::new();
+    for (name, value) in headers {
+        // The subagent's requests are its own: not lite, not this turn's framing.
+        let skip = matches!(
+            name.as_str(),
+            "content-type"
+                | "content-length"
+                | "content-encoding"
+                | "accept"
+                | "accept-encoding"
+                | "x-openai-internal-codex-responses-lite"
+        );
+        if !skip {
+            h.append(name.clone(), value.clone());
+        }
+    }
+    InheritTarget {
+        base_url: format!("{}{prefix}", base.trim_end_matches('/')),
+        headers: h,
+        model: model.to_string(),
+    }
+}
+
+/// A stable key for a request without Codex's turn metadata: its body's hash.
+pub fn body_key(body: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inherit_uses_the_requests_own_upstream_and_credentials() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", "Bearer sk-x".parse().unwrap());
+        headers.insert("chatgpt-account-id", "acct".parse().unwrap());
+        headers.insert("content-encoding", "zstd".parse().unwrap());
+        headers.insert(
+            "x-openai-internal-codex-responses-lite",
+            "true".parse().unwrap(),
+        );
+        let t = inherit_target(
+            "https://chatgpt.com/",
+            "/backend-api/codex/responses",
+            &headers,
+            "gpt-6.1-sol",
+        );
+        assert_eq!(t.base_url, "https://chatgpt.com/backend-api/codex");
+        assert_eq!(t.model, "gpt-6.1-sol");
+        assert_eq!(t.headers["authorization"], "Bearer sk-x");
+        assert_eq!(t.headers["chatgpt-account-id"], "acct");
+        assert!(t.headers.get("content-encoding").is_none());
+        assert!(t
+            .headers
+            .get("x-openai-internal-codex-responses-lite")
+            .is_none());
+        let t = inherit_target("http://127.0.0.1:9", "/v1/responses", &headers, "m");
+        assert_eq!(t.base_url, "http://127.0.0.1:9/v1");
+    }
+
+    #[test]
+    fn outcome_lines_match_the_progress_format() {
+        let mut r = TaskResult {
+            id: "t1".into(),
+            agent: "code-reviewer".into(),
+            description: "Review".into(),
+            status: crate::engine::TaskStatus::Completed,
+            output: "All good.".into(),
+            error: None,
+            tool_uses: 3,
+            usage: Default::default(),
+            cost_usd: None,
+            provider: None,
+            model: None,
+            duration: std::time::Duration::from_millis(12_340),
+            queued: std::time::Duration::ZERO,
+            reused: false,
+        };
+        let o = outcome(&r);
+        assert!(o.ok);
+        assert_eq!(o.summary, "Done · 3 tool uses · 12.3s");
+        assert!(o.output.starts_with("All good."));
+        assert!(o.output.contains("agentId: t1"));
+        r.status = crate::engine::TaskStatus::Failed;
+        r.error = Some("Error: anthropic 529 overloaded".into());
+        let o = outcome(&r);
+        assert!(!o.ok);
+        assert_eq!(o.summary, "Failed: anthropic 529 overloaded");
+    }
+}

@@ -1,0 +1,231 @@
+//! `codex-plus task` and `codex-plus agents` as a user runs them: the built binary,
+//! a mock model as the OpenAI upstream, and a temporary home.
+
+mod engine_mock;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use engine_mock::*;
+use serde_json::{json, Value};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    ws: PathBuf,
+}
+
+fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(tmp.path()).unwrap();
+    let ws = root.join("ws");
+    std::fs::create_dir_all(ws.join(".claude/agents")).unwrap();
+    std::fs::create_dir_all(root.join("home")).unwrap();
+    std::fs::write(
+        ws.join(".claude/agents/reader.md"),
+        "---\nname: reader\ndescription: Reads files\ntools: Read\n---\nYou read files.\n",
+    )
+    .unwrap();
+    std::fs::write(ws.join("notes.txt"), "hello\n").unwrap();
+    Env {
+        _tmp: tmp,
+        root,
+        ws,
+    }
+}
+
+async fn run(env: &Env, upstream: &str, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_codex-plus"));
+    command
+        .args(args)
+        .current_dir(&env.ws)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.root.join("home"))
+        .env("CODEX_PLUS_HOME", env.root.join("state"))
+        .env("CODEX_PLUS_OPENAI_UPSTREAM", upstream)
+        .stdin(std::process::Stdio::null());
+    tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn script(seen: &Seen) -> Step {
+    if seen.prompt().contains("break") {
+        return Step::now(Reply::Status(
+            400,
+            r#"{"error":{"message":"model not found","type":"invalid_request_error"}}"#.into(),
+        ));
+    }
+    match seen.turn() {
+        0 => Step::now(call("c1", "Read", json!({"file_path": "notes.txt"}))),
+        _ => Step::now(text("The notes say hello.")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_prints_progress_then_its_result() {
+    let mock = MockModel::start(script).await;
+    let env = env();
+    let out = run(
+        &env,
+        &mock.url,
+        &[
+            "task",
+            "reader",
+            "What do the notes say?",
+            "--description",
+            "Read the notes",
+        ],
+    )
+    .await;
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "⏺ Task(reader): Read the notes");
+    assert_eq!(lines[1], "  ⎿ Read(notes.txt)");
+    assert!(lines[2].starts_with("  ⎿ Done · 1 tool use · "), "{text}");
+    // Two model calls of 10 + 5 tokens, answered by the session's own model.
+    assert!(
+        lines[2].ends_with("s · 30 tokens · inherit:gpt-5.5"),
+        "{text}"
+    );
+    assert_eq!(&lines[3..], ["", "The notes say hello."]);
+    assert!(env.root.join("state/ledger.db").exists());
+    let sent = &mock.requests()[0];
+    assert_eq!(sent.uri, "/v1/responses");
+    assert_eq!(sent.model(), "gpt-5.5");
+    assert!(sent
+        .system()
+        .contains(&format!("Working directory: {}", env.ws.display())));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_prints_only_the_result() {
+    let mock = MockModel::start(script).await;
+    let env = env();
+    let out = run(
+        &env,
+        &mock.url,
+        &["task", "reader", "notes?", "--json", "--model", "gpt-5"],
+    )
+    .await;
+    assert!(out.status.success());
+    let value: Value = serde_json::from_slice(&out.stdout).expect("only JSON on stdout");
+    assert_eq!(value["status"], "completed");
+    assert_eq!(value["output"], "The notes say hello.");
+    assert_eq!(value["tool_uses"], 1);
+    assert_eq!(
+        mock.requests()[0].model(),
+        "gpt-5",
+        "--model wins over the agent's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_tasks_run_in_parallel_and_a_failure_shows_the_provider_report() {
+    let mock = MockModel::start(script).await;
+    let env = env();
+    let out = run(
+        &env,
+        &mock.url,
+        &[
+            "task",
+            "--task",
+            "reader=read the notes",
+            "--task",
+            "Explore=break it",
+        ],
+    )
+    .await;
+    let text = stdout(&out);
+    assert!(!out.status.success(), "a failed task fails the command");
+    assert!(
+        text.contains("[reader] ⏺ Task(reader): read the notes\n"),
+        "{text}"
+    );
+    assert!(text.contains("[reader]   ⎿ Read(notes.txt)\n"), "{text}");
+    assert!(
+        text.contains("[Explore]   ⎿ Failed: no model provider could answer (1 candidate)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("── ⏺ Task(reader): read the notes ──\nThe notes say hello.\n"),
+        "{text}"
+    );
+    let report = text
+        .split("── ⏺ Task(Explore): break it ──\n")
+        .nth(1)
+        .unwrap_or("");
+    assert!(report.starts_with("Error: no model provider could answer (1 candidate)\nCause: inherit, gpt-5.5: HTTP 400"), "{text}");
+    assert!(
+        report.contains("\nSuggestion: ") && report.contains("\nFallback: tried inherit:gpt-5.5"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_agent_is_refused_before_anything_runs() {
+    let mock = MockModel::start(script).await;
+    let env = env();
+    let out = run(&env, &mock.url, &["task", "raeder", "hi"]).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "unknown agent `raeder`; available agents: Explore, general-purpose, Plan, reader"
+        ),
+        "{err}"
+    );
+    assert_eq!(mock.count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agents_list_and_validate() {
+    let env = env();
+    let out = run(&env, "http://127.0.0.1:9", &["agents", "list"]).await;
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("reader ") && l.contains("project")),
+        "{text}"
+    );
+    let out = run(
+        &env,
+        "http://127.0.0.1:9",
+        &["agents", "list", "--json", "--cwd", "."],
+    )
+    .await;
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["agents"][3]["name"], "reader");
+
+    let out = run(&env, "http://127.0.0.1:9", &["agents", "validate"]).await;
+    assert!(out.status.success(), "{}", stdout(&out));
+    let broken: &Path = &env.ws.join(".claude/agents/broken.md");
+    std::fs::write(
+        broken,
+        "---\nname: broken\ndescription: x\ntools: Serch\n---\nx\n",
+    )
+    .unwrap();
+    let out = run(
+        &env,
+        "http://127.0.0.1:9",
+        &["agents", "validate", ".claude/agents/broken.md"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        stdout(&out).contains("Invalid tool specified: 'Serch'"),
+        "{}",
+        stdout(&out)
+    );
+}

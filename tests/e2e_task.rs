@@ -1,0 +1,447 @@
+//! Task calls in the Codex stream, end to end with the real Codex CLI: the proxy
+//! withholds the call, runs the subagent against the same upstream (inherit), and
+//! resumes the model's answer so Codex sees one turn.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::codex::{Codex, Run};
+use support::mock::*;
+
+const AGENT: &str = "---\nname: test-reviewer\ndescription: Reviews code for the tests\ntools: Read, Grep\n---\nYou are the test reviewer. Report what you find in one line.\n";
+const AGENT_PROMPT: &str = "You are the test reviewer";
+
+fn task_call(call_id: &str, agent: &str, description: &str) -> Value {
+    ev_function_call(
+        call_id,
+        "Task",
+        &json!({"description": description, "prompt": format!("Please {description} in this repo"), "subagent_type": agent}),
+    )
+}
+
+fn with_agent(codex: &Codex) {
+    let dir = codex.workspace().join(".claude/agents");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("test-reviewer.md"), AGENT).unwrap();
+}
+
+fn is_subagent(req: &Recorded) -> bool {
+    req.text().contains(AGENT_PROMPT)
+}
+
+/// The `function_call_output` items a request carries, by call id.
+fn outputs(req: &Recorded) -> Vec<(String, String)> {
+    req.input()
+        .iter()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| {
+            (
+                i["call_id"].as_str().unwrap_or_default().to_string(),
+                i["output"].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_codex_never_saw_task(run: &Run) {
+    let text = run.stdout.to_lowercase() + &run.stderr.to_lowercase();
+    assert!(!text.contains("unsupported call"), "{}", run.dump());
+    assert!(!text.contains("unknown tool"), "{}", run.dump());
+    assert!(
+        !run.events
+            .iter()
+            .any(|e| e.to_string().contains("\"call_task")),
+        "no Task call reached Codex: {}",
+        run.dump()
+    );
+}
+
+async fn one_task_turn(extra: &[&str]) {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            return Reply::sse(&answer("resp_sub", "REVIEW: no problems found"));
+        }
+        let outs = outputs(req);
+        if let Some((_, out)) = outs.iter().find(|(id, _)| id == "call_task_1") {
+            let text = if out.contains("REVIEW: no problems found") {
+                "The reviewer found no problems."
+            } else {
+                "no review"
+            };
+            return Reply::sse(&answer("resp_2", text));
+        }
+        Reply::sse(&[
+            ev_created("resp_1"),
+            ev_message("msg_pre", "Delegating the review."),
+            task_call("call_task_1", "test-reviewer", "Review the repo"),
+            ev_completed("resp_1"),
+        ])
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+
+    let run = codex.exec("review this repo", extra).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("The reviewer found no problems."),
+        "{}",
+        run.dump()
+    );
+    let messages = run.agent_messages().join("\n");
+    assert!(
+        messages.contains("⏺ Task(test-reviewer): Review the repo"),
+        "{messages}"
+    );
+    assert!(messages.contains("⎿ Done · 0 tool uses"), "{messages}");
+    assert_codex_never_saw_task(&run);
+
+    let reqs = mock.responses_requests();
+    let first = &reqs[0];
+    assert!(
+        first.text().contains("\"name\":\"Task\""),
+        "the Task tool is offered"
+    );
+    assert!(first
+        .text()
+        .contains("- test-reviewer: Reviews code for the tests (Tools: Read, Grep)"));
+
+    // The subagent's own request: its system prompt, the Task prompt, only its tools.
+    let sub = reqs
+        .iter()
+        .find(|r| is_subagent(r))
+        .expect("the subagent called the model");
+    assert_eq!(
+        sub.header("authorization"),
+        Some("Bearer sk-test-key"),
+        "inherits the session's credentials"
+    );
+    assert!(sub.text().contains("Please Review the repo in this repo"));
+    assert!(
+        !sub.text().contains("review this repo\""),
+        "nothing of the parent's conversation leaks in"
+    );
+    let mut tools: Vec<String> = sub.json()["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    tools.sort();
+    assert_eq!(tools, ["Grep", "Read"]);
+
+    // The continuation carries the call and its result.
+    let cont = reqs
+        .iter()
+        .find(|r| !is_subagent(r) && !outputs(r).is_empty())
+        .unwrap();
+    assert!(cont
+        .input()
+        .iter()
+        .any(|i| i["type"] == "function_call" && i["name"] == "Task"));
+    let out = &outputs(cont)[0].1;
+    assert!(
+        out.contains("REVIEW: no problems found") && out.contains("agentId:"),
+        "{out}"
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn task_in_the_classic_dialect() {
+    one_task_turn(&["-m", "gpt-5.5"]).await;
+}
+
+#[tokio::test]
+async fn task_in_the_lite_dialect() {
+    one_task_turn(&[]).await;
+}
+
+#[tokio::test]
+async fn two_parallel_tasks_then_a_second_turn_that_sees_the_real_calls() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            let which = if req.text().contains("Check A") {
+                "A"
+            } else {
+                "B"
+            };
+            return Reply::sse(&answer("resp_sub", &format!("finding {which}")));
+        }
+        if req.text().contains("second turn") {
+            return Reply::sse(&answer("resp_4", "second answer"));
+        }
+        let outs = outputs(req);
+        if outs.len() >= 2 {
+            return Reply::sse(&answer("resp_2", "both checks done"));
+        }
+        Reply::sse(&[
+            ev_created("resp_1"),
+            task_call("call_task_a", "test-reviewer", "Check A"),
+            task_call("call_task_b", "test-reviewer", "Check B"),
+            ev_completed("resp_1"),
+        ])
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+
+    let run = codex.exec("run two checks", &["-m", "gpt-5.5"]).await;
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(run.last_message().as_deref(), Some("both checks done"));
+    let subs = mock
+        .responses_requests()
+        .into_iter()
+        .filter(is_subagent)
+        .count();
+    assert_eq!(subs, 2, "one subagent per Task call");
+    let cont = mock
+        .responses_requests()
+        .into_iter()
+        .find(|r| outputs(r).len() == 2)
+        .unwrap();
+    let outs = outputs(&cont);
+    assert!(outs
+        .iter()
+        .any(|(id, o)| id == "call_task_a" && o.contains("finding A")));
+    assert!(outs
+        .iter()
+        .any(|(id, o)| id == "call_task_b" && o.contains("finding B")));
+
+    // Next turn: Codex re-sends the history; the progress message is replaced by
+    // the real calls and outputs from the ledger.
+    let run = codex
+        .run(&[
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-m",
+            "gpt-5.5",
+            "resume",
+            "--last",
+            "second turn",
+        ])
+        .await;
+    assert!(run.turn_completed(), "{}", run.dump());
+    let last = mock
+        .responses_requests()
+        .into_iter()
+        .rfind(|r| r.text().contains("second turn"))
+        .unwrap();
+    let input = last.input();
+    assert!(
+        !input.iter().any(|i| i["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("msg_cxp_"))),
+        "the progress message is gone"
+    );
+    let calls: Vec<&Value> = input
+        .iter()
+        .filter(|i| i["type"] == "function_call" && i["name"] == "Task")
+        .collect();
+    assert_eq!(calls.len(), 2, "both real calls are back");
+    let outs = outputs(&last);
+    assert!(outs
+        .iter()
+        .any(|(id, o)| id == "call_task_a" && o.contains("finding A")));
+    assert!(outs
+        .iter()
+        .any(|(id, o)| id == "call_task_b" && o.contains("finding B")));
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn task_next_to_exec_command() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            return Reply::sse(&answer("resp_sub", "subagent says hi"));
+        }
+        let outs = outputs(req);
+        if outs.iter().any(|(id, _)| id == "call_exec") {
+            return Reply::sse(&answer("resp_2", "both are done"));
+        }
+        Reply::sse(&[
+            ev_created("resp_1"),
+            task_call("call_task_1", "test-reviewer", "Look around"),
+            ev_function_call(
+                "call_exec",
+                "exec_command",
+                &json!({"cmd": "echo from-codex > codex.txt"}),
+            ),
+            ev_completed("resp_1"),
+        ])
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+
+    let run = codex.exec("do both", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(run.last_message().as_deref(), Some("both are done"));
+    assert_eq!(
+        std::fs::read_to_string(codex.workspace().join("codex.txt"))
+            .unwrap()
+            .trim(),
+        "from-codex"
+    );
+    // Codex's own next request carries the Task's call and result where the model made
+    // them: both calls in the model's order, then their outputs, as Codex records
+    // parallel calls itself.
+    let next = mock
+        .responses_requests()
+        .into_iter()
+        .find(|r| outputs(r).iter().any(|(id, _)| id == "call_exec"))
+        .unwrap();
+    let kinds: Vec<(String, String)> = next
+        .input()
+        .iter()
+        .filter(|i| {
+            matches!(
+                i["type"].as_str(),
+                Some("function_call" | "function_call_output")
+            )
+        })
+        .map(|i| {
+            (
+                i["type"].as_str().unwrap().to_string(),
+                i["call_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("function_call".to_string(), "call_task_1".to_string()),
+            ("function_call".to_string(), "call_exec".to_string()),
+            (
+                "function_call_output".to_string(),
+                "call_task_1".to_string()
+            ),
+            ("function_call_output".to_string(), "call_exec".to_string()),
+        ]
+    );
+    assert!(outputs(&next)
+        .iter()
+        .any(|(id, o)| id == "call_task_1" && o.contains("subagent says hi")));
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_subagent_is_reported_to_the_model() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            return Reply::json(
+                400,
+                json!({"error": {"message": "model not available for this key"}}),
+            );
+        }
+        let outs = outputs(req);
+        if let Some((_, out)) = outs.first() {
+            let told = out.contains("model not available for this key");
+            return Reply::sse(&answer(
+                "resp_2",
+                if told {
+                    "The subagent failed; telling you why."
+                } else {
+                    "no failure seen"
+                },
+            ));
+        }
+        Reply::sse(&[
+            ev_created("resp_1"),
+            task_call("call_task_1", "test-reviewer", "Review"),
+            ev_completed("resp_1"),
+        ])
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+
+    let run = codex
+        .exec("please review the code", &["-m", "gpt-5.5"])
+        .await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("The subagent failed; telling you why."),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.agent_messages().join("\n").contains("⎿ Failed:"),
+        "{}",
+        run.dump()
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_subagent_slower_than_codexs_idle_timeout_does_not_cut_the_turn() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            // About 3 s of subagent work, more than Codex's idle timeout below.
+            return Reply::Sse {
+                chunks: answer("resp_sub", "slow but done")
+                    .iter()
+                    .map(sse_event)
+                    .collect(),
+                gap: std::time::Duration::from_millis(1500),
+            };
+        }
+        if !outputs(req).is_empty() {
+            return Reply::sse(&answer("resp_2", "the slow task finished"));
+        }
+        Reply::sse(&[
+            ev_created("resp_1"),
+            task_call("call_slow", "test-reviewer", "Take time"),
+            ev_completed("resp_1"),
+        ])
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy_with(&mock.url(), home.path(), |c| {
+        c.server.stream_keepalive_secs = 1
+    })
+    .await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+    let config = codex.home.path().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("stream_idle_timeout_ms = 2000\n");
+    std::fs::write(&config, text).unwrap();
+
+    let run = codex.exec("do the slow thing", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("the slow task finished")
+    );
+    assert_eq!(
+        mock.responses_requests()
+            .iter()
+            .filter(|r| is_subagent(r))
+            .count(),
+        1,
+        "ran once, no retry"
+    );
+    proxy.stop().await;
+}
