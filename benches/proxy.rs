@@ -21,6 +21,8 @@ mod phases;
 mod process;
 #[path = "proxy/report.rs"]
 mod report;
+#[path = "proxy/request_check.rs"]
+mod request_check;
 #[path = "proxy/stats.rs"]
 mod stats;
 
@@ -149,8 +151,8 @@ async fn bench(plan: Plan) -> Res<()> {
         }
     );
 
-    let home = tempfile::tempdir()?;
-    let workspace = home.path().join("workspace");
+    let root = tempfile::tempdir()?;
+    let workspace = root.path().join("workspace");
     std::fs::create_dir_all(&workspace)?;
     let cwd = workspace.to_string_lossy().to_string();
     let bodies = vec![
@@ -163,7 +165,7 @@ async fn bench(plan: Plan) -> Res<()> {
 
     let mock = Mock::start(bodies)?;
     let bin = process::find_binary()?;
-    let mut proxy = process::Proxy::spawn(&bin, home.path(), mock.addr)?;
+    let mut proxy = process::Proxy::spawn(&bin, root.path(), mock.addr)?;
     proxy.wait_ready(Duration::from_secs(30)).await?;
     let pid = proxy.pid();
     eprintln!(
@@ -442,19 +444,19 @@ impl Run {
     ) -> Res<()> {
         let shared = &self.shared;
         let count = |t: Target, what: usize| shared.count(t, what);
-        let request_mismatches = shared
-            .mock
-            .counters
-            .request_mismatches
-            .load(Ordering::Relaxed);
+        let counters = &shared.mock.counters;
+        let request_mismatches = counters.request_mismatches.load(Ordering::Relaxed);
+        let request_extended = counters.request_extended.load(Ordering::Relaxed);
         self.rows.extend([
             Row::new("4", "response bodies not byte-identical (all phases)", "")
                 .direct(count(Target::Direct, MISMATCH) as f64)
                 .proxy(count(Target::Proxy, MISMATCH) as f64)
                 .equals(0.0),
-            Row::new("4", "request bodies altered on the way (all phases)", "")
+            Row::new("4", "request bodies with anything lost or changed", "")
                 .proxy(request_mismatches as f64)
                 .equals(0.0),
+            Row::new("4", "  extended by the proxy (status line, Task tool)", "")
+                .proxy(request_extended as f64),
         ]);
         self.rows.sort_by_key(|r| r.key);
         let errors = count(Target::Direct, ERRORS) + count(Target::Proxy, ERRORS);

@@ -4,19 +4,20 @@
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use serde_json::Value;
+use codex_plus::wire::request::{RawJson, ResponsesRequest};
+use serde_json::{json, Value};
 
 use crate::bodies;
 use crate::client::{Conn, Outcome};
 use crate::mock::bench_id;
 use crate::phases::{Shared, Target, BODY_16K, BODY_4M_PLAIN, BODY_4M_SESSION, OK, STREAM};
+use crate::request_check::Arrived;
 use crate::Res;
 
 /// The bodies are what the proxy's pipeline understands (so the bench measures the
 /// pipeline, not the relay-unchanged fallback) and have the intended shape.
 pub fn check_bodies(bodies: &[Bytes], cwd: &str) -> Res<()> {
     use codex_plus::wire::environment::Environment;
-    use codex_plus::wire::request::ResponsesRequest;
     for (i, body) in bodies.iter().enumerate() {
         serde_json::from_slice::<Value>(body).map_err(|e| format!("body {i} is not JSON: {e}"))?;
         let req = ResponsesRequest::parse(body)
@@ -39,15 +40,47 @@ pub fn check_bodies(bodies: &[Bytes], cwd: &str) -> Res<()> {
     Ok(())
 }
 
+fn request_check_tells_apart(shared: &Shared) -> Res<()> {
+    let body = shared.mock.body(BODY_16K);
+    let mut req = ResponsesRequest::parse(body)?;
+    req.input.push(RawJson::from_value(
+        &json!({"type": "message", "role": "developer", "content": []}),
+    ));
+    let mut tools = req.tools.clone().unwrap_or_default();
+    tools.push(RawJson::from_value(
+        &json!({"type": "function", "name": "Task"}),
+    ));
+    req.set_tools(tools);
+    let extended = req.to_bytes();
+    let mut changed = body.to_vec();
+    changed[body.len() / 2] ^= 1;
+    let mut shorter = ResponsesRequest::parse(body)?;
+    shorter.input.pop();
+    let cases: [(&[u8], Arrived); 4] = [
+        (body, Arrived::Identical),
+        (&extended, Arrived::Extended),
+        (&changed, Arrived::Altered),
+        (&shorter.to_bytes(), Arrived::Altered),
+    ];
+    for (got, want) in cases {
+        if shared.mock.classify(BODY_16K, got) != Some(want) {
+            return Err(
+                format!("self-check: a request body that should be {want:?} is not").into(),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn req_items(body: &Bytes) -> Res<usize> {
-    Ok(codex_plus::wire::request::ResponsesRequest::parse(body)?
-        .input
-        .len())
+    Ok(ResponsesRequest::parse(body)?.input.len())
 }
 
 /// The checks can fail: a stream for another id or with one byte changed is caught,
-/// and each target relays one stream intact.
+/// a request body that lost or changed anything is told from one the proxy only
+/// extended, and each target relays one stream intact.
 pub async fn self_check(shared: &Shared) -> Res<()> {
+    request_check_tells_apart(shared)?;
     let t = &shared.templates[&STREAM];
     let (a, b) = (bench_id(1), bench_id(2));
     let body = t.render(&a);

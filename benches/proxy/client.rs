@@ -89,6 +89,10 @@ impl Conn {
              openai-beta: responses=experimental\r\noriginator: codex_cli_rs\r\n\
              user-agent: codex_cli_rs/0.60.0 (Linux; x86_64) bench\r\n\
              session_id: 0199a6e1-0000-7000-8000-00000000bec0\r\n\
+             x-codex-turn-metadata: {{\"session_id\":\"0199a6e1-0000-7000-8000-00000000bec0\",\
+             \"thread_id\":\"0199a6e1-0000-7000-8000-00000000bec0\",\"turn_id\":\"turn-{id}\",\
+             \"request_kind\":\"turn\",\"history_initialization\":\"new\",\"sandbox\":\"seccomp\",\
+             \"sandbox_mode\":\"workspace-write\",\"model\":\"gpt-5-codex\"}}\r\n\
              x-bench-tag: {tag}\r\nx-bench-id: {id}\r\nx-bench-body: {bi}\r\n\
              x-mock-scenario: {sc}\r\ncontent-length: {len}\r\n\r\n",
             addr = self.addr,

@@ -23,6 +23,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 
+use crate::request_check::{Arrived, Registered};
 use crate::Res;
 
 /// Placeholder for the 16-character request id in the templates.
@@ -232,7 +233,11 @@ fn delta_text(k: u32, len: u32) -> String {
 #[derive(Default)]
 pub struct Counters {
     pub responses: AtomicU64,
-    /// Request bodies that differed from the registered body.
+    /// Request bodies that arrived exactly as registered.
+    pub request_identical: AtomicU64,
+    /// Request bodies the proxy extended (appended items or tools), nothing lost.
+    pub request_extended: AtomicU64,
+    /// Request bodies with something of the registered body lost or changed.
     pub request_mismatches: AtomicU64,
     /// Requests per `x-bench-tag` value.
     tags: Mutex<HashMap<String, u64>>,
@@ -254,12 +259,12 @@ impl Counters {
 pub struct Mock {
     pub addr: SocketAddr,
     pub counters: Arc<Counters>,
-    bodies: Arc<Vec<Bytes>>,
+    bodies: Arc<Vec<Registered>>,
 }
 
 struct Shared {
     counters: Arc<Counters>,
-    bodies: Arc<Vec<Bytes>>,
+    bodies: Arc<Vec<Registered>>,
     templates: Mutex<HashMap<Scenario, Arc<Template>>>,
 }
 
@@ -271,7 +276,12 @@ impl Mock {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let counters = Arc::new(Counters::default());
-        let bodies = Arc::new(bodies);
+        let bodies = Arc::new(
+            bodies
+                .into_iter()
+                .map(Registered::new)
+                .collect::<Res<Vec<_>>>()?,
+        );
         let shared = Arc::new(Shared {
             counters: counters.clone(),
             bodies: bodies.clone(),
@@ -291,7 +301,12 @@ impl Mock {
     }
 
     pub fn body(&self, index: usize) -> &Bytes {
-        &self.bodies[index]
+        &self.bodies[index].body
+    }
+
+    /// How `got` relates to registered body `index`.
+    pub fn classify(&self, index: usize, got: &[u8]) -> Option<Arrived> {
+        Some(self.bodies.get(index)?.classify(got))
     }
 
     /// When each event of stream `id` was handed to the socket (record=1 scenarios).
@@ -364,12 +379,15 @@ async fn respond(
         Ok(b) => b.to_bytes(),
         Err(e) => return Ok(plain(400, &format!("request body: {e}"))),
     };
-    let same = expected_body
+    let arrived = expected_body
         .and_then(|i| shared.bodies.get(i))
-        .is_some_and(|b| *b == body);
-    if !same {
-        c.request_mismatches.fetch_add(1, Ordering::Relaxed);
-    }
+        .map_or(Arrived::Altered, |b| b.classify(&body));
+    let tally = match arrived {
+        Arrived::Identical => &c.request_identical,
+        Arrived::Extended => &c.request_extended,
+        Arrived::Altered => &c.request_mismatches,
+    };
+    tally.fetch_add(1, Ordering::Relaxed);
     let template = {
         let mut cache = match shared.templates.lock() {
             Ok(cache) => cache,

@@ -50,16 +50,28 @@ pub struct Proxy {
 
 impl Proxy {
     /// Starts `codex-plus serve` on a free loopback port, its `/v1` going to `upstream`.
-    pub fn spawn(bin: &Path, home: &Path, upstream: SocketAddr) -> Res<Proxy> {
+    /// Under `root`: `state/` is its `CODEX_PLUS_HOME` (log, ledger, CA) and `home/`
+    /// an empty `HOME`, so no user-level Claude settings, agents, commands or hooks of
+    /// the machine take part, and its own writes land outside every directory it
+    /// watches. A config file named by `PROXY_BENCH_CONFIG` becomes its `config.toml`.
+    pub fn spawn(bin: &Path, root: &Path, upstream: SocketAddr) -> Res<Proxy> {
+        let (state, home) = (root.join("state"), root.join("home"));
+        std::fs::create_dir_all(&state)?;
+        std::fs::create_dir_all(&home)?;
+        if let Some(config) = std::env::var_os("PROXY_BENCH_CONFIG") {
+            std::fs::copy(&config, state.join("config.toml"))
+                .map_err(|e| format!("PROXY_BENCH_CONFIG={}: {e}", Path::new(&config).display()))?;
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let log = home.join("proxy.log");
+        let log = state.join("proxy.log");
         let child = Command::new(bin)
             .args(["serve", "--listen", &addr.to_string()])
             .args(["--openai-upstream", &format!("http://{upstream}")])
-            .env("CODEX_PLUS_HOME", home)
+            .env("CODEX_PLUS_HOME", &state)
+            .env("HOME", &home)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
