@@ -3,6 +3,7 @@
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use futures_util::TryStreamExt;
 use http::header;
 use http_body_util::{BodyExt, Limited};
@@ -66,6 +67,33 @@ pub fn respond(state: &SharedState, resp: reqwest::Response, keep_length: bool) 
     out
 }
 
+/// The body as one buffer. A body that comes in one chunk is kept as it is; else
+/// each chunk is copied as it arrives into a buffer sized for the whole body
+/// (`expected`), so the body is ready when its last byte is, with no second copy.
+async fn gather<B>(mut body: B, expected: usize) -> Result<Bytes, B::Error>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let mut single: Option<Bytes> = None;
+    let mut whole = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers
+        };
+        match single.take() {
+            None if whole.is_empty() => single = Some(data),
+            first => {
+                if let Some(first) = first {
+                    whole.reserve(expected.max(first.len() + data.len()));
+                    whole.extend_from_slice(&first);
+                }
+                whole.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(single.unwrap_or_else(|| whole.freeze()))
+}
+
 fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)
@@ -89,18 +117,63 @@ pub async fn read_limited(
     state: &SharedState,
     headers: &http::HeaderMap,
     body: Body,
-) -> Result<bytes::Bytes, ProxyError> {
+) -> Result<Bytes, ProxyError> {
     let limit = state.config.server.body_limit();
-    if declared_length(headers).is_some_and(|n| n > limit as u64) {
+    let declared = declared_length(headers);
+    if declared.is_some_and(|n| n > limit as u64) {
         state.stats.rejected_bodies.inc();
         return Err(ProxyError::BodyTooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+    let expected = declared.map_or(0, |n| n as usize);
+    match gather(Limited::new(body, limit), expected).await {
+        Ok(bytes) => Ok(bytes),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             state.stats.rejected_bodies.inc();
             Err(ProxyError::BodyTooLarge { limit })
         }
         Err(e) => Err(ProxyError::BodyRead(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Frame;
+    use http_body_util::StreamBody;
+
+    fn chunked(
+        chunks: &[&'static [u8]],
+    ) -> StreamBody<impl futures_util::Stream<Item = Result<Frame<Bytes>, std::io::Error>>> {
+        let frames: Vec<_> = chunks
+            .iter()
+            .map(|c| Ok(Frame::data(Bytes::from_static(c))))
+            .collect();
+        StreamBody::new(futures_util::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn gathers_chunks_in_order_whatever_the_declared_length() {
+        for expected in [0, 3, 11, 1000] {
+            let body = gather(chunked(&[b"ab", b"", b"cde", b"fghijk"]), expected)
+                .await
+                .unwrap();
+            assert_eq!(&body[..], b"abcdefghijk", "expected {expected}");
+        }
+        assert!(gather(chunked(&[]), 0).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_chunk_is_not_copied() {
+        static ONE: &[u8] = b"{\"input\":[]}";
+        let body = gather(chunked(&[ONE]), ONE.len()).await.unwrap();
+        assert_eq!(body.as_ptr(), ONE.as_ptr());
+    }
+
+    #[tokio::test]
+    async fn the_limit_still_applies() {
+        let err = gather(Limited::new(chunked(&[b"0123", b"4567"]), 6), 8)
+            .await
+            .unwrap_err();
+        assert!(err.is::<http_body_util::LengthLimitError>(), "{err}");
     }
 }

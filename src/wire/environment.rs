@@ -3,12 +3,16 @@
 //! (session, turn, sandbox mode). This is how the proxy learns each request's workspace.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use serde::Deserialize;
 
 use super::request::{RawJson, ResponsesRequest};
 
 const OPEN: &str = "<environment_context>";
+/// Built once: a searcher costs more to build than to run over one small item.
+static FIND_OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(OPEN));
 
 /// The workspace a request comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,7 +30,7 @@ impl Environment {
         req.input
             .iter()
             .rev()
-            .filter(|item| item.contains(OPEN))
+            .filter(|item| FIND_OPEN.find(item.bytes()).is_some())
             .find_map(Self::from_item)
     }
 

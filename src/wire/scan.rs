@@ -33,10 +33,10 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut i = start + 1;
     loop {
-        let Some(off) = memchr::memchr2(b'"', b'\\', &b[i..]) else {
+        let Some(at) = next_quote_or_backslash(b, i) else {
             return err(start, "unterminated string");
         };
-        i += off;
+        i = at;
         if b[i] == b'"' {
             return Ok(i + 1);
         }
@@ -56,6 +56,39 @@ fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
             _ => return err(i, "bad escape"),
         }
     }
+}
+
+/// Words looked at in place before handing the search to `memchr2`.
+const NEAR_WORDS: usize = 2;
+
+/// The first `"` or `\` at or after `from`. In code and shell output escapes come
+/// every few bytes, and a `memchr2` call per escape costs more than the bytes
+/// between them: the next 16 bytes are checked in place, eight at a time, and
+/// only a longer plain run goes to `memchr2`.
+fn next_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    for _ in 0..NEAR_WORDS {
+        let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) else {
+            break;
+        };
+        let hits = quote_or_backslash(u64::from_le_bytes(word));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr2(b'"', b'\\', &b[i..]).map(|off| i + off)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// A word whose lowest set bit is the high bit of its first `"` or `\` byte
+/// (little-endian), or 0. Bits above that one may be wrong; only it is used.
+fn quote_or_backslash(w: u64) -> u64 {
+    let q = w ^ (ONES * u64::from(b'"'));
+    let s = w ^ (ONES * u64::from(b'\\'));
+    ((q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGH_BITS
 }
 
 /// End (exclusive) of the value starting at `start` (no leading whitespace).
@@ -289,6 +322,32 @@ mod tests {
             assert!(whole.is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert!(array_elements(b"[1,]", 0).is_err());
+    }
+
+    #[test]
+    fn finds_the_first_quote_or_backslash_like_a_plain_search() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        // Bytes one bit or one step away from the targets, and high bytes, are
+        // where word-at-a-time tricks go wrong.
+        let near = [
+            b'"', b'\\', b'!', b'#', b'[', b']', 0xa2, 0xdc, 0x00, 0xff, 0x80,
+        ];
+        for _ in 0..3000 {
+            let len = rng.usize(0..40);
+            let b: Vec<u8> = (0..len)
+                .map(|_| match rng.u8(..3) {
+                    0 => near[rng.usize(..near.len())],
+                    _ => rng.u8(..),
+                })
+                .collect();
+            for from in 0..=len {
+                let want = b[from..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\')
+                    .map(|p| from + p);
+                assert_eq!(next_quote_or_backslash(&b, from), want, "{b:?} from {from}");
+            }
+        }
     }
 
     #[test]
