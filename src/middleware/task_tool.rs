@@ -5,7 +5,7 @@
 //! A turn that got the tool is marked so the interceptor withholds its calls. A
 //! request that already has a tool named `Task` is left alone: its owner answers it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -19,11 +19,35 @@ pub struct TaskTool {
     catalogs: Arc<ClaudeCatalogs>,
     /// `[tasks] enabled`; a workspace's `.codexplus/settings.json` may turn it off.
     enabled: bool,
+    /// The serialised spec of the agent sets seen last: building it cost more than
+    /// the rest of the request's middleware, and it only changes with the agents.
+    specs: Mutex<Vec<(Arc<AgentSet>, RawJson)>>,
 }
+
+/// Workspaces whose spec is kept; more are rebuilt on use.
+const SPEC_CACHE: usize = 8;
 
 impl TaskTool {
     pub fn new(catalogs: Arc<ClaudeCatalogs>, enabled: bool) -> TaskTool {
-        TaskTool { catalogs, enabled }
+        TaskTool {
+            catalogs,
+            enabled,
+            specs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The spec for this agent set, built once per set (a reload makes a new set).
+    fn spec(&self, agents: Arc<AgentSet>) -> RawJson {
+        let mut specs = self.specs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, spec)) = specs.iter().find(|(a, _)| Arc::ptr_eq(a, &agents)) {
+            return spec.clone();
+        }
+        let spec = RawJson::from_value(&tool_spec(&agents));
+        if specs.len() == SPEC_CACHE {
+            specs.remove(0);
+        }
+        specs.push((agents, spec.clone()));
+        spec
     }
 }
 
@@ -43,8 +67,7 @@ impl Step for TaskTool {
         {
             return Ok(turn);
         }
-        let agents = self.catalogs.agents.get(&env.cwd);
-        let spec = tool_spec(&agents);
+        let spec = self.spec(self.catalogs.agents.get(&env.cwd));
         if inject(turn.request_mut(), spec) {
             turn.intercept_tasks = true;
         }
@@ -90,14 +113,16 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
 }
 
 /// Whether the request already offers a tool of this name, in either dialect.
+/// Tools are parsed only when their text mentions the name at all.
 pub fn has_tool(req: &ResponsesRequest, name: &str) -> bool {
     let named = |t: &Value| t["name"] == name;
     let classic = req
         .tools
         .iter()
         .flatten()
-        .any(|t| t.head().name.as_deref() == Some(name));
+        .any(|t| t.contains(name) && t.head().name.as_deref() == Some(name));
     let lite = req.dialect() == Dialect::Lite
+        && req.input[0].contains(name)
         && req.input[0].to_value()["tools"]
             .as_array()
             .into_iter()
@@ -108,11 +133,11 @@ pub fn has_tool(req: &ResponsesRequest, name: &str) -> bool {
 
 /// Adds the tool where the model will look for it. False when the request has
 /// nowhere to put it (a lite request without a `functions` namespace).
-pub fn inject(req: &mut ResponsesRequest, spec: Value) -> bool {
+pub fn inject(req: &mut ResponsesRequest, spec: RawJson) -> bool {
     match req.dialect() {
         Dialect::Classic => {
-            let mut tools = req.tools.clone().unwrap_or_default();
-            tools.push(RawJson::from_value(&spec));
+            let mut tools = req.tools.take().unwrap_or_default();
+            tools.push(spec);
             req.set_tools(tools);
             true
         }
@@ -128,7 +153,7 @@ pub fn inject(req: &mut ResponsesRequest, spec: Value) -> bool {
             else {
                 return false;
             };
-            functions.push(spec);
+            functions.push(spec.to_value());
             req.input[0] = RawJson::from_value(&item);
             true
         }
@@ -164,7 +189,7 @@ mod tests {
         let mut req = fixture("classic-request.json");
         let before = req.tools.as_ref().unwrap().len();
         assert!(!has_tool(&req, "Task"));
-        assert!(inject(&mut req, tool_spec(&agents())));
+        assert!(inject(&mut req, RawJson::from_value(&tool_spec(&agents()))));
         let tools = req.tools.as_ref().unwrap();
         assert_eq!(tools.len(), before + 1);
         assert_eq!(tools.last().unwrap().head().name.as_deref(), Some("Task"));
@@ -181,7 +206,7 @@ mod tests {
         let mut req = fixture("lite-request.json");
         assert!(req.tools.is_none());
         assert!(!has_tool(&req, "Task"));
-        assert!(inject(&mut req, tool_spec(&agents())));
+        assert!(inject(&mut req, RawJson::from_value(&tool_spec(&agents()))));
         assert!(
             req.tools.is_none(),
             "no top-level tools in the lite dialect"
@@ -245,9 +270,43 @@ mod tests {
     }
 
     #[test]
+    fn the_spec_is_built_once_per_agent_set() {
+        let home = tempfile::tempdir().unwrap();
+        let catalogs = Arc::new(ClaudeCatalogs::new(crate::claude::Roots::with_home(
+            home.path(),
+        )));
+        let step = TaskTool::new(catalogs, true);
+        let set = Arc::new(agents());
+        let first = step.spec(set.clone());
+        let again = step.spec(set.clone());
+        assert_eq!(
+            first.bytes().as_ptr(),
+            again.bytes().as_ptr(),
+            "shared, not rebuilt"
+        );
+        assert_eq!(first.to_value(), tool_spec(&set));
+        // A reload is a new set: its spec says what it holds now.
+        let reloaded = Arc::new(AgentSet::from_agents(
+            crate::claude::builtin_agents::builtin_agents()
+                .into_iter()
+                .map(|mut a| {
+                    a.description = format!("{} (edited)", a.name);
+                    a
+                })
+                .collect(),
+        ));
+        let changed = step.spec(reloaded);
+        assert!(!first.as_str().contains("- Plan: Plan (edited)"));
+        assert!(changed.as_str().contains("- Plan: Plan (edited)"));
+    }
+
+    #[test]
     fn a_lite_request_without_a_functions_namespace_is_left_alone() {
         let body = json!({"input": [{"type": "additional_tools", "role": "developer", "tools": [{"type": "namespace", "name": "clock", "tools": []}]}]});
         let mut req = ResponsesRequest::parse(&Bytes::from(body.to_string())).unwrap();
-        assert!(!inject(&mut req, tool_spec(&agents())));
+        assert!(!inject(
+            &mut req,
+            RawJson::from_value(&tool_spec(&agents()))
+        ));
     }
 }

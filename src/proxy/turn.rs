@@ -1,5 +1,7 @@
 //! One model call (`POST .../responses`) on its way through the middleware stack.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use http::request::Parts;
 
@@ -23,6 +25,8 @@ pub struct Turn {
     pub meta: TurnMetadata,
     /// The proxy offered the Task tool, so it answers the turn's Task calls itself.
     pub intercept_tasks: bool,
+    /// `new_turn_prompt`, which several steps ask for; forgotten on every edit.
+    prompt: OnceLock<Option<usize>>,
 }
 
 impl Turn {
@@ -43,6 +47,7 @@ impl Turn {
             env,
             meta,
             intercept_tasks: false,
+            prompt: OnceLock::new(),
         }
     }
 
@@ -53,6 +58,7 @@ impl Turn {
     /// The request, for editing: the body will be re-serialised.
     pub fn request_mut(&mut self) -> &mut ResponsesRequest {
         self.changed = true;
+        self.prompt = OnceLock::new();
         &mut self.request
     }
 
@@ -75,6 +81,10 @@ impl Turn {
     /// skill the prompt mentions). Requests that follow tool outputs, compactions and
     /// the TUI's title request are not new turns.
     pub fn new_turn_prompt(&self) -> Option<usize> {
+        *self.prompt.get_or_init(|| self.find_new_turn_prompt())
+    }
+
+    fn find_new_turn_prompt(&self) -> Option<usize> {
         if self
             .meta
             .request_kind
@@ -184,5 +194,14 @@ mod tests {
         );
         assert_eq!(title.new_turn_prompt(), None);
         assert_eq!(turn(json!([]), None).new_turn_prompt(), None);
+    }
+
+    #[test]
+    fn the_prompt_index_follows_edits() {
+        let mut t = turn(json!([user("hi"), user("/greet Bob")]), None);
+        assert_eq!(t.new_turn_prompt(), Some(1));
+        let context = t.request().input[0].clone();
+        t.request_mut().input.insert(0, context);
+        assert_eq!(t.new_turn_prompt(), Some(2));
     }
 }
