@@ -1,7 +1,7 @@
 //! Which headers cross the proxy. End-to-end headers pass both ways; hop-by-hop
 //! ones (RFC 9110 §7.6.1, plus any the `Connection` header names) stay behind.
 
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 const HOP_BY_HOP: [&str; 9] = [
     "connection",
@@ -44,6 +44,22 @@ pub fn to_upstream(incoming: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// A value in an allocation of its own. hyper parses header values as slices of
+/// its connection's read buffer, so a value kept for the life of a stream (for a
+/// continuation, for a subagent) would otherwise keep that whole buffer alive.
+pub fn detached(value: &HeaderValue) -> HeaderValue {
+    let mut own = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+    own.set_sensitive(value.is_sensitive());
+    own
+}
+
+/// Every value of the map `detached`.
+pub fn detach_all(headers: &mut HeaderMap) {
+    for value in headers.values_mut() {
+        *value = detached(value);
+    }
+}
+
 /// Headers to send back to the client. `keep_length` is false when the proxy may
 /// change the body (event streams), so the length is the server's to frame.
 pub fn to_client(upstream: &HeaderMap, keep_length: bool) -> HeaderMap {
@@ -61,7 +77,25 @@ pub fn to_client(upstream: &HeaderMap, keep_length: bool) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+
+    #[test]
+    fn detached_values_own_their_bytes() {
+        let read_buffer = bytes::Bytes::from(b"Bearer sk-secret and more bytes".to_vec());
+        let mut shared = HeaderValue::from_maybe_shared(read_buffer.slice(0..16)).unwrap();
+        shared.set_sensitive(true);
+        let own = detached(&shared);
+        assert_eq!(own, shared);
+        assert!(own.is_sensitive());
+        assert_ne!(own.as_bytes().as_ptr(), shared.as_bytes().as_ptr());
+        let mut map = HeaderMap::new();
+        map.insert(header::AUTHORIZATION, shared.clone());
+        detach_all(&mut map);
+        assert_eq!(map[header::AUTHORIZATION], shared);
+        assert_ne!(
+            map[header::AUTHORIZATION].as_bytes().as_ptr(),
+            shared.as_bytes().as_ptr()
+        );
+    }
 
     fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

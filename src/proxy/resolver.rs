@@ -172,7 +172,7 @@ pub fn inherit_target(
                 | "x-openai-internal-codex-responses-lite"
         );
         if !skip {
-            h.append(name.clone(), value.clone());
+            h.append(name.clone(), super::headers::detached(value));
         }
     }
     InheritTarget {

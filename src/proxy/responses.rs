@@ -175,6 +175,7 @@ fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)>
     let mut headers = headers::to_upstream(&turn.parts.headers);
     headers.remove(header::ACCEPT_ENCODING);
     headers.remove(header::CONTENT_ENCODING);
+    headers::detach_all(&mut headers);
     let continuation = Continuation {
         resolver: Arc::new(resolver),
         request: turn.request().clone(),
