@@ -70,6 +70,10 @@ impl Step for PromptHooks {
         }
 
         if let Some(prompt) = turn.new_turn_prompt() {
+            if !self.hooks.has(&cwd, HookEvent::UserPromptSubmit, &[]) {
+                // Nothing to run: spare the prompt's text (it can be megabytes).
+                return Ok(turn);
+            }
             let key = format!(
                 "prompt:{}",
                 turn.meta

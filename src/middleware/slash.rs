@@ -195,7 +195,7 @@ pub struct Invocation {
 /// the start of the prompt, or, for a prompt starting with `$name args`, the synced
 /// skill item Codex put after it. Whether the name is a command is the caller's business.
 pub fn find_invocation(input: &[RawJson], prompt: usize) -> Option<Invocation> {
-    let text = user_text(input.get(prompt)?)?;
+    let text = input.get(prompt)?.user_text()?;
     if let Some((name, args)) = parse_invocation(&text) {
         return Some(Invocation {
             item: prompt,
@@ -212,7 +212,7 @@ pub fn find_invocation(input: &[RawJson], prompt: usize) -> Option<Invocation> {
         .iter()
         .enumerate()
         .map_while(|(i, item)| {
-            let text = user_text(item)?;
+            let text = item.user_text()?;
             text.starts_with("<skill>")
                 .then_some((prompt + 1 + i, text))
         })
@@ -225,19 +225,6 @@ pub fn find_invocation(input: &[RawJson], prompt: usize) -> Option<Invocation> {
                 skill_header: skill_item_header(&text).map(str::to_string),
             })
         })
-}
-
-/// The text of a user message's first text part.
-fn user_text(item: &RawJson) -> Option<String> {
-    let head = item.head();
-    if head.kind.as_deref() != Some("message") || head.role.as_deref() != Some("user") {
-        return None;
-    }
-    let value = item.to_value();
-    value["content"]
-        .as_array()?
-        .iter()
-        .find_map(|part| part["text"].as_str().map(str::to_string))
 }
 
 /// The item with its first text part's text replaced; every other field kept.
@@ -467,7 +454,7 @@ mod tests {
     }
 
     fn text_of(turn: &Turn, i: usize) -> String {
-        user_text(&turn.request().input[i]).unwrap()
+        turn.request().input[i].user_text().unwrap().to_string()
     }
 
     const GREET: &str = "---\ndescription: Greet\n---\nSay hello to $ARGUMENTS. Budget: $1,500. Shell: !`echo from-shell`\n";

@@ -95,15 +95,18 @@ impl Turn {
             return None;
         }
         let input = &self.request.input;
-        let is_user = |i: usize| {
-            let head = input[i].head();
-            head.kind.as_deref() == Some("message") && head.role.as_deref() == Some("user")
-        };
+        // Skip back over `<skill>` items to the typed message; each item is read
+        // once (a prompt can be megabytes).
         let mut i = input.len().checked_sub(1)?;
-        while is_user(i) && is_skill_item(&input[i]) {
-            i = i.checked_sub(1)?;
+        loop {
+            let text = input[i].user_text()?;
+            let text = text.trim_start();
+            if text.starts_with("<skill>") {
+                i = i.checked_sub(1)?;
+                continue;
+            }
+            return (!text.starts_with("<environment_context>")).then_some(i);
         }
-        (is_user(i) && !input[i].contains("<environment_context>")).then_some(i)
     }
 
     /// The body to send upstream and whether it is the original (still encoded) bytes.
@@ -114,12 +117,6 @@ impl Turn {
             (self.original.clone(), true)
         }
     }
-}
-
-/// A `<skill>` item Codex adds after a prompt that mentions a skill.
-fn is_skill_item(item: &crate::wire::request::RawJson) -> bool {
-    item.message_text()
-        .is_some_and(|t| t.trim_start().starts_with("<skill>"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::request::ItemHead;
+use super::request::{borrowed, ItemHead};
 use super::sse;
 
 /// The fields of an event the proxy acts on; the rest stays in the raw frame.
@@ -21,7 +21,7 @@ pub struct EventHead<'a> {
     pub output_index: Option<u64>,
     #[serde(borrow, default)]
     pub item: Option<ItemHead<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub item_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub response: Option<ResponseHead<'a>>,
@@ -29,7 +29,7 @@ pub struct EventHead<'a> {
 
 #[derive(Debug, Deserialize)]
 pub struct ResponseHead<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
 }
 

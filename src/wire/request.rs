@@ -241,20 +241,31 @@ fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 pub struct RawJson(Bytes);
 
 /// The fields of an item (or tool) the pipeline routes on. Everything else stays raw.
+/// (Deserialize: an event's `item` is read with its event, see `wire::event`.)
 #[derive(Debug, Default, Deserialize)]
 pub struct ItemHead<'a> {
-    #[serde(rename = "type", borrow, default)]
+    #[serde(rename = "type", borrow, default, deserialize_with = "borrowed")]
     pub kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub role: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub call_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub namespace: Option<Cow<'a, str>>,
+}
+
+/// A JSON string, borrowed from the input unless it has escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// An optional string that borrows from the input unless it has escapes. serde's
+/// derive borrows a bare `Cow<str>` field but copies one inside an `Option`.
+pub fn borrowed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
 
 impl RawJson {
@@ -276,9 +287,32 @@ impl RawJson {
         std::str::from_utf8(&self.0).unwrap_or("null")
     }
 
-    /// The routing fields; a value that is not an object has an empty head.
+    /// The routing fields; a value that is not an object has an empty head. The
+    /// other members are skipped by the scanner, which passes over long strings
+    /// (a prompt, a tool output, encrypted reasoning) much faster than serde.
     pub fn head(&self) -> ItemHead<'_> {
-        serde_json::from_slice(&self.0).unwrap_or_default()
+        let b = &self.0[..];
+        let mut head = ItemHead::default();
+        let walked = scan::walk_object(b, 0, |key, value| {
+            let end = scan::value_end(b, value)?;
+            let field = match &b[key] {
+                br#""type""# => &mut head.kind,
+                br#""role""# => &mut head.role,
+                br#""id""# => &mut head.id,
+                br#""name""# => &mut head.name,
+                br#""call_id""# => &mut head.call_id,
+                br#""namespace""# => &mut head.namespace,
+                _ => return Ok(end),
+            };
+            *field = serde_json::from_slice::<Text>(&b[value..end])
+                .ok()
+                .map(|t| t.0);
+            Ok::<_, ScanError>(end)
+        });
+        match walked {
+            Ok(_) => head,
+            Err(_) => ItemHead::default(),
+        }
     }
 
     pub fn to_value(&self) -> Value {
@@ -294,7 +328,7 @@ impl RawJson {
         }
         #[derive(Deserialize)]
         struct Part<'a> {
-            #[serde(borrow, default)]
+            #[serde(borrow, default, deserialize_with = "borrowed")]
             text: Option<Cow<'a, str>>,
         }
         let msg: Msg = serde_json::from_slice(&self.0).ok()?;
@@ -305,6 +339,33 @@ impl RawJson {
                 .collect::<Vec<_>>()
                 .join(""),
         )
+    }
+
+    /// The first text part of a message item, borrowed when it has no escapes: a
+    /// prompt can be megabytes, and most callers only look at how it starts.
+    pub fn first_text(&self) -> Option<Cow<'_, str>> {
+        #[derive(Deserialize)]
+        struct Msg<'a> {
+            #[serde(borrow, default)]
+            content: Vec<Part<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Part<'a> {
+            #[serde(borrow, default, deserialize_with = "borrowed")]
+            text: Option<Cow<'a, str>>,
+        }
+        let msg: Msg = serde_json::from_slice(&self.0).ok()?;
+        msg.content.into_iter().find_map(|p| p.text)
+    }
+
+    /// The first text of a user message (empty when it has none); None for any
+    /// other item.
+    pub fn user_text(&self) -> Option<Cow<'_, str>> {
+        let head = self.head();
+        if head.kind.as_deref() != Some("message") || head.role.as_deref() != Some("user") {
+            return None;
+        }
+        Some(self.first_text().unwrap_or_default())
     }
 
     pub fn contains(&self, needle: &str) -> bool {
@@ -420,6 +481,27 @@ mod tests {
     }
 
     #[test]
+    fn the_head_is_read_from_top_level_members_only() {
+        let raw = |s: &str| RawJson::from_bytes_unchecked(Bytes::from(s.to_string()));
+        let item = raw(
+            r#"{"content":[{"type":"input_text","text":"x"}],"type":"message","role":"us\u0065r","id":7}"#,
+        );
+        let head = item.head();
+        assert_eq!(head.kind.as_deref(), Some("message"), "not the nested type");
+        assert_eq!(head.role.as_deref(), Some("user"), "escapes decoded");
+        assert_eq!(head.id, None, "a number is not an id");
+        assert!(matches!(head.kind, Some(Cow::Borrowed(_))));
+        assert!(raw(r#"{"type":"message""#).head().kind.is_none(), "cut off");
+        assert!(raw(r#"["type","message"]"#).head().kind.is_none());
+        let user = raw(r#"{"type":"message","role":"user","content":[{"type":"input_image"}]}"#);
+        assert_eq!(user.user_text().as_deref(), Some(""));
+        assert_eq!(
+            raw(r#"{"type":"message","role":"assistant","content":[]}"#).user_text(),
+            None
+        );
+    }
+
+    #[test]
     fn item_head_and_text() {
         let item = RawJson::from_value(&json!({"type":"message","role":"user","id":"m1",
             "content":[{"type":"input_text","text":"a"},{"type":"input_text","text":"b"}]}));
@@ -428,6 +510,11 @@ mod tests {
         assert_eq!(head.role.as_deref(), Some("user"));
         assert_eq!(head.id.as_deref(), Some("m1"));
         assert_eq!(item.message_text().as_deref(), Some("ab"));
+        assert_eq!(item.first_text().as_deref(), Some("a"));
+        let escaped =
+            RawJson::from_value(&json!({"content": [{"type": "input_text", "text": "a\n\"b\""}]}));
+        assert_eq!(escaped.first_text().as_deref(), Some("a\n\"b\""));
+        assert!(matches!(item.first_text(), Some(Cow::Borrowed(_))));
         let call = RawJson::from_value(
             &json!({"type":"function_call","name":"Task","namespace":"functions","call_id":"c1","arguments":"{}"}),
         );
