@@ -321,41 +321,13 @@ impl RawJson {
 
     /// The text of a message item: its `input_text`/`output_text` parts joined.
     pub fn message_text(&self) -> Option<String> {
-        #[derive(Deserialize)]
-        struct Msg<'a> {
-            #[serde(borrow, default)]
-            content: Vec<Part<'a>>,
-        }
-        #[derive(Deserialize)]
-        struct Part<'a> {
-            #[serde(borrow, default, deserialize_with = "borrowed")]
-            text: Option<Cow<'a, str>>,
-        }
-        let msg: Msg = serde_json::from_slice(&self.0).ok()?;
-        Some(
-            msg.content
-                .iter()
-                .filter_map(|p| p.text.as_deref())
-                .collect::<Vec<_>>()
-                .join(""),
-        )
+        Some(self.text_parts()?.concat())
     }
 
     /// The first text part of a message item, borrowed when it has no escapes: a
     /// prompt can be megabytes, and most callers only look at how it starts.
     pub fn first_text(&self) -> Option<Cow<'_, str>> {
-        #[derive(Deserialize)]
-        struct Msg<'a> {
-            #[serde(borrow, default)]
-            content: Vec<Part<'a>>,
-        }
-        #[derive(Deserialize)]
-        struct Part<'a> {
-            #[serde(borrow, default, deserialize_with = "borrowed")]
-            text: Option<Cow<'a, str>>,
-        }
-        let msg: Msg = serde_json::from_slice(&self.0).ok()?;
-        msg.content.into_iter().find_map(|p| p.text)
+        self.text_parts()?.into_iter().next()
     }
 
     /// The first text of a user message (empty when it has none); None for any
@@ -366,6 +338,23 @@ impl RawJson {
             return None;
         }
         Some(self.first_text().unwrap_or_default())
+    }
+
+    /// The `text` of each content part that has one, borrowed where unescaped;
+    /// None when the value is not an object with a content list.
+    fn text_parts(&self) -> Option<Vec<Cow<'_, str>>> {
+        #[derive(Deserialize)]
+        struct Msg<'a> {
+            #[serde(borrow, default)]
+            content: Vec<Part<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Part<'a> {
+            #[serde(borrow, default, deserialize_with = "borrowed")]
+            text: Option<Cow<'a, str>>,
+        }
+        let msg: Msg = serde_json::from_slice(&self.0).ok()?;
+        Some(msg.content.into_iter().filter_map(|p| p.text).collect())
     }
 
     pub fn contains(&self, needle: &str) -> bool {
