@@ -3,11 +3,12 @@
 //!
 //! Codex request bodies reach megabytes and the proxy needs only their outline
 //! (top-level members, history item boundaries). serde_json validates every byte
-//! on the way (~1 GB/s); this scanner jumps over string contents with `memchr`
+//! on the way (~1 GB/s); this scanner jumps from quote to quote with `memchr`
 //! (most of a history is strings) and checks the structure: balanced brackets,
-//! closed strings, well-formed escapes, literal and number characters. What it
-//! does not check (control characters inside strings, number grammar) reaches the
-//! upstream exactly as the client wrote it, so the upstream judges it as before.
+//! closed strings, literal and number characters. What it does not check (escapes
+//! and control characters inside strings, number grammar) reaches the upstream
+//! exactly as the client wrote it, so the upstream judges it as before; strings the
+//! proxy reads are decoded by serde_json, which checks them.
 
 use std::ops::Range;
 
@@ -30,65 +31,60 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// End (exclusive) of the string whose opening quote is at `start`.
+///
+/// Only quotes stop the search: a quote closes the string unless an odd run of
+/// backslashes precedes it. Long sessions are dense with `\n` and `\\` escapes
+/// (source code, shell output, JSON inside JSON), and stopping at each of them
+/// cost more than the bytes between. Escapes are therefore not checked here; like
+/// control characters, a malformed escape inside a string the proxy does not
+/// decode reaches the upstream as the client wrote it.
 fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut i = start + 1;
     loop {
-        let Some(at) = next_quote_or_backslash(b, i) else {
+        let Some(at) = next_quote(b, i) else {
             return err(start, "unterminated string");
         };
-        i = at;
-        if b[i] == b'"' {
-            return Ok(i + 1);
+        let backslashes = b[start + 1..at]
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Ok(at + 1);
         }
-        // An escape: check it, then step over it.
-        match b.get(i + 1) {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-            Some(b'u') => {
-                let hex = b.get(i + 2..i + 6).ok_or(ScanError {
-                    at: i,
-                    what: "truncated \\u escape",
-                })?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return err(i, "bad \\u escape");
-                }
-                i += 6;
-            }
-            _ => return err(i, "bad escape"),
-        }
+        i = at + 1;
     }
 }
 
-/// Words looked at in place before handing the search to `memchr2`.
+/// Words looked at in place before handing the search to `memchr`.
 const NEAR_WORDS: usize = 2;
 
-/// The first `"` or `\` at or after `from`. In code and shell output escapes come
-/// every few bytes, and a `memchr2` call per escape costs more than the bytes
-/// between them: the next 16 bytes are checked in place, eight at a time, and
-/// only a longer plain run goes to `memchr2`.
-fn next_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+/// The first `"` at or after `from`. Keys and short values end within a few
+/// bytes, where a `memchr` call costs more than the bytes: the next 16 bytes are
+/// checked in place, eight at a time, and only a longer run goes to `memchr`.
+fn next_quote(b: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     for _ in 0..NEAR_WORDS {
         let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) else {
             break;
         };
-        let hits = quote_or_backslash(u64::from_le_bytes(word));
+        let hits = quote_bits(u64::from_le_bytes(word));
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    memchr::memchr2(b'"', b'\\', &b[i..]).map(|off| i + off)
+    memchr::memchr(b'"', b.get(i..)?).map(|off| i + off)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// A word whose lowest set bit is the high bit of its first `"` or `\` byte
+/// A word whose lowest set bit is the high bit of its first `"` byte
 /// (little-endian), or 0. Bits above that one may be wrong; only it is used.
-fn quote_or_backslash(w: u64) -> u64 {
+fn quote_bits(w: u64) -> u64 {
     let q = w ^ (ONES * u64::from(b'"'));
-    let s = w ^ (ONES * u64::from(b'\\'));
-    ((q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGH_BITS
+    q.wrapping_sub(ONES) & !q & HIGH_BITS
 }
 
 /// End (exclusive) of the value starting at `start` (no leading whitespace).
@@ -278,8 +274,7 @@ mod tests {
     fn broken_structure_is_refused() {
         for bad in [
             r#""open"#,
-            r#""bad \x escape""#,
-            r#""\u12""#,
+            r#""ends escaped\""#,
             r#"{"a":1"#,
             r#"{"a":[1}"#,
             r#"[1,2]]"#.trim_end_matches(']'),
@@ -325,7 +320,20 @@ mod tests {
     }
 
     #[test]
-    fn finds_the_first_quote_or_backslash_like_a_plain_search() {
+    fn escapes_are_left_to_the_upstream_but_never_end_a_string_early() {
+        // Quotes after odd and even runs of backslashes.
+        for (doc, len) in [
+            (r#""a\\" x"#, 5),
+            (r#""a\\\"b" x"#, 8),
+            (r#""\\\\" x"#, 6),
+            (r#""bad \x escape" x"#, 15),
+        ] {
+            assert_eq!(ends(doc), Ok(len), "{doc}");
+        }
+    }
+
+    #[test]
+    fn finds_the_first_quote_like_a_plain_search() {
         let mut rng = fastrand::Rng::with_seed(11);
         // Bytes one bit or one step away from the targets, and high bytes, are
         // where word-at-a-time tricks go wrong.
@@ -341,11 +349,8 @@ mod tests {
                 })
                 .collect();
             for from in 0..=len {
-                let want = b[from..]
-                    .iter()
-                    .position(|&c| c == b'"' || c == b'\\')
-                    .map(|p| from + p);
-                assert_eq!(next_quote_or_backslash(&b, from), want, "{b:?} from {from}");
+                let want = b[from..].iter().position(|&c| c == b'"').map(|p| from + p);
+                assert_eq!(next_quote(&b, from), want, "{b:?} from {from}");
             }
         }
     }
@@ -371,7 +376,7 @@ mod tests {
         } {
             0 => json!(rng.i64(..)),
             1 => json!(rng.f64() * 1e6),
-            2 => json!(["\"]}{[\\", "é\u{1F600}\n\t", "", "\u{0001}"][rng.usize(0..4)]),
+            2 => json!(["\"]}{[\\", "é\u{1F600}\n\t", "", "\u{0001}", "\\\\\"\\"][rng.usize(0..5)]),
             3 => [json!(null), json!(true), json!(false)][rng.usize(0..3)].clone(),
             4 => (0..rng.usize(0..4))
                 .map(|_| random_value(rng, depth - 1))
