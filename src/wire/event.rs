@@ -4,40 +4,95 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::request::{borrowed, ItemHead};
+use super::request::{json_text, ItemHead};
+use super::scan::{self, ScanError};
 use super::sse;
 
 /// The fields of an event the proxy acts on; the rest stays in the raw frame.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct EventHead<'a> {
-    #[serde(rename = "type", borrow)]
     pub kind: Cow<'a, str>,
-    #[serde(default)]
     pub sequence_number: Option<u64>,
-    #[serde(default)]
     pub output_index: Option<u64>,
-    #[serde(borrow, default)]
     pub item: Option<ItemHead<'a>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub item_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub response: Option<ResponseHead<'a>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct ResponseHead<'a> {
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
 }
 
 impl<'a> EventHead<'a> {
-    /// None for data that is not a JSON object with a string `type`.
+    /// None for data that is not a JSON object with a string `type`. Read with the
+    /// scanner: `response.completed` carries the whole response (every output item
+    /// and its text), and only the id of it is wanted.
     pub fn parse(data: &'a str) -> Option<EventHead<'a>> {
-        serde_json::from_str(data).ok()
+        let b = data.as_bytes();
+        let mut kind = None;
+        let mut head = EventHead {
+            kind: Cow::Borrowed(""),
+            sequence_number: None,
+            output_index: None,
+            item: None,
+            item_id: None,
+            response: None,
+        };
+        let end = scan::walk_object(b, 0, |key, value| {
+            let field = &b[key];
+            let end = match (field, b[value]) {
+                (br#""item""#, b'{') => {
+                    let (item, end) = ItemHead::scan(b, value)?;
+                    head.item = Some(item);
+                    return Ok(end);
+                }
+                (br#""response""#, b'{') => {
+                    let mut id = None;
+                    let end = scan::walk_object(b, value, |key, value| {
+                        let end = scan::value_end(b, value)?;
+                        if &b[key] == br#""id""# {
+                            id = json_text(&b[value..end]);
+                        }
+                        Ok::<_, ScanError>(end)
+                    })?;
+                    head.response = Some(ResponseHead { id });
+                    return Ok(end);
+                }
+                _ => scan::value_end(b, value)?,
+            };
+            let v = &b[value..end];
+            match field {
+                br#""type""# => kind = json_text(v),
+                br#""sequence_number""# => head.sequence_number = count(v, value)?,
+                br#""output_index""# => head.output_index = count(v, value)?,
+                br#""item_id""# => head.item_id = json_text(v),
+                _ => {}
+            }
+            Ok::<_, ScanError>(end)
+        })
+        .ok()?;
+        scan::expect_end(b, end).ok()?;
+        head.kind = kind?;
+        Some(head)
     }
+}
+
+/// A count field: a non-negative integer, or null (absent).
+fn count(v: &[u8], at: usize) -> Result<Option<u64>, ScanError> {
+    if v == b"null" {
+        return Ok(None);
+    }
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .map(Some)
+        .ok_or(ScanError {
+            at,
+            what: "expected a count",
+        })
 }
 
 /// Writes an event the way the upstream does (`event:` line + one `data:` line).
@@ -83,6 +138,38 @@ mod tests {
         assert_eq!(h.response.unwrap().id.as_deref(), Some("resp_9"));
         assert!(EventHead::parse("[DONE]").is_none());
         assert!(EventHead::parse(r#"{"no_type":1}"#).is_none());
+    }
+
+    #[test]
+    fn head_fields_of_every_kind() {
+        let h = EventHead::parse(
+            r#" {"item_id":"it\"1","type":"response.output_text.delta","output_index":null,
+                "sequence_number":3,"delta":"a \"quoted\" }{ text","item":null} "#,
+        )
+        .unwrap();
+        assert_eq!(h.kind, "response.output_text.delta");
+        assert_eq!(h.item_id.as_deref(), Some("it\"1"));
+        assert_eq!((h.sequence_number, h.output_index), (Some(3), None));
+        assert!(h.item.is_none() && h.response.is_none());
+
+        // Only the id of a whole response is read; its output is skipped.
+        let completed = r#"{"type":"response.completed","response":{"output":[{"id":"x","content":[{"text":"}\\"}]}],"id":"resp_2"}}"#;
+        let h = EventHead::parse(completed).unwrap();
+        assert_eq!(h.response.unwrap().id.as_deref(), Some("resp_2"));
+    }
+
+    #[test]
+    fn events_without_a_usable_head() {
+        for data in [
+            r#"{"type":1}"#,
+            r#"{"type":"x","sequence_number":-1}"#,
+            r#"{"type":"x","output_index":"2"}"#,
+            r#"{"type":"x"} trailing"#,
+            r#"{"type":"x""#,
+            "",
+        ] {
+            assert!(EventHead::parse(data).is_none(), "{data}");
+        }
     }
 
     #[test]

@@ -241,21 +241,49 @@ fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 pub struct RawJson(Bytes);
 
 /// The fields of an item (or tool) the pipeline routes on. Everything else stays raw.
-/// (Deserialize: an event's `item` is read with its event, see `wire::event`.)
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct ItemHead<'a> {
-    #[serde(rename = "type", borrow, default, deserialize_with = "borrowed")]
     pub kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub role: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub name: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub call_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub namespace: Option<Cow<'a, str>>,
+}
+
+impl<'a> ItemHead<'a> {
+    /// The routing fields of the object at `start`, and where the object ends. The
+    /// other members are skipped by the scanner, which passes over long strings (a
+    /// prompt, a tool output, encrypted reasoning) much faster than serde. A field
+    /// that is not a string reads as absent.
+    pub fn scan(b: &'a [u8], start: usize) -> Result<(ItemHead<'a>, usize), ScanError> {
+        let mut head = ItemHead::default();
+        let end = scan::walk_object(b, start, |key, value| {
+            let end = scan::value_end(b, value)?;
+            let field = match &b[key] {
+                br#""type""# => &mut head.kind,
+                br#""role""# => &mut head.role,
+                br#""id""# => &mut head.id,
+                br#""name""# => &mut head.name,
+                br#""call_id""# => &mut head.call_id,
+                br#""namespace""# => &mut head.namespace,
+                _ => return Ok(end),
+            };
+            *field = json_text(&b[value..end]);
+            Ok::<_, ScanError>(end)
+        })?;
+        Ok((head, end))
+    }
+}
+
+/// The text of a JSON string value (quotes included), borrowed unless it has
+/// escapes; None for any other value or a malformed string.
+pub fn json_text(value: &[u8]) -> Option<Cow<'_, str>> {
+    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if memchr::memchr(b'\\', inner).is_none() {
+        return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
+    }
+    serde_json::from_slice::<Text>(value).ok().map(|t| t.0)
 }
 
 /// A JSON string, borrowed from the input unless it has escapes.
@@ -291,28 +319,9 @@ impl RawJson {
     /// other members are skipped by the scanner, which passes over long strings
     /// (a prompt, a tool output, encrypted reasoning) much faster than serde.
     pub fn head(&self) -> ItemHead<'_> {
-        let b = &self.0[..];
-        let mut head = ItemHead::default();
-        let walked = scan::walk_object(b, 0, |key, value| {
-            let end = scan::value_end(b, value)?;
-            let field = match &b[key] {
-                br#""type""# => &mut head.kind,
-                br#""role""# => &mut head.role,
-                br#""id""# => &mut head.id,
-                br#""name""# => &mut head.name,
-                br#""call_id""# => &mut head.call_id,
-                br#""namespace""# => &mut head.namespace,
-                _ => return Ok(end),
-            };
-            *field = serde_json::from_slice::<Text>(&b[value..end])
-                .ok()
-                .map(|t| t.0);
-            Ok::<_, ScanError>(end)
-        });
-        match walked {
-            Ok(_) => head,
-            Err(_) => ItemHead::default(),
-        }
+        ItemHead::scan(&self.0, 0)
+            .map(|(head, _)| head)
+            .unwrap_or_default()
     }
 
     pub fn to_value(&self) -> Value {
