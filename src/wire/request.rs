@@ -120,13 +120,8 @@ impl ResponsesRequest {
 
     /// The body as JSON, members in their original order, raw parts copied as they came.
     pub fn to_bytes(&self) -> Bytes {
-        let raw_len: usize = self.input.iter().map(|i| i.0.len() + 1).sum::<usize>()
-            + self
-                .rest
-                .iter()
-                .map(|(k, v)| k.len() + v.0.len() + 4)
-                .sum::<usize>();
-        let mut out = Vec::with_capacity(raw_len + 256);
+        // Sized up front: growing a multi-megabyte buffer would copy it again.
+        let mut out = Vec::with_capacity(self.size_hint());
         out.push(b'{');
         let mut first = true;
         let mut member = |out: &mut Vec<u8>, name: &str| {
@@ -170,6 +165,18 @@ impl ResponsesRequest {
         }
         out.push(b'}');
         Bytes::from(out)
+    }
+
+    /// At least the length of `to_bytes()`.
+    fn size_hint(&self) -> usize {
+        let items = |items: &[RawJson]| items.iter().map(|i| i.0.len() + 1).sum::<usize>();
+        let names: usize = self
+            .rest
+            .iter()
+            .map(|(k, v)| k.len() * 6 + v.0.len() + 4)
+            .sum();
+        let model = self.model.as_ref().map_or(0, |m| m.len() * 6);
+        items(&self.input) + self.tools.as_deref().map_or(0, items) + names + model + 64
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -452,6 +459,20 @@ mod tests {
             assert!(
                 again == body,
                 "{name}: Codex writes compact JSON, so the bytes match too"
+            );
+            assert!(
+                again.len() <= req.size_hint(),
+                "{name}: written in one buffer"
+            );
+            let mut edited = req.clone();
+            edited.set_model("a \"quoted\" model \u{1}".into());
+            edited.set_member("tool_choice", RawJson::from_value(&json!({"type": "x"})));
+            edited
+                .input
+                .push(RawJson::from_value(&json!({"type": "message"})));
+            assert!(
+                edited.to_bytes().len() <= edited.size_hint(),
+                "{name}: edited"
             );
         }
         let lite = Bytes::from(
