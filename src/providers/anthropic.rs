@@ -335,11 +335,7 @@ impl Collector for AnthropicCollector {
         }
         let event = parse_data(&self.provider, frame)?;
         let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
-        match event
-            .get("type")
-            .and_then(Value::as_str)
-            .or(frame.event.as_deref())
-        {
+        match event.get("type").and_then(Value::as_str).or(frame.event()) {
             Some("message_start") => {
                 if let Some(usage) = event.pointer("/message/usage") {
                     self.read_usage(usage);

@@ -334,7 +334,7 @@ impl Collector for ChatCollector {
         if !frame.has_data() {
             return Ok(Flow::Continue);
         }
-        if frame.data.trim() == "[DONE]" {
+        if frame.data().trim() == "[DONE]" {
             self.done = true;
             return Ok(Flow::Done);
         }

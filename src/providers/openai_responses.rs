@@ -422,7 +422,7 @@ impl Collector for ResponsesCollector {
         let kind = event
             .get("type")
             .and_then(Value::as_str)
-            .or(frame.event.as_deref())
+            .or(frame.event())
             .unwrap_or_default();
         match kind {
             "response.output_item.done" => {

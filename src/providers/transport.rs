@@ -296,9 +296,9 @@ fn status_reason(status: u16) -> &'static str {
 
 /// Parse one frame's data as JSON, naming the provider and a bit of the bad text.
 pub fn parse_data(provider: &str, frame: &Frame) -> Result<Value, ProviderError> {
-    serde_json::from_str(&frame.data).map_err(|e| {
-        let mut snippet: String = frame.data.chars().take(120).collect();
-        if snippet.len() < frame.data.len() {
+    serde_json::from_str(frame.data()).map_err(|e| {
+        let mut snippet: String = frame.data().chars().take(120).collect();
+        if snippet.len() < frame.data().len() {
             snippet.push('…');
         }
         ProviderError::Decode {
@@ -375,12 +375,7 @@ mod tests {
 
     #[test]
     fn malformed_data_names_the_provider_and_the_text() {
-        let frame = Frame {
-            raw: Default::default(),
-            event: None,
-            data: "{\"type\": oops".into(),
-            id: None,
-        };
+        let frame = Frame::new("data: {\"type\": oops\n\n".into());
         let e = parse_data("chat", &frame).unwrap_err();
         let text = e.to_string();
         assert!(

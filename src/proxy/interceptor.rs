@@ -205,8 +205,8 @@ impl std::fmt::Debug for Settings {
 /// continuation or a rebuilt `response.completed` needs it (most turns need neither).
 #[derive(Debug, Clone)]
 enum Item {
-    /// The data of its `response.output_item.done` event.
-    Event(String),
+    /// Its `response.output_item.done` event.
+    Event(Frame),
     Value(Value),
 }
 
@@ -214,7 +214,7 @@ impl Item {
     fn value(&self) -> Value {
         match self {
             Item::Value(v) => v.clone(),
-            Item::Event(data) => parse(data)
+            Item::Event(frame) => parse(frame.data())
                 .and_then(|mut v| v.get_mut("item").map(Value::take))
                 .unwrap_or(Value::Null),
         }
@@ -361,18 +361,18 @@ impl Interceptor {
     }
 
     fn on_frame(&mut self, frame: Frame, out: &mut Vec<Output>) {
-        if self.identity && frame.event.as_deref().is_some_and(is_passive) {
-            out.push(Output::Emit(frame.raw));
+        if self.identity && frame.event().is_some_and(is_passive) {
+            out.push(Output::Emit(frame.into_raw()));
             return;
         }
         let head = if frame.has_data() {
-            EventHead::parse(&frame.data)
+            EventHead::parse(frame.data())
         } else {
             None
         };
         let Some(head) = head else {
             // Comments, keep-alives, garbage: the client gets them as they came.
-            out.push(Output::Emit(frame.raw));
+            out.push(Output::Emit(frame.into_raw()));
             return;
         };
         if self.identity && head.sequence_number.is_some() {
@@ -439,11 +439,11 @@ impl Interceptor {
     fn on_item_done(&mut self, frame: &Frame, head: &EventHead, out: &mut Vec<Output>) {
         let keys = keys_of(head);
         let known = keys.iter().find_map(|k| self.r.slots.get(k).copied());
-        let item = || parse(&frame.data).and_then(|mut v| v.get_mut("item").map(Value::take));
+        let item = || parse(frame.data()).and_then(|mut v| v.get_mut("item").map(Value::take));
         if known == Some(Slot::Withheld) || (known.is_none() && self.is_task(head)) {
             match item() {
                 Some(item) => self.withhold_call(item, out),
-                None => out.push(Output::Emit(frame.raw.clone())),
+                None => out.push(Output::Emit(frame.raw().clone())),
             }
             return;
         }
@@ -483,7 +483,7 @@ impl Interceptor {
         if is_tool_call(kind) {
             self.r.codex_calls += 1;
         }
-        let item = Item::Event(frame.data.clone());
+        let item = Item::Event(frame.clone());
         self.r.items.push(item.clone());
         self.visible.push(item);
         self.emit_upstream(frame, head, Some(index), out);
@@ -569,8 +569,8 @@ impl Interceptor {
                 }
                 let sent = rewritten.clone().unwrap_or_else(|| item.clone());
                 for frame in frames {
-                    let Some(head) = EventHead::parse(&frame.data) else {
-                        out.push(Output::Emit(frame.raw));
+                    let Some(head) = EventHead::parse(frame.data()) else {
+                        out.push(Output::Emit(frame.into_raw()));
                         continue;
                     };
                     match (&rewritten, head.kind.as_ref()) {
@@ -581,7 +581,7 @@ impl Interceptor {
                                 || k.ends_with("input.delta")
                                 || k.ends_with("input.done") => {}
                         (Some(new), "response.output_item.done") => {
-                            let mut ev = parse(&frame.data)
+                            let mut ev = parse(frame.data())
                                 .unwrap_or_else(|| json!({"type": "response.output_item.done"}));
                             ev["item"] = new.clone();
                             if ev.get("output_index").is_some() {
@@ -774,12 +774,12 @@ impl Interceptor {
             return;
         };
         if self.round == 1 && self.r.calls.is_empty() && self.r.held.is_empty() {
-            if let Some(head) = EventHead::parse(&frame.data) {
+            if let Some(head) = EventHead::parse(frame.data()) {
                 self.emit_upstream(&frame, &head, None, out);
                 return;
             }
         }
-        let mut ev = parse(&frame.data)
+        let mut ev = parse(frame.data())
             .unwrap_or_else(|| json!({"type": "response.completed", "response": {}}));
         if let Some(u) = ev.pointer("/response/usage").cloned() {
             match &mut self.usage {
@@ -808,7 +808,7 @@ impl Interceptor {
             .r
             .completed
             .as_ref()
-            .and_then(|f| parse(&f.data))
+            .and_then(|f| parse(f.data()))
             .and_then(|c| c.pointer("/response/usage").cloned());
         if let Some(u) = usage {
             match &mut self.usage {
@@ -942,11 +942,11 @@ impl Interceptor {
         let seq_ok = seq == head.sequence_number;
         let index_ok = index.is_none() || head.output_index.is_none() || index == head.output_index;
         if seq_ok && index_ok {
-            out.push(Output::Emit(frame.raw.clone()));
+            out.push(Output::Emit(frame.raw().clone()));
             return;
         }
-        let Some(mut ev) = parse(&frame.data) else {
-            out.push(Output::Emit(frame.raw.clone()));
+        let Some(mut ev) = parse(frame.data()) else {
+            out.push(Output::Emit(frame.raw().clone()));
             return;
         };
         if let (Some(s), Some(obj)) = (seq, ev.as_object_mut()) {

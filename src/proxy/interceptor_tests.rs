@@ -138,7 +138,7 @@ impl Run {
         let mut d = Decoder::new();
         d.push(&bytes);
         std::iter::from_fn(|| d.next_frame())
-            .filter_map(|f| serde_json::from_str(&f.data).ok())
+            .filter_map(|f| serde_json::from_str(f.data()).ok())
             .collect()
     }
 
@@ -254,7 +254,7 @@ fn a_plain_stream_passes_byte_for_byte() {
         &json!({"type": "response.some_future_event", "x": 1}),
     ));
     frames.push(up.completed("resp_1", 10, 5));
-    let expected: Vec<u8> = frames.iter().flat_map(|f| f.raw.to_vec()).collect();
+    let expected: Vec<u8> = frames.iter().flat_map(|f| f.raw().to_vec()).collect();
     let mut run = Run::new();
     run.frames(frames).end(End::Eof);
     let got: Vec<u8> = run

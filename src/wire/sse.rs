@@ -6,23 +6,68 @@
 //! a blank line ends an event; `:` starts a comment; one leading space after the
 //! colon is dropped; several `data:` lines join with `\n`.
 
+use std::ops::Range;
+
 use bytes::{Bytes, BytesMut};
 
-/// One event as read off the wire.
+/// One event as read off the wire. Its fields point into `raw` when they can
+/// (one line, valid UTF-8: nearly every event), so reading an event copies nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
-    /// The exact bytes of the event, its terminating blank line included.
-    pub raw: Bytes,
-    pub event: Option<String>,
-    /// The `data:` lines joined with `\n`; empty when the event had none.
-    pub data: String,
-    pub id: Option<String>,
+    raw: Bytes,
+    event: Option<Text>,
+    data: Text,
+    id: Option<Text>,
+}
+
+/// A field's value: a span of `raw`, or text the decoder had to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Text {
+    Span(Range<usize>),
+    Owned(String),
 }
 
 impl Frame {
+    /// An event parsed from its bytes (one event, as `Decoder` cuts them).
+    pub fn new(raw: Bytes) -> Frame {
+        parse_frame(raw)
+    }
+
+    /// The exact bytes of the event, its terminating blank line included.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    pub fn into_raw(self) -> Bytes {
+        self.raw
+    }
+
+    /// The `event:` field.
+    pub fn event(&self) -> Option<&str> {
+        self.event.as_ref().map(|t| self.text(t))
+    }
+
+    /// The `data:` lines joined with `\n`; empty when the event had none.
+    pub fn data(&self) -> &str {
+        self.text(&self.data)
+    }
+
+    /// The `id:` field.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_ref().map(|t| self.text(t))
+    }
+
     /// An event with no `data` (only comments or other fields) carries nothing to parse.
     pub fn has_data(&self) -> bool {
-        !self.data.is_empty()
+        !self.data().is_empty()
+    }
+
+    fn text<'a>(&'a self, t: &'a Text) -> &'a str {
+        match t {
+            // Spans are made only over bytes checked to be UTF-8.
+            Text::Span(r) => std::str::from_utf8(&self.raw[r.clone()]).unwrap_or_default(),
+            Text::Owned(s) => s,
+        }
     }
 }
 
@@ -116,8 +161,16 @@ fn line_break_len(buf: &[u8], at: usize) -> Option<usize> {
 fn parse_frame(raw: Bytes) -> Frame {
     let mut event = None;
     let mut id = None;
-    let mut data = String::new();
-    let mut has_data = false;
+    let mut data: Option<Text> = None;
+    let base = raw.as_ptr() as usize;
+    // A value that is valid UTF-8 stays a span of `raw`; the rest is decoded lossily.
+    let text = |value: &[u8]| match std::str::from_utf8(value) {
+        Ok(_) => {
+            let at = value.as_ptr() as usize - base;
+            Text::Span(at..at + value.len())
+        }
+        Err(_) => Text::Owned(String::from_utf8_lossy(value).into_owned()),
+    };
     for line in lines(&raw) {
         if line.is_empty() || line[0] == b':' {
             continue;
@@ -129,34 +182,32 @@ fn parse_frame(raw: Bytes) -> Frame {
             }
             None => (line, &b""[..]),
         };
-        let value = utf8_lossy(value);
         match name {
             b"data" => {
-                if has_data {
-                    data.push('\n');
-                }
-                data.push_str(&value);
-                has_data = true;
+                data = Some(match data.take() {
+                    None => text(value),
+                    // Several data lines join with `\n`: only then is a copy made.
+                    Some(first) => {
+                        let mut joined = match first {
+                            Text::Span(r) => String::from_utf8_lossy(&raw[r]).into_owned(),
+                            Text::Owned(s) => s,
+                        };
+                        joined.push('\n');
+                        joined.push_str(&String::from_utf8_lossy(value));
+                        Text::Owned(joined)
+                    }
+                })
             }
-            b"event" => event = Some(value.into_owned()),
-            b"id" => id = Some(value.into_owned()),
+            b"event" => event = Some(text(value)),
+            b"id" => id = Some(text(value)),
             _ => {}
         }
     }
     Frame {
-        raw,
         event,
-        data,
+        data: data.unwrap_or(Text::Owned(String::new())),
         id,
-    }
-}
-
-/// `String::from_utf8_lossy`, with the fast check first: valid UTF-8 (nearly every
-/// event) is validated a word at a time rather than character by character.
-fn utf8_lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
+        raw,
     }
 }
 
@@ -227,10 +278,10 @@ mod tests {
     fn splits_events_and_keeps_raw_bytes() {
         let frames = decode_all(&[STREAM]);
         assert_eq!(frames.len(), 3);
-        assert_eq!(frames[0].event.as_deref(), Some("response.created"));
-        assert_eq!(frames[0].data, "{\"type\":\"response.created\"}");
+        assert_eq!(frames[0].event(), Some("response.created"));
+        assert_eq!(frames[0].data(), "{\"type\":\"response.created\"}");
         assert!(!frames[1].has_data(), "a comment-only event has no data");
-        assert_eq!(frames[2].data, "{\"a\":1}");
+        assert_eq!(frames[2].data(), "{\"a\":1}");
         let joined: Vec<u8> = frames.iter().flat_map(|f| f.raw.to_vec()).collect();
         assert_eq!(joined, STREAM);
     }
@@ -251,14 +302,17 @@ mod tests {
         let crlf = b"event: x\r\ndata: one\r\n\r\ndata: two\r\n\r\n";
         let frames = decode_all(&[crlf]);
         assert_eq!(frames.len(), 2);
-        assert_eq!(frames[0].event.as_deref(), Some("x"));
-        assert_eq!(frames[0].data, "one");
-        assert_eq!(frames[1].data, "two");
+        assert_eq!(frames[0].event(), Some("x"));
+        assert_eq!(frames[0].data(), "one");
+        assert_eq!(frames[1].data(), "two");
 
         let cr = b"data: a\r\rdata: b\r\r";
         let frames = decode_all(&[cr]);
         assert_eq!(
-            frames.iter().map(|f| f.data.as_str()).collect::<Vec<_>>(),
+            frames
+                .iter()
+                .map(|f| f.data().to_string())
+                .collect::<Vec<_>>(),
             ["a", "b"]
         );
         // CRLF split between chunks must not end the event early.
@@ -271,54 +325,40 @@ mod tests {
     #[test]
     fn multi_line_data_and_field_rules() {
         let f = &decode_all(&[b"data: line one\ndata:line two\ndata\nid: 7\nretry: 10\n\n"])[0];
-        assert_eq!(f.data, "line one\nline two\n");
-        assert_eq!(f.id.as_deref(), Some("7"));
-        assert_eq!(f.event, None);
+        assert_eq!(f.data(), "line one\nline two\n");
+        assert_eq!(f.id(), Some("7"));
+        assert_eq!(f.event(), None);
     }
 
     #[test]
     fn finish_returns_an_unterminated_tail() {
         let mut d = Decoder::new();
         d.push(b"data: complete\n\ndata: partial");
-        assert_eq!(d.next_frame().map(|f| f.data), Some("complete".into()));
+        assert_eq!(
+            d.next_frame().map(|f| f.data().to_string()),
+            Some("complete".into())
+        );
         assert_eq!(d.next_frame(), None);
         let tail = d.finish().expect("tail");
-        assert_eq!(tail.data, "partial");
-        assert_eq!(&tail.raw[..], b"data: partial");
+        assert_eq!(tail.data(), "partial");
+        assert_eq!(&tail.raw()[..], b"data: partial");
         assert_eq!(d.finish(), None);
-    }
-
-    #[test]
-    fn utf8_lossy_matches_the_std_function() {
-        for bytes in [
-            &b"plain ascii"[..],
-            "h\u{e9}llo \u{2713} \u{1F600}".as_bytes(),
-            b"\xff\xfe ok",
-            b"cut \xe2\x9c",
-            b"",
-        ] {
-            assert_eq!(utf8_lossy(bytes), String::from_utf8_lossy(bytes));
-        }
-        assert!(matches!(
-            utf8_lossy("\u{e9}".as_bytes()),
-            std::borrow::Cow::Borrowed(_)
-        ));
     }
 
     #[test]
     fn invalid_utf8_is_replaced_not_fatal() {
         let f = &decode_all(&[b"data: \xff\xfe ok\n\n"])[0];
-        assert!(f.data.ends_with(" ok"));
+        assert!(f.data().ends_with(" ok"));
     }
 
     #[test]
     fn encode_round_trips_through_decode() {
         let bytes = encode(Some("response.output_text.delta"), "{\"x\":\"a\\nb\"}");
         let f = &decode_all(&[&bytes])[0];
-        assert_eq!(f.event.as_deref(), Some("response.output_text.delta"));
-        assert_eq!(f.data, "{\"x\":\"a\\nb\"}");
+        assert_eq!(f.event(), Some("response.output_text.delta"));
+        assert_eq!(f.data(), "{\"x\":\"a\\nb\"}");
         let multi = encode(None, "a\nb");
         assert_eq!(&multi[..], b"data: a\ndata: b\n\n");
-        assert_eq!(decode_all(&[&multi])[0].data, "a\nb");
+        assert_eq!(decode_all(&[&multi])[0].data(), "a\nb");
     }
 }
