@@ -54,7 +54,7 @@ pub struct Continuation {
     pub resolver: Arc<dyn Resolver>,
     /// The request as sent upstream (after middleware).
     pub request: ResponsesRequest,
-    pub url: String,
+    pub url: reqwest::Url,
     pub headers: http::HeaderMap,
 }
 
@@ -249,7 +249,7 @@ impl EventRelay {
             .state
             .upstreams
             .client
-            .post(&c.url)
+            .post(c.url.clone())
             .headers(c.headers.clone())
             .body(body);
         tracing::debug!(items = items.len(), "sending the continuation");

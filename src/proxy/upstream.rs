@@ -38,9 +38,27 @@ impl Backend {
 /// The configured upstreams and one shared client (connection pool) for all of them.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
-    openai: String,
-    chatgpt: String,
+    openai: Base,
+    chatgpt: Base,
     pub client: reqwest::Client,
+}
+
+/// An upstream's base URL, as configured and parsed once: a full URL parse per
+/// request cost more than the rest of routing.
+#[derive(Debug, Clone)]
+struct Base {
+    text: String,
+    url: reqwest::Url,
+}
+
+impl Base {
+    fn new(which: &str, text: &str) -> Result<Base, ProxyError> {
+        let text = text.trim_end_matches('/').to_string();
+        let url = reqwest::Url::parse(&text).map_err(|e| {
+            ProxyError::Internal(format!("the {which} upstream {text:?} is not a URL: {e}"))
+        })?;
+        Ok(Base { text, url })
+    }
 }
 
 impl Upstreams {
@@ -54,23 +72,30 @@ impl Upstreams {
             .build()
             .map_err(|e| ProxyError::Internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Upstreams {
-            openai: config.openai.trim_end_matches('/').to_string(),
-            chatgpt: config.chatgpt.trim_end_matches('/').to_string(),
+            openai: Base::new("openai", &config.openai)?,
+            chatgpt: Base::new("chatgpt", &config.chatgpt)?,
             client,
         })
     }
 
-    pub fn base(&self, backend: Backend) -> &str {
+    fn upstream(&self, backend: Backend) -> &Base {
         match backend {
             Backend::OpenAi => &self.openai,
             Backend::ChatGpt => &self.chatgpt,
         }
     }
 
+    pub fn base(&self, backend: Backend) -> &str {
+        &self.upstream(backend).text
+    }
+
     /// The upstream URL for a request: the base, then the request's path and query as they came.
-    pub fn url(&self, backend: Backend, uri: &Uri) -> String {
-        let pq = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-        format!("{}{}", self.base(backend), pq)
+    pub fn url(&self, backend: Backend, uri: &Uri) -> reqwest::Url {
+        let mut url = self.upstream(backend).url.clone();
+        let path = format!("{}{}", url.path().trim_end_matches('/'), uri.path());
+        url.set_path(&path);
+        url.set_query(uri.query());
+        url
     }
 
     pub fn unreachable(&self, backend: Backend, err: &reqwest::Error) -> ProxyError {
@@ -126,13 +151,19 @@ mod tests {
         let u = ups();
         let uri: Uri = "/v1/models?client_version=0.169.0&x=%20".parse().unwrap();
         assert_eq!(
-            u.url(Backend::OpenAi, &uri),
+            u.url(Backend::OpenAi, &uri).as_str(),
             "http://o.test/v1/models?client_version=0.169.0&x=%20"
         );
         let uri: Uri = "/backend-api/wham/accounts/check".parse().unwrap();
         assert_eq!(
-            u.url(Backend::ChatGpt, &uri),
+            u.url(Backend::ChatGpt, &uri).as_str(),
             "https://c.test/prefix/backend-api/wham/accounts/check"
+        );
+        // Encoded bytes stay as the client sent them; the base's query is not kept.
+        let uri: Uri = "/v1/files/a%2Fb%3F?".parse().unwrap();
+        assert_eq!(
+            u.url(Backend::OpenAi, &uri).as_str(),
+            "http://o.test/v1/files/a%2Fb%3F?"
         );
     }
 }
