@@ -67,25 +67,42 @@ impl Environment {
 }
 
 /// The content of the first `<name>...</name>` in `text`.
-fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+fn tag<'a>(text: &'a str, name: &'a str) -> Option<&'a str> {
     all_tags(text, name).next()
 }
 
-fn all_tags<'a>(text: &'a str, name: &str) -> impl Iterator<Item = &'a str> {
-    let open = format!("<{name}>");
-    let close = format!("</{name}>");
+fn all_tags<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
     let mut rest = text;
     std::iter::from_fn(move || {
-        let start = rest.find(&open)? + open.len();
-        let len = rest[start..].find(&close)?;
+        let (_, start) = find_tag(rest, name, false)?;
+        let (len, end) = find_tag(&rest[start..], name, true)?;
         let content = &rest[start..start + len];
-        rest = &rest[start + len + close.len()..];
+        rest = &rest[start + end..];
         Some(content)
+    })
+}
+
+/// Where `<name>` (or `</name>`) starts and ends in `text`. The block is small and
+/// has few tags: stepping from `<` to `<` beats building a substring searcher.
+fn find_tag(text: &str, name: &str, close: bool) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    memchr::memchr_iter(b'<', b).find_map(|at| {
+        let rest = &b[at + 1..];
+        let rest = if close {
+            rest.strip_prefix(b"/")?
+        } else {
+            rest
+        };
+        let after = rest.strip_prefix(name.as_bytes())?.strip_prefix(b">")?;
+        Some((at, b.len() - after.len()))
     })
 }
 
 /// Codex escapes XML specials in paths.
 fn unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
     s.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
@@ -130,6 +147,14 @@ mod tests {
     use serde_json::json;
 
     const CONTEXT: &str = "<environment_context>\n  <cwd>/tmp/a &amp; b</cwd>\n  <shell>bash</shell>\n  <current_date>2026-11-21</current_date>\n  <timezone>Etc/UTC</timezone>\n  <filesystem><workspace_roots><root>/tmp/a &amp; b</root><root>/srv/extra</root></workspace_roots><permission_profile type=\"managed\"></permission_profile></filesystem>\n</environment_context>";
+
+    #[test]
+    fn tags_match_whole_names_only() {
+        let text = "<cwdx>no</cwdx> <cwd>/a</cwd> <cwd>/b</cwd> <cwd>open";
+        assert_eq!(all_tags(text, "cwd").collect::<Vec<_>>(), ["/a", "/b"]);
+        assert_eq!(tag("<cwd>/a</cwdx>", "cwd"), None);
+        assert_eq!(tag("<root></root>", "root"), Some(""));
+    }
 
     #[test]
     fn parses_the_context_block() {
