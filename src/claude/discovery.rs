@@ -132,6 +132,16 @@ pub fn source_dirs(workspace: &Path, roots: &Roots, kind: &str) -> Vec<SourceDir
 
 /// Removes `.` and resolves `..` lexically, so the same directory compares equal.
 pub fn normalize(path: &Path) -> PathBuf {
+    // Nearly every workspace path is already normal: no `.`, `..`, `//` or trailing `/`.
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let plain = bytes.len() > 1
+        && !bytes.ends_with(b"/")
+        && memchr::memmem::find(bytes, b"/.").is_none()
+        && memchr::memmem::find(bytes, b"//").is_none()
+        && !bytes.starts_with(b".");
+    if plain {
+        return path.to_path_buf();
+    }
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
@@ -290,6 +300,17 @@ mod tests {
     #[test]
     fn normalize_resolves_dots() {
         assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        for (path, normal) in [
+            ("/work/main", "/work/main"),
+            ("/work/main/", "/work/main"),
+            ("/work//main", "/work/main"),
+            ("/work/.hidden/x", "/work/.hidden/x"),
+            ("/work/main/.", "/work/main"),
+            ("./main", "main"),
+            ("/", "/"),
+        ] {
+            assert_eq!(normalize(Path::new(path)), PathBuf::from(normal), "{path}");
+        }
     }
 
     fn candidate(name: &str, rank: usize, path: &str) -> Candidate<()> {

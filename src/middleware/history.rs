@@ -4,9 +4,10 @@
 //! calls and their results. Without a ledger entry the message stays: it carries
 //! the summary.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::response::Response;
+use memchr::memmem::Finder;
 use serde_json::Value;
 
 use super::Step;
@@ -16,6 +17,8 @@ use crate::wire::request::RawJson;
 
 /// Ids the interceptor gives its progress messages.
 pub const PROGRESS_ID_PREFIX: &str = "msg_cxp_";
+/// Built once: building a searcher costs more than running it over one item.
+static FIND_PROGRESS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(PROGRESS_ID_PREFIX));
 
 pub struct History {
     ledger: Arc<Ledger>,
@@ -35,7 +38,7 @@ impl Step for History {
             .input
             .iter()
             .enumerate()
-            .filter(|(_, item)| item.contains(PROGRESS_ID_PREFIX))
+            .filter(|(_, item)| FIND_PROGRESS.find(item.bytes()).is_some())
             .filter_map(|(i, item)| progress_id(item).map(|id| (i, id)))
             .collect();
         if marked.is_empty() {
