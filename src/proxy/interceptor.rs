@@ -266,8 +266,9 @@ struct Round {
     calls: Vec<Call>,
     /// Tool calls that went to Codex (Codex will run them and send the next request).
     codex_calls: usize,
-    /// The upstream's `response.completed`, held until the turn can end.
-    completed: Option<Frame>,
+    /// The upstream's `response.completed` and its sequence number, held until the
+    /// turn can end.
+    completed: Option<(Frame, Option<u64>)>,
     progress: Option<Progress>,
     progress_closed: bool,
     held: Vec<Held>,
@@ -399,7 +400,8 @@ impl Interceptor {
             "response.output_item.added" => self.on_item_added(&frame, &head, out),
             "response.output_item.done" => self.on_item_done(&frame, &head, out),
             "response.completed" => {
-                self.r.completed = Some(frame);
+                let seq = head.sequence_number;
+                self.r.completed = Some((frame, seq));
                 self.advance(out);
             }
             "response.failed" | "response.incomplete" | "error" => {
@@ -770,14 +772,21 @@ impl Interceptor {
     /// round's id, every item the client saw, and the usage of all rounds.
     fn finish(&mut self, out: &mut Vec<Output>) {
         self.terminal = true;
-        let Some(frame) = self.r.completed.take() else {
+        let Some((frame, sequence_number)) = self.r.completed.take() else {
             return;
         };
         if self.round == 1 && self.r.calls.is_empty() && self.r.held.is_empty() {
-            if let Some(head) = EventHead::parse(frame.data()) {
-                self.emit_upstream(&frame, &head, None, out);
-                return;
-            }
+            // Its head was read when it arrived; the event can be large.
+            let head = EventHead {
+                kind: "response.completed".into(),
+                sequence_number,
+                output_index: None,
+                item: None,
+                item_id: None,
+                response: None,
+            };
+            self.emit_upstream(&frame, &head, None, out);
+            return;
         }
         let mut ev = parse(frame.data())
             .unwrap_or_else(|| json!({"type": "response.completed", "response": {}}));
@@ -808,7 +817,7 @@ impl Interceptor {
             .r
             .completed
             .as_ref()
-            .and_then(|f| parse(f.data()))
+            .and_then(|(f, _)| parse(f.data()))
             .and_then(|c| c.pointer("/response/usage").cloned());
         if let Some(u) = usage {
             match &mut self.usage {
