@@ -40,6 +40,7 @@ pub struct ServerConfig {
     pub body_limit_mb: usize,
     pub shutdown_grace_secs: u64,
     pub stream_keepalive_secs: u64,
+    pub pack_request_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +105,11 @@ impl TasksConfig {
 impl ServerConfig {
     pub fn stream_keepalive(&self) -> Duration {
         Duration::from_secs(self.stream_keepalive_secs.max(1))
+    }
+
+    /// How long a stream stays quiet before its kept request is packed; None: never.
+    pub fn pack_request_after(&self) -> Option<Duration> {
+        (self.pack_request_after_ms > 0).then(|| Duration::from_millis(self.pack_request_after_ms))
     }
 
     pub fn body_limit(&self) -> usize {

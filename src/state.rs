@@ -88,6 +88,7 @@ pub struct Stats {
     pub upstream_errors: Counter,
     pub stream_failures: Counter,
     pub rejected_bodies: Counter,
+    pub packed_requests: Counter,
 }
 
 impl Stats {
@@ -121,6 +122,11 @@ impl Stats {
             "codex_plus_rejected_bodies",
             "Requests refused for an oversized body",
             self.rejected_bodies.clone(),
+        );
+        registry.register(
+            "codex_plus_packed_requests",
+            "Requests kept for a possible continuation and compressed because their stream went quiet",
+            self.packed_requests.clone(),
         );
     }
 }

@@ -445,3 +445,75 @@ async fn a_subagent_slower_than_codexs_idle_timeout_does_not_cut_the_turn() {
     );
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_after_a_quiet_spell_continues_from_the_packed_request() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            return Reply::sse(&answer("resp_sub", "REVIEW: fine"));
+        }
+        if !outputs(req).is_empty() {
+            return Reply::sse(&answer("resp_2", "reviewed after a pause"));
+        }
+        // The model "thinks" between events, longer than the proxy waits to pack.
+        Reply::Sse {
+            chunks: [
+                ev_created("resp_1"),
+                ev_message("msg_pre", "Thinking it over."),
+                task_call("call_task_1", "test-reviewer", "Review the repo"),
+                ev_completed("resp_1"),
+            ]
+            .iter()
+            .map(sse_event)
+            .collect(),
+            gap: std::time::Duration::from_millis(400),
+        }
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy_with(&mock.url(), home.path(), |c| {
+        c.server.pack_request_after_ms = 100
+    })
+    .await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+
+    let run = codex.exec("review this repo", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("reviewed after a pause")
+    );
+    let status: Value = reqwest::get(format!("http://{}/status", proxy.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        status["requests"]["packed"].as_u64() >= Some(1),
+        "the quiet stream's request was packed: {status}"
+    );
+    // The continuation is the first request, every member and item as sent, plus
+    // the call and its result.
+    let reqs = mock.responses_requests();
+    let main: Vec<&Recorded> = reqs.iter().filter(|r| !is_subagent(r)).collect();
+    let (first, cont) = (main[0].json(), main[1].json());
+    let (first_input, cont_input) = (
+        first["input"].as_array().unwrap(),
+        cont["input"].as_array().unwrap(),
+    );
+    assert_eq!(&cont_input[..first_input.len()], &first_input[..]);
+    assert!(cont_input[first_input.len()..]
+        .iter()
+        .any(|i| i["type"] == "function_call" && i["name"] == "Task"));
+    let members = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("input");
+        v
+    };
+    assert_eq!(members(&cont), members(&first));
+    proxy.stop().await;
+}

@@ -51,6 +51,7 @@ pub async fn status(State(state): State<SharedState>) -> Json<Value> {
             "upstream_errors": s.upstream_errors.get(),
             "stream_failures": s.stream_failures.get(),
             "rejected_bodies": s.rejected_bodies.get(),
+            "packed": s.packed_requests.get(),
         },
         "open_streams": s.open_streams.get(),
         "tasks": {

@@ -6,6 +6,7 @@ pub mod headers;
 pub mod interceptor;
 #[cfg(test)]
 mod interceptor_tests;
+pub mod kept_request;
 pub mod relay;
 pub mod resolver;
 pub mod responses;

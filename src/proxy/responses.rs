@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::headers;
 use super::interceptor::{Interceptor, Settings};
+use super::kept_request::KeptRequest;
 use super::relay::{read_limited, respond};
 use super::resolver::{body_key, inherit_target, TurnResolver};
 use super::stream::{relay_events, Continuation};
@@ -178,7 +179,7 @@ fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)>
     headers::detach_all(&mut headers);
     let continuation = Continuation {
         resolver: Arc::new(resolver),
-        request: turn.request().clone(),
+        request: Some(KeptRequest::Parsed(turn.request().clone())),
         url: state.upstreams.url(turn.backend, &turn.parts.uri),
         headers,
     };

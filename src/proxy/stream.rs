@@ -20,14 +20,19 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
+use tokio::task::JoinHandle;
 
 use super::interceptor::{
     Decision, End, HeldCall, HistoryLink, Input, Interceptor, Outcome, Output, TaskCall,
 };
+use super::kept_request::KeptRequest;
 use super::upstream::describe;
 use crate::state::{OpenStream, SharedState};
 use crate::wire::request::{RawJson, ResponsesRequest};
 use crate::wire::sse::Decoder;
+
+/// Kept requests up to this size are packed on the runtime thread.
+const PACK_INLINE_BYTES: usize = 256 * 1024;
 
 /// Largest single event held while waiting for its end.
 pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
@@ -52,8 +57,9 @@ pub trait Resolver: Send + Sync {
 /// What a turn needs to continue after its calls are resolved.
 pub struct Continuation {
     pub resolver: Arc<dyn Resolver>,
-    /// The request as sent upstream (after middleware).
-    pub request: ResponsesRequest,
+    /// The request as sent upstream (after middleware); None while a continuation
+    /// of it is on its way.
+    pub request: Option<KeptRequest>,
     pub url: reqwest::Url,
     pub headers: http::HeaderMap,
 }
@@ -67,8 +73,14 @@ struct EventRelay {
     pending: VecDeque<Bytes>,
     /// Everything the resolver is working on, as the input it will become.
     calls: FuturesUnordered<BoxFuture<'static, Input>>,
-    next_request: Option<BoxFuture<'static, Result<reqwest::Response, String>>>,
+    next_request: Option<BoxFuture<'static, Continued>>,
     continuation: Option<Continuation>,
+    /// Quiet time after which the kept request is packed.
+    pack_after: Option<Duration>,
+    packing: Option<JoinHandle<std::io::Result<Bytes>>>,
+    /// Quiet time already spent waiting for the current chunk (the idle timeout
+    /// counts it too).
+    quiet: Duration,
     state: SharedState,
     _open: OpenStream,
 }
@@ -90,6 +102,9 @@ pub fn relay_events(
         calls: FuturesUnordered::new(),
         next_request: None,
         continuation,
+        pack_after: state.config.server.pack_request_after(),
+        packing: None,
+        quiet: Duration::ZERO,
         _open: OpenStream::new(&state.stats.open_streams),
         state,
     };
@@ -119,7 +134,11 @@ impl EventRelay {
 
     /// Whatever happens next: an upstream chunk, a resolved call, a continuation's answer.
     async fn next_input(&mut self) -> Option<Vec<Input>> {
-        let idle = self.idle;
+        let idle = self.idle.saturating_sub(self.quiet);
+        // Until the request is packed, wait for the next chunk only that long first.
+        let pack_after = self
+            .pack_after
+            .filter(|after| *after < idle && self.packing.is_none() && self.kept_is_parsed());
         let waiting = self.interceptor.is_waiting();
         tokio::select! {
             () = tokio::time::sleep(self.keepalive), if waiting => Some(vec![Input::Tick]),
@@ -127,12 +146,40 @@ impl EventRelay {
                 tracing::debug!("resolved a call");
                 Some(vec![input])
             }
-            next = next_chunk(self.upstream.as_mut(), idle), if self.upstream.is_some() => {
-                Some(self.on_chunk(next))
+            next = next_chunk(self.upstream.as_mut(), pack_after.unwrap_or(idle)), if self.upstream.is_some() => {
+                match (next, pack_after) {
+                    (Err(()), Some(after)) => {
+                        self.quiet += after;
+                        self.start_packing();
+                        Some(Vec::new())
+                    }
+                    (next, _) => {
+                        self.quiet = Duration::ZERO;
+                        Some(self.on_chunk(next))
+                    }
+                }
             }
-            resp = next_request(self.next_request.as_mut()), if self.next_request.is_some() => {
+            packed = join(self.packing.as_mut()), if self.packing.is_some() => {
+                self.packing = None;
+                match packed {
+                    Ok(Ok(packed)) => {
+                        if let Some(c) = &mut self.continuation {
+                            c.request = Some(KeptRequest::Packed(packed));
+                            self.state.stats.packed_requests.inc();
+                        }
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "could not pack the kept request; keeping it as it is"),
+                    Err(e) => tracing::warn!(error = %e, "the packing job failed; keeping the request as it is"),
+                }
+                Some(Vec::new())
+            }
+            continued = next_request(self.next_request.as_mut()), if self.next_request.is_some() => {
                 self.next_request = None;
-                match resp {
+                let Continued { response, request } = continued;
+                if let (Some(c), Some(request)) = (&mut self.continuation, request) {
+                    c.request = Some(KeptRequest::Parsed(request));
+                }
+                match response {
                     Ok(resp) => {
                         self.upstream = Some(Box::pin(resp.bytes_stream()));
                         self.decoder = Decoder::new();
@@ -146,6 +193,41 @@ impl EventRelay {
                 Some(vec![Input::End(End::Broken("the turn has nothing left to wait for".into()))])
             }
         }
+    }
+
+    fn kept_is_parsed(&self) -> bool {
+        self.continuation
+            .as_ref()
+            .and_then(|c| c.request.as_ref())
+            .is_some_and(|r| !r.is_packed())
+    }
+
+    /// Packs the kept request: a small one at once (tens of microseconds), a large
+    /// one on a blocking thread, where it stays as it is until the packed form is
+    /// ready, so a continuation needed meanwhile loses nothing.
+    fn start_packing(&mut self) {
+        let Some(c) = &mut self.continuation else {
+            return;
+        };
+        let Some(KeptRequest::Parsed(request)) = &c.request else {
+            return;
+        };
+        if request.size_hint() <= PACK_INLINE_BYTES {
+            match KeptRequest::pack(request) {
+                Ok(packed) => {
+                    c.request = Some(KeptRequest::Packed(packed));
+                    self.state.stats.packed_requests.inc();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not pack the kept request; keeping it as it is")
+                }
+            }
+            return;
+        }
+        let request = request.clone();
+        self.packing = Some(tokio::task::spawn_blocking(move || {
+            KeptRequest::pack(&request)
+        }));
     }
 
     fn on_chunk(&mut self, next: Result<Option<Result<Bytes, reqwest::Error>>, ()>) -> Vec<Input> {
@@ -241,20 +323,39 @@ impl EventRelay {
         let Some(c) = &mut self.continuation else {
             return;
         };
-        c.request
-            .input
-            .extend(items.iter().map(RawJson::from_value));
-        let body = c.request.to_bytes();
-        let request = self
-            .state
-            .upstreams
-            .client
-            .post(c.url.clone())
-            .headers(c.headers.clone())
-            .body(body);
+        // A packing job still running is for a request about to grow: drop it.
+        self.packing = None;
+        let kept = c.request.take();
+        let client = self.state.upstreams.client.clone();
+        let url = c.url.clone();
+        let headers = c.headers.clone();
         tracing::debug!(items = items.len(), "sending the continuation");
         self.next_request = Some(Box::pin(async move {
-            match request.send().await {
+            let request = match kept {
+                Some(KeptRequest::Parsed(request)) => Ok(request),
+                Some(packed) => tokio::task::spawn_blocking(move || packed.into_request())
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string())),
+                None => Err("the turn's request is already on its way".to_string()),
+            };
+            let mut request = match request {
+                Ok(request) => request,
+                Err(cause) => {
+                    return Continued {
+                        response: Err(cause),
+                        request: None,
+                    }
+                }
+            };
+            request.input.extend(items.iter().map(RawJson::from_value));
+            let sent = client
+                .post(url)
+                .headers(headers)
+                .body(request.to_bytes())
+                .send()
+                .await;
+            let response = match sent {
                 Ok(resp) if resp.status().is_success() => Ok(resp),
                 Ok(resp) => {
                     let status = resp.status();
@@ -265,6 +366,10 @@ impl EventRelay {
                     ))
                 }
                 Err(e) => Err(describe(&e)),
+            };
+            Continued {
+                response,
+                request: Some(request),
             }
         }));
     }
@@ -293,11 +398,22 @@ async fn next_chunk(
     }
 }
 
-async fn next_request(
-    pending: Option<&mut BoxFuture<'static, Result<reqwest::Response, String>>>,
-) -> Result<reqwest::Response, String> {
+/// A continuation's answer, and its request back for the next round.
+struct Continued {
+    response: Result<reqwest::Response, String>,
+    request: Option<ResponsesRequest>,
+}
+
+async fn next_request(pending: Option<&mut BoxFuture<'static, Continued>>) -> Continued {
     match pending {
         Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn join<T>(job: Option<&mut JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    match job {
+        Some(job) => job.await,
         None => std::future::pending().await,
     }
 }

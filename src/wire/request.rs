@@ -168,7 +168,7 @@ impl ResponsesRequest {
     }
 
     /// At least the length of `to_bytes()`.
-    fn size_hint(&self) -> usize {
+    pub fn size_hint(&self) -> usize {
         let items = |items: &[RawJson]| items.iter().map(|i| i.0.len() + 1).sum::<usize>();
         let names: usize = self
             .rest
