@@ -24,7 +24,7 @@ use super::slash_memory::{restore, Expansion, SlashMemory, TurnScope};
 use super::Step;
 use crate::claude::{parse_invocation, render, ClaudeCatalogs, CommandDef};
 use crate::config::CommandsConfig;
-use crate::proxy::turn::Turn;
+use crate::proxy::turn::{Turn, LOOK_AHEAD};
 use crate::wire::request::RawJson;
 
 pub struct Slash {
@@ -195,7 +195,13 @@ pub struct Invocation {
 /// the start of the prompt, or, for a prompt starting with `$name args`, the synced
 /// skill item Codex put after it. Whether the name is a command is the caller's business.
 pub fn find_invocation(input: &[RawJson], prompt: usize) -> Option<Invocation> {
-    let text = input.get(prompt)?.user_text()?;
+    let item = input.get(prompt)?;
+    // Most prompts are not invocations: their start says so without reading them whole.
+    let head = item.user_text_head(LOOK_AHEAD)?;
+    if !head.trim_start().starts_with(['/', '$']) {
+        return None;
+    }
+    let text = item.user_text()?;
     if let Some((name, args)) = parse_invocation(&text) {
         return Some(Invocation {
             item: prompt,

@@ -9,6 +9,9 @@ use super::upstream::Backend;
 use crate::wire::environment::{Environment, TurnMetadata};
 use crate::wire::request::ResponsesRequest;
 
+/// Bytes of a message read to tell what it is (`<skill>`, `/command`, a prompt).
+pub const LOOK_AHEAD: usize = 4096;
+
 /// A parsed `/responses` request and what the proxy learned about it. Middleware
 /// edits `request` through `request_mut`, which marks the body for re-serialising;
 /// an untouched turn goes upstream as the exact bytes Codex sent.
@@ -95,11 +98,11 @@ impl Turn {
             return None;
         }
         let input = &self.request.input;
-        // Skip back over `<skill>` items to the typed message; each item is read
-        // once (a prompt can be megabytes).
+        // Skip back over `<skill>` items to the typed message; only the start of
+        // each is read (a prompt can be megabytes).
         let mut i = input.len().checked_sub(1)?;
         loop {
-            let text = input[i].user_text()?;
+            let text = input[i].user_text_head(LOOK_AHEAD)?;
             let text = text.trim_start();
             if text.starts_with("<skill>") {
                 i = i.checked_sub(1)?;

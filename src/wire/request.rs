@@ -293,6 +293,143 @@ pub fn json_text(value: &[u8]) -> Option<Cow<'_, str>> {
     serde_json::from_slice::<Text>(value).ok().map(|t| t.0)
 }
 
+/// How the quick look at a user message's first text ends.
+enum Head {
+    /// Reached `content`: where its first text starts, if it is a user message
+    /// with one.
+    Found(Option<usize>),
+    /// Members in an order other than Codex's (type and role before content).
+    Unusual,
+    /// Not well-formed: nothing to read.
+    Broken,
+}
+
+impl From<ScanError> for Head {
+    fn from(_: ScanError) -> Head {
+        Head::Broken
+    }
+}
+
+/// Where the first text of a user message starts (its opening quote), reading
+/// only up to there: `type` and `role` must come before `content`, as Codex
+/// writes them. None: not a user message, or one without text.
+fn first_user_text_start(b: &[u8]) -> Head {
+    let (mut kind, mut role) = (None, None);
+    let walked = scan::walk_object(b, 0, |key, value| {
+        let field = match &b[key] {
+            br#""content""# => {
+                // Stop here: the text is what might be megabytes.
+                return Err(match (kind.as_deref(), role.as_deref()) {
+                    (Some("message"), Some("user")) => Head::Found(first_part_text(b, value)?),
+                    (Some(_), Some(_)) => Head::Found(None),
+                    _ => Head::Unusual,
+                });
+            }
+            br#""type""# => &mut kind,
+            br#""role""# => &mut role,
+            _ => return Ok(scan::value_end(b, value)?),
+        };
+        let end = scan::value_end(b, value)?;
+        *field = json_text(&b[value..end]);
+        if kind.as_deref().is_some_and(|k| k != "message")
+            || role.as_deref().is_some_and(|r| r != "user")
+        {
+            // Some other item (a tool output can be megabytes): no need to read on.
+            return Err(Head::Found(None));
+        }
+        Ok::<_, Head>(end)
+    });
+    match walked {
+        Err(head) => head,
+        // No content: not a message with text.
+        Ok(_) => Head::Found(None),
+    }
+}
+
+/// The opening quote of the first content part's `text`, parts before it skipped.
+fn first_part_text(b: &[u8], start: usize) -> Result<Option<usize>, ScanError> {
+    /// Ends the walk of a part at its text.
+    enum Stop {
+        Text(usize),
+        Scan(ScanError),
+    }
+    impl From<ScanError> for Stop {
+        fn from(e: ScanError) -> Stop {
+            Stop::Scan(e)
+        }
+    }
+    let mut i = scan::skip_ws(b, start);
+    if b.get(i) != Some(&b'[') {
+        return Ok(None);
+    }
+    i = scan::skip_ws(b, i + 1);
+    while b.get(i) == Some(&b'{') {
+        let walked = scan::walk_object(b, i, |key, value| {
+            if &b[key] == br#""text""# && b.get(value) == Some(&b'"') {
+                return Err(Stop::Text(value));
+            }
+            Ok(scan::value_end(b, value)?)
+        });
+        match walked {
+            Err(Stop::Text(at)) => return Ok(Some(at)),
+            Err(Stop::Scan(e)) => return Err(e),
+            Ok(end) => i = scan::skip_ws(b, end),
+        }
+        match b.get(i) {
+            Some(b',') => i = scan::skip_ws(b, i + 1),
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// The decoded start of the JSON string whose opening quote begins `b`: the whole
+/// string when it ends within `max` bytes, else cut before `max` at an escape and
+/// character boundary.
+fn string_head(b: &[u8], max: usize) -> Cow<'_, str> {
+    let window = &b[..b.len().min(max + 1)];
+    let mut i = 1;
+    let mut cut = None;
+    while i < window.len() {
+        match window[i] {
+            b'"' => return json_text(&b[..=i]).unwrap_or_default(),
+            b'\\' => {
+                // A \u escape of a surrogate pair is 12 bytes; any other escape 2 or 6.
+                let len = match window.get(i + 1) {
+                    Some(b'u')
+                        if matches!(window.get(i + 2), Some(b'd' | b'D'))
+                            && matches!(
+                                window.get(i + 3),
+                                Some(b'8'..=b'9' | b'a'..=b'b' | b'A'..=b'B')
+                            ) =>
+                    {
+                        12
+                    }
+                    Some(b'u') => 6,
+                    _ => 2,
+                };
+                if i + len > window.len() {
+                    cut = Some(i);
+                    break;
+                }
+                i += len;
+            }
+            _ => i += 1,
+        }
+    }
+    let mut cut = cut.unwrap_or(window.len());
+    // Not inside a UTF-8 sequence.
+    while cut > 1 && b.get(cut).is_some_and(|c| c & 0xC0 == 0x80) {
+        cut -= 1;
+    }
+    let mut quoted = Vec::with_capacity(cut + 1);
+    quoted.extend_from_slice(&b[..cut]);
+    quoted.push(b'"');
+    json_text(&quoted)
+        .map(|t| Cow::Owned(t.into_owned()))
+        .unwrap_or_default()
+}
+
 /// A JSON string, borrowed from the input unless it has escapes.
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
@@ -354,6 +491,29 @@ impl RawJson {
             return None;
         }
         Some(self.first_text().unwrap_or_default())
+    }
+
+    /// The start of `user_text`: at most about `max` bytes of it, without reading
+    /// the rest. Deciding what a prompt is (a slash command, a skill, a typed
+    /// message) needs its first characters; the prompt itself can be megabytes.
+    pub fn user_text_head(&self, max: usize) -> Option<Cow<'_, str>> {
+        let b = &self.0[..];
+        match first_user_text_start(b) {
+            Head::Found(Some(at)) => Some(string_head(&b[at..], max)),
+            Head::Found(None) | Head::Broken => None,
+            // Not the order Codex writes: read it the long way.
+            Head::Unusual => {
+                let text = self.user_text()?;
+                let mut cut = max.min(text.len());
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                Some(match text {
+                    Cow::Borrowed(t) => Cow::Borrowed(&t[..cut]),
+                    Cow::Owned(t) => Cow::Owned(t[..cut].to_string()),
+                })
+            }
+        }
     }
 
     /// The `text` of each content part that has one, borrowed where unescaped;
@@ -437,6 +597,69 @@ mod tests {
         assert!(
             positions.windows(2).all(|w| w[0] < w[1]),
             "order kept: {text}"
+        );
+    }
+
+    #[test]
+    fn the_head_of_a_user_text_is_a_prefix_of_the_whole_text() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let pieces = [
+            "plain ", "é", "😀", "\"", "\\", "\n", "\u{1}", "/cmd ", "<skill>",
+        ];
+        for round in 0..400 {
+            let text: String = (0..rng.usize(0..40))
+                .map(|_| pieces[rng.usize(..pieces.len())])
+                .collect();
+            let mut item = json!({"type": "message", "role": "user",
+                                  "content": [{"type": "input_image", "image_url": "x"},
+                                              {"type": "input_text", "text": text}]})
+            .to_string();
+            if round % 2 == 0 {
+                // As a client that escapes everything outside ASCII writes it.
+                item = item.replace('é', "\\u00e9").replace('😀', "\\ud83d\\ude00");
+            }
+            let raw = RawJson(Bytes::from(item));
+            let whole = raw.user_text().unwrap();
+            for max in [0, 1, 5, 13, 40, 1000] {
+                let head = raw.user_text_head(max).unwrap();
+                assert!(whole.starts_with(&*head), "{head:?} of {whole:?}");
+                // `max` counts JSON bytes; an escape is at most 6 of them per byte.
+                assert!(
+                    head.len() == whole.len() || head.len() * 6 + 12 >= max,
+                    "{max}: {head:?} of {whole:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_head_needs_a_user_message_in_any_member_order() {
+        let head = |v: Value| {
+            RawJson::from_value(&v)
+                .user_text_head(5)
+                .map(|t| t.into_owned())
+        };
+        let text = json!([{"type": "input_text", "text": "hello world"}]);
+        assert_eq!(
+            head(json!({"type": "message", "role": "user", "content": text})).as_deref(),
+            Some("hello")
+        );
+        // serde_json writes members sorted: content comes first.
+        assert_eq!(
+            head(json!({"content": text, "role": "user", "type": "message"})).as_deref(),
+            Some("hello")
+        );
+        assert_eq!(
+            head(json!({"type": "message", "role": "assistant", "content": text})),
+            None
+        );
+        assert_eq!(
+            head(json!({"type": "function_call_output", "output": "x"})),
+            None
+        );
+        assert_eq!(
+            head(json!({"type": "message", "role": "user", "content": []})).as_deref(),
+            None
         );
     }
 
