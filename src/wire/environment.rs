@@ -27,11 +27,22 @@ pub struct Environment {
 impl Environment {
     /// The latest environment context in the history (Codex sends a new one when it changes).
     pub fn from_request(req: &ResponsesRequest) -> Option<Environment> {
-        req.input
-            .iter()
-            .rev()
-            .filter(|item| FIND_OPEN.find(item.bytes()).is_some())
+        // Codex's own message starts with the tag, so the start of each user
+        // message tells; searching every item's bytes is the fallback (a long
+        // session is megabytes).
+        let starts_with_tag = |item: &&RawJson| {
+            item.user_text_head(OPEN.len() + 256)
+                .is_some_and(|head| head.trim_start().starts_with(OPEN))
+        };
+        let items = || req.input.iter().rev();
+        items()
+            .filter(starts_with_tag)
             .find_map(Self::from_item)
+            .or_else(|| {
+                items()
+                    .filter(|item| FIND_OPEN.find(item.bytes()).is_some())
+                    .find_map(Self::from_item)
+            })
     }
 
     fn from_item(item: &RawJson) -> Option<Environment> {
@@ -190,6 +201,24 @@ mod tests {
         assert_eq!(
             Environment::from_request(&req).unwrap().cwd,
             PathBuf::from("/second")
+        );
+        // A context quoted inside a later prompt is not Codex's own; with no
+        // message of Codex's, any item that holds one still counts.
+        let body = json!({"input":[
+            msg("<environment_context><cwd>/real</cwd></environment_context>"),
+            msg("look: <environment_context><cwd>/quoted</cwd></environment_context>")]});
+        let req = ResponsesRequest::parse(&bytes::Bytes::from(body.to_string())).unwrap();
+        assert_eq!(
+            Environment::from_request(&req).unwrap().cwd,
+            PathBuf::from("/real")
+        );
+        let body = json!({"input":[
+            {"type": "function_call_output", "call_id": "c", "output": "<environment_context><cwd>/tool</cwd></environment_context>"},
+            msg("look: <environment_context><cwd>/quoted</cwd></environment_context>")]});
+        let req = ResponsesRequest::parse(&bytes::Bytes::from(body.to_string())).unwrap();
+        assert_eq!(
+            Environment::from_request(&req).unwrap().cwd,
+            PathBuf::from("/quoted")
         );
     }
 
