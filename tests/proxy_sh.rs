@@ -244,8 +244,10 @@ fn restart_replaces_the_process() {
 
 #[test]
 fn a_busy_port_is_refused_naming_the_holder() {
-    let proxy = Proxy::new();
-    let holder = TcpListener::bind(("127.0.0.1", proxy.port)).unwrap();
+    let mut proxy = Proxy::new();
+    // Held from the start: a port picked free and bound again could be taken between.
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.port = holder.local_addr().unwrap().port();
 
     let out = proxy.run(&["enable"]);
     assert_ne!(out.code, 0, "{out:?}");
