@@ -43,22 +43,16 @@ impl<'a> EventHead<'a> {
         };
         let end = scan::walk_object(b, 0, |key, value| {
             let field = &b[key];
-            let end = match (field, b[value]) {
-                (br#""item""#, b'{') => {
+            // `get`: a cut-off event ends right after the colon.
+            let end = match (field, b.get(value)) {
+                (br#""item""#, Some(b'{')) => {
                     let (item, end) = ItemHead::scan(b, value)?;
                     head.item = Some(item);
                     return Ok(end);
                 }
-                (br#""response""#, b'{') => {
-                    let mut id = None;
-                    let end = scan::walk_object(b, value, |key, value| {
-                        let end = scan::value_end(b, value)?;
-                        if &b[key] == br#""id""# {
-                            id = json_text(&b[value..end]);
-                        }
-                        Ok::<_, ScanError>(end)
-                    })?;
-                    head.response = Some(ResponseHead { id });
+                (br#""response""#, Some(b'{')) => {
+                    let (response, end) = ItemHead::scan(b, value)?;
+                    head.response = Some(ResponseHead { id: response.id });
                     return Ok(end);
                 }
                 _ => scan::value_end(b, value)?,
@@ -166,6 +160,8 @@ mod tests {
             r#"{"type":"x","output_index":"2"}"#,
             r#"{"type":"x"} trailing"#,
             r#"{"type":"x""#,
+            r#"{"type":"x","item":"#,
+            r#"{"type":"x","response":"#,
             "",
         ] {
             assert!(EventHead::parse(data).is_none(), "{data}");
