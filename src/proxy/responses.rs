@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::header;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
@@ -59,11 +58,7 @@ pub async fn handle(
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());
     let parsed = Encoding::from_header(encoding)
-        .and_then(|enc| match enc {
-            // Most bodies come uncompressed: outline them where they lie, no copy.
-            Encoding::Identity => Ok(original.clone()),
-            enc => enc.decode(&original, limit).map(Bytes::from),
-        })
+        .and_then(|enc| enc.decode(&original, limit))
         .map_err(|e| e.to_string())
         .and_then(|decoded| ResponsesRequest::parse(&decoded).map_err(|e| e.to_string()));
     match parsed {

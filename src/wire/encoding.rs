@@ -4,6 +4,8 @@
 
 use std::io::Read;
 
+use bytes::Bytes;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     Identity,
@@ -46,18 +48,21 @@ impl Encoding {
         }
     }
 
-    /// Decodes `body`, refusing output over `limit` bytes.
-    pub fn decode(self, body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+    /// Decodes `body`, refusing output over `limit` bytes. An unencoded body (most
+    /// of them) is the same bytes, not a copy.
+    pub fn decode(self, body: &Bytes, limit: usize) -> Result<Bytes, DecodeError> {
         let reader: Box<dyn Read + '_> = match self {
-            Encoding::Identity => return Ok(body.to_vec()),
-            Encoding::Zstd => Box::new(zstd::stream::read::Decoder::new(body).map_err(|e| {
-                DecodeError::Corrupt {
-                    encoding: "zstd",
-                    cause: e.to_string(),
-                }
-            })?),
-            Encoding::Gzip => Box::new(flate2::read::GzDecoder::new(body)),
-            Encoding::Deflate => Box::new(flate2::read::ZlibDecoder::new(body)),
+            Encoding::Identity => return Ok(body.clone()),
+            Encoding::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(&body[..]).map_err(|e| {
+                    DecodeError::Corrupt {
+                        encoding: "zstd",
+                        cause: e.to_string(),
+                    }
+                })?)
+            }
+            Encoding::Gzip => Box::new(flate2::read::GzDecoder::new(&body[..])),
+            Encoding::Deflate => Box::new(flate2::read::ZlibDecoder::new(&body[..])),
         };
         let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
         let read = reader
@@ -70,7 +75,7 @@ impl Encoding {
         if read > limit {
             return Err(DecodeError::TooLarge { limit });
         }
-        Ok(out)
+        Ok(out.into())
     }
 }
 
@@ -83,12 +88,12 @@ mod tests {
     fn zstd_and_gzip_decode() {
         let text = b"{\"model\":\"m\",\"input\":[]}".repeat(50);
         let z = zstd::encode_all(&text[..], 3).unwrap();
-        assert_eq!(Encoding::Zstd.decode(&z, 1 << 20).unwrap(), text);
+        assert_eq!(Encoding::Zstd.decode(&z.into(), 1 << 20).unwrap(), text);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&text).unwrap();
         assert_eq!(
             Encoding::Gzip
-                .decode(&gz.finish().unwrap(), 1 << 20)
+                .decode(&gz.finish().unwrap().into(), 1 << 20)
                 .unwrap(),
             text
         );
@@ -112,15 +117,15 @@ mod tests {
         let zeros = vec![0u8; 1 << 20];
         let z = zstd::encode_all(&zeros[..], 3).unwrap();
         assert_eq!(
-            Encoding::Zstd.decode(&z, 1000),
+            Encoding::Zstd.decode(&z.into(), 1000),
             Err(DecodeError::TooLarge { limit: 1000 })
         );
         assert!(matches!(
-            Encoding::Zstd.decode(b"not zstd at all", 1000),
+            Encoding::Zstd.decode(&Bytes::from_static(b"not zstd at all"), 1000),
             Err(DecodeError::Corrupt { .. })
         ));
         assert!(matches!(
-            Encoding::Gzip.decode(b"not gzip", 1000),
+            Encoding::Gzip.decode(&Bytes::from_static(b"not gzip"), 1000),
             Err(DecodeError::Corrupt { .. })
         ));
     }
