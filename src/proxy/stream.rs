@@ -161,16 +161,7 @@ impl EventRelay {
             }
             packed = join(self.packing.as_mut()), if self.packing.is_some() => {
                 self.packing = None;
-                match packed {
-                    Ok(Ok(packed)) => {
-                        if let Some(c) = &mut self.continuation {
-                            c.request = Some(KeptRequest::Packed(packed));
-                            self.state.stats.packed_requests.inc();
-                        }
-                    }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "could not pack the kept request; keeping it as it is"),
-                    Err(e) => tracing::warn!(error = %e, "the packing job failed; keeping the request as it is"),
-                }
+                self.store_packed(packed.map_err(std::io::Error::other).and_then(|r| r));
                 Some(Vec::new())
             }
             continued = next_request(self.next_request.as_mut()), if self.next_request.is_some() => {
@@ -213,21 +204,29 @@ impl EventRelay {
             return;
         };
         if request.size_hint() <= PACK_INLINE_BYTES {
-            match KeptRequest::pack(request) {
-                Ok(packed) => {
-                    c.request = Some(KeptRequest::Packed(packed));
-                    self.state.stats.packed_requests.inc();
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not pack the kept request; keeping it as it is")
-                }
-            }
+            let packed = KeptRequest::pack(request);
+            self.store_packed(packed);
             return;
         }
         let request = request.clone();
         self.packing = Some(tokio::task::spawn_blocking(move || {
             KeptRequest::pack(&request)
         }));
+    }
+
+    /// Keeps the packed form in place of the request; on failure the request stays.
+    fn store_packed(&mut self, packed: std::io::Result<Bytes>) {
+        match packed {
+            Ok(packed) => {
+                if let Some(c) = &mut self.continuation {
+                    c.request = Some(KeptRequest::Packed(packed));
+                    self.state.stats.packed_requests.inc();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not pack the kept request; keeping it as it is")
+            }
+        }
     }
 
     fn on_chunk(&mut self, next: Result<Option<Result<Bytes, reqwest::Error>>, ()>) -> Vec<Input> {
