@@ -510,7 +510,10 @@ impl RawJson {
                 }
                 Some(match text {
                     Cow::Borrowed(t) => Cow::Borrowed(&t[..cut]),
-                    Cow::Owned(t) => Cow::Owned(t[..cut].to_string()),
+                    Cow::Owned(mut t) => {
+                        t.truncate(cut);
+                        Cow::Owned(t)
+                    }
                 })
             }
         }
