@@ -246,8 +246,6 @@ pub fn absolute_dir(cwd: Option<&Path>) -> Result<PathBuf, CliError> {
 mod tests {
     use super::*;
     use crate::engine::TaskStatus;
-    use crate::providers::Usage;
-    use std::time::Duration;
 
     #[test]
     fn task_specs_split_at_the_first_equals_sign() {
@@ -279,26 +277,13 @@ mod tests {
     }
 
     fn result(error: Option<&str>, output: &str) -> TaskResult {
-        TaskResult {
-            id: "t".into(),
-            agent: "Explore".into(),
-            description: "Find it".into(),
-            status: if error.is_some() {
-                TaskStatus::Failed
-            } else {
-                TaskStatus::Completed
-            },
-            output: output.into(),
-            error: error.map(str::to_string),
-            tool_uses: 0,
-            usage: Usage::default(),
-            cost_usd: None,
-            provider: None,
-            model: None,
-            duration: Duration::ZERO,
-            queued: Duration::ZERO,
-            reused: false,
+        let mut r = TaskResult::failed("t".into(), "Explore".into(), "Find it".into(), "");
+        r.error = error.map(str::to_string);
+        if r.error.is_none() {
+            r.status = TaskStatus::Completed;
         }
+        r.output = output.into();
+        r
     }
 
     #[test]
