@@ -474,6 +474,51 @@ fn dropping_the_ledger_drains_the_queue() {
 }
 
 #[test]
+fn session_touches_are_summed_and_land_without_a_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = open(&dir);
+    for _ in 0..100 {
+        ledger.touch_session("busy", Some(Path::new("/work/busy")));
+    }
+    ledger.task_created(&full_task("beside", 1));
+    // No flush: the writer owes the touches within a second. Wait well past that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let session = loop {
+        if let Some(s) = ledger.session("busy").expect("read") {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "touches never written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(
+        session.requests, 100,
+        "summed, not one row update per touch"
+    );
+    assert_eq!(session.cwd.as_deref(), Some("/work/busy"));
+    ledger.flush_blocking().expect("flush");
+    let stats = ledger.stats();
+    assert_eq!((stats.pending, stats.written, stats.failed), (0, 101, 0));
+}
+
+#[test]
+fn dropping_the_ledger_writes_the_touches_still_waiting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let ledger = open(&dir);
+        ledger.touch_session("s", None);
+        ledger.touch_session("s", Some(Path::new("/w")));
+    }
+    let session = open(&dir)
+        .session("s")
+        .expect("read")
+        .expect("written on drop");
+    assert_eq!((session.requests, session.cwd.as_deref()), (2, Some("/w")));
+}
+
+#[test]
 fn a_refused_write_is_counted_and_later_writes_still_land() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = open(&dir);

@@ -153,12 +153,16 @@ impl Ledger {
         self.send(Write::HookRun(run.clone()));
     }
 
-    /// Counts a request of `session_id`, remembering its workspace when known.
+    /// Counts a request of `session_id`, remembering its workspace when known. Touches are
+    /// summed and written within a second (`touches::LINGER`), or by the next flush.
     pub fn touch_session(&self, session_id: &str, cwd: Option<&Path>) {
+        let at = Timestamp::now();
         self.send(Write::TouchSession {
             session_id: session_id.to_owned(),
             cwd: cwd.map(|p| p.to_string_lossy().into_owned()),
-            at: Timestamp::now(),
+            first_seen: at,
+            last_seen: at,
+            requests: 1,
         });
     }
 

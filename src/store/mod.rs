@@ -10,6 +10,7 @@ mod read;
 pub mod records;
 pub mod redact;
 mod schema;
+mod touches;
 mod writer;
 
 pub use error::StoreError;

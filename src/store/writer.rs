@@ -3,8 +3,9 @@
 //! Every secret is redacted here, so the request path pays neither for SQL nor for regexes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
+use std::time::Instant;
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
@@ -14,6 +15,7 @@ use super::records::{
     ToolCallRecord,
 };
 use super::redact::{redact_json, redact_text};
+use super::touches::Touches;
 
 /// Writes taken from the queue in one go share a transaction: one fsync for many rows.
 const MAX_BATCH: usize = 256;
@@ -36,10 +38,13 @@ pub(super) enum Write {
     ToolCall(ToolCallRecord),
     ModelAttempt(ModelAttemptRecord),
     HookRun(HookRunRecord),
+    /// `requests` requests of a session between the two times (summed in `Touches`).
     TouchSession {
         session_id: String,
         cwd: Option<String>,
-        at: Timestamp,
+        first_seen: Timestamp,
+        last_seen: Timestamp,
+        requests: u64,
     },
     LinkHistory(HistoryLink),
 }
@@ -106,8 +111,23 @@ impl Counters {
 }
 
 /// Applies messages until every sender is gone, then returns (draining what is queued).
+/// Session touches wait in `Touches` until due, a flush, or the end.
 pub(super) fn run(mut conn: Connection, rx: Receiver<Message>, counters: Arc<Counters>) {
-    while let Ok(first) = rx.recv() {
+    let mut touches = Touches::default();
+    loop {
+        let first = match touches.deadline() {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+        };
+        let first = match first {
+            Ok(first) => first,
+            Err(RecvTimeoutError::Timeout) => {
+                let due: Vec<Write> = touches.take().collect();
+                apply_batch(&mut conn, &counters, &due, Vec::new());
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -115,33 +135,45 @@ pub(super) fn run(mut conn: Connection, rx: Receiver<Message>, counters: Arc<Cou
                 Err(_) => break,
             }
         }
+        let now = Instant::now();
         let mut writes = Vec::with_capacity(batch.len());
         let mut acks = Vec::new();
         for message in batch {
             match message {
-                Message::Write(write) => writes.push(write),
+                Message::Write(write) => writes.extend(touches.add(write, now)),
                 Message::Flush(ack) => acks.push(ack),
             }
         }
-        let (written, failed) = commit(&mut conn, &writes);
-        counters.written.fetch_add(written, Ordering::Relaxed);
-        counters.failed.fetch_add(failed, Ordering::Relaxed);
-        counters
-            .pending
-            .fetch_sub(written + failed, Ordering::Relaxed);
-        for ack in acks {
-            // A waiter that gave up is no concern of the writer.
-            let _ = match ack {
-                FlushAck::Async(tx) => tx.send(()),
-                FlushAck::Blocking(tx) => tx.send(()).map_err(drop),
-            };
+        if !acks.is_empty() || touches.due(now) {
+            writes.extend(touches.take());
         }
+        apply_batch(&mut conn, &counters, &writes, acks);
+    }
+    let rest: Vec<Write> = touches.take().collect();
+    apply_batch(&mut conn, &counters, &rest, Vec::new());
+}
+
+/// Commits `writes`, counts them, then answers the flushes that waited on them.
+fn apply_batch(conn: &mut Connection, counters: &Counters, writes: &[Write], acks: Vec<FlushAck>) {
+    let (written, failed) = commit(conn, writes);
+    counters.written.fetch_add(written, Ordering::Relaxed);
+    counters.failed.fetch_add(failed, Ordering::Relaxed);
+    counters
+        .pending
+        .fetch_sub(written + failed, Ordering::Relaxed);
+    for ack in acks {
+        // A waiter that gave up is no concern of the writer.
+        let _ = match ack {
+            FlushAck::Async(tx) => tx.send(()),
+            FlushAck::Blocking(tx) => tx.send(()).map_err(drop),
+        };
     }
 }
 
-/// Applies `writes` in one transaction; returns (applied, failed).
+/// Applies `writes` in one transaction; returns how many queued messages were applied
+/// and how many failed (a summed touch counts every request in it).
 fn commit(conn: &mut Connection, writes: &[Write]) -> (u64, u64) {
-    let total = writes.len() as u64;
+    let total: u64 = writes.iter().map(Write::messages).sum();
     if total == 0 {
         return (0, 0);
     }
@@ -155,7 +187,7 @@ fn commit(conn: &mut Connection, writes: &[Write]) -> (u64, u64) {
     let mut failed = 0;
     for write in writes {
         if let Err(err) = apply(&tx, write) {
-            failed += 1;
+            failed += write.messages();
             tracing::error!(%err, write = write.kind(), "ledger write failed");
         }
     }
@@ -169,6 +201,14 @@ fn commit(conn: &mut Connection, writes: &[Write]) -> (u64, u64) {
 }
 
 impl Write {
+    /// How many queued messages this write stands for.
+    fn messages(&self) -> u64 {
+        match self {
+            Self::TouchSession { requests, .. } => *requests,
+            _ => 1,
+        }
+    }
+
     /// A name for logs that carries no recorded content.
     fn kind(&self) -> &'static str {
         match self {
@@ -317,17 +357,19 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
         Write::TouchSession {
             session_id,
             cwd,
-            at,
+            first_seen,
+            last_seen,
+            requests,
         } => {
             conn.prepare_cached(
                 "INSERT INTO sessions (session_id, cwd, first_seen, last_seen, requests)
-                 VALUES (?1, ?2, ?3, ?3, 1)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (session_id) DO UPDATE SET
                     cwd = COALESCE(excluded.cwd, cwd),
                     last_seen = MAX(last_seen, excluded.last_seen),
-                    requests = requests + 1",
+                    requests = requests + excluded.requests",
             )?
-            .execute(params![session_id, cwd, at])?;
+            .execute(params![session_id, cwd, first_seen, last_seen, requests])?;
         }
         Write::LinkHistory(l) => {
             // Kept exact, not redacted: these items go back to the model verbatim, and
