@@ -16,6 +16,7 @@ use super::records::{
     TaskStatus, Timestamp, ToolCallRecord, Totals,
 };
 use super::schema;
+use super::touches::Touches;
 use super::writer::{self, Counters, FlushAck, Message, Write, WriterStats};
 use super::StoreError;
 
@@ -36,6 +37,8 @@ pub struct Ledger {
     /// shows its depth and a warning is logged when it passes a high-water mark.
     tx: Option<Sender<Message>>,
     writer: Option<JoinHandle<()>>,
+    /// Session touches summed here, off the queue: see `touches`.
+    touches: Arc<Mutex<Touches>>,
     reader: Mutex<Connection>,
     counters: Arc<Counters>,
     interrupted_on_open: u64,
@@ -80,12 +83,14 @@ impl Ledger {
             .map_err(open_err)?;
 
         let counters = Arc::new(Counters::default());
+        let touches = Arc::new(Mutex::new(Touches::default()));
         let (tx, rx) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn({
                 let counters = Arc::clone(&counters);
-                move || writer::run(conn, rx, counters)
+                let touches = Arc::clone(&touches);
+                move || writer::run(conn, rx, touches, counters)
             })
             .map_err(StoreError::SpawnWriter)?;
 
@@ -93,6 +98,7 @@ impl Ledger {
             path,
             tx: Some(tx),
             writer: Some(writer),
+            touches,
             reader: Mutex::new(reader),
             counters,
             interrupted_on_open,
@@ -154,16 +160,20 @@ impl Ledger {
     }
 
     /// Counts a request of `session_id`, remembering its workspace when known. Touches are
-    /// summed and written within a second (`touches::LINGER`), or by the next flush.
+    /// summed per session and written within a second (`touches::LINGER`), or by the next
+    /// flush; only the first touch after a write wakes the writer.
     pub fn touch_session(&self, session_id: &str, cwd: Option<&Path>) {
-        let at = Timestamp::now();
-        self.send(Write::TouchSession {
-            session_id: session_id.to_owned(),
-            cwd: cwd.map(|p| p.to_string_lossy().into_owned()),
-            first_seen: at,
-            last_seen: at,
-            requests: 1,
-        });
+        let cwd = cwd.map(|p| p.to_string_lossy().into_owned());
+        self.counters.queued();
+        let first = self
+            .touches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(session_id, cwd, Timestamp::now());
+        if first && self.send_message(Message::TouchesWaiting).is_err() {
+            self.counters.lost();
+            tracing::error!("ledger writer has stopped; a session touch was lost");
+        }
     }
 
     /// Remembers which real items a synthesized progress message stands for.

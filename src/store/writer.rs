@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use rusqlite::{params, Connection};
@@ -15,7 +15,7 @@ use super::records::{
     ToolCallRecord,
 };
 use super::redact::{redact_json, redact_text};
-use super::touches::Touches;
+use super::touches::{Touches, LINGER};
 
 /// Writes taken from the queue in one go share a transaction: one fsync for many rows.
 const MAX_BATCH: usize = 256;
@@ -60,6 +60,8 @@ pub(super) enum FlushAck {
 #[derive(Debug)]
 pub(super) enum Message {
     Write(Write),
+    /// Session touches wait in the shared `Touches`: write them one linger from now.
+    TouchesWaiting,
     /// Answered once every earlier message has been committed (or has failed).
     Flush(FlushAck),
 }
@@ -111,19 +113,31 @@ impl Counters {
 }
 
 /// Applies messages until every sender is gone, then returns (draining what is queued).
-/// Session touches wait in `Touches` until due, a flush, or the end.
-pub(super) fn run(mut conn: Connection, rx: Receiver<Message>, counters: Arc<Counters>) {
-    let mut touches = Touches::default();
+/// Session touches are taken from `touches` one linger after the writer hears of them,
+/// at a flush, or at the end.
+pub(super) fn run(
+    mut conn: Connection,
+    rx: Receiver<Message>,
+    touches: Arc<Mutex<Touches>>,
+    counters: Arc<Counters>,
+) {
+    let take_touches = || {
+        touches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    };
+    let mut touches_due: Option<Instant> = None;
     loop {
-        let first = match touches.deadline() {
+        let first = match touches_due {
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
         };
         let first = match first {
             Ok(first) => first,
             Err(RecvTimeoutError::Timeout) => {
-                let due: Vec<Write> = touches.take().collect();
-                apply_batch(&mut conn, &counters, &due, Vec::new());
+                touches_due = None;
+                apply_batch(&mut conn, &counters, &take_touches(), Vec::new());
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -140,17 +154,20 @@ pub(super) fn run(mut conn: Connection, rx: Receiver<Message>, counters: Arc<Cou
         let mut acks = Vec::new();
         for message in batch {
             match message {
-                Message::Write(write) => writes.extend(touches.add(write, now)),
+                Message::Write(write) => writes.push(write),
+                Message::TouchesWaiting => {
+                    touches_due.get_or_insert(now + LINGER);
+                }
                 Message::Flush(ack) => acks.push(ack),
             }
         }
-        if !acks.is_empty() || touches.due(now) {
-            writes.extend(touches.take());
+        if !acks.is_empty() || touches_due.is_some_and(|due| due <= now) {
+            touches_due = None;
+            writes.extend(take_touches());
         }
         apply_batch(&mut conn, &counters, &writes, acks);
     }
-    let rest: Vec<Write> = touches.take().collect();
-    apply_batch(&mut conn, &counters, &rest, Vec::new());
+    apply_batch(&mut conn, &counters, &take_touches(), Vec::new());
 }
 
 /// Commits `writes`, counts them, then answers the flushes that waited on them.
