@@ -132,16 +132,25 @@ pub fn source_dirs(workspace: &Path, roots: &Roots, kind: &str) -> Vec<SourceDir
 
 /// Removes `.` and resolves `..` lexically, so the same directory compares equal.
 pub fn normalize(path: &Path) -> PathBuf {
-    // Nearly every workspace path is already normal: no `.`, `..`, `//` or trailing `/`.
-    let bytes = path.as_os_str().as_encoded_bytes();
-    let plain = bytes.len() > 1
-        && !bytes.ends_with(b"/")
-        && memchr::memmem::find(bytes, b"/.").is_none()
-        && memchr::memmem::find(bytes, b"//").is_none()
-        && !bytes.starts_with(b".");
-    if plain {
-        return path.to_path_buf();
+    if is_normal(path) {
+        path.to_path_buf()
+    } else {
+        resolve_components(path)
     }
+}
+
+/// Nearly every workspace path is already normal: no `.` or `..` component, no `//`, no
+/// trailing `/`. Hidden directories (`/tmp/.tmpXYZ`) are normal too.
+fn is_normal(path: &Path) -> bool {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let rest = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    !rest.is_empty()
+        && rest
+            .split(|b| *b == b'/')
+            .all(|part| !matches!(part, b"" | b"." | b".."))
+}
+
+fn resolve_components(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
@@ -305,12 +314,37 @@ mod tests {
             ("/work/main/", "/work/main"),
             ("/work//main", "/work/main"),
             ("/work/.hidden/x", "/work/.hidden/x"),
+            ("/tmp/.tmpAb3/..", "/tmp"),
+            ("/w/..x/.y", "/w/..x/.y"),
             ("/work/main/.", "/work/main"),
             ("./main", "main"),
             ("/", "/"),
         ] {
             assert_eq!(normalize(Path::new(path)), PathBuf::from(normal), "{path}");
         }
+    }
+
+    #[test]
+    fn a_path_taken_as_normal_is_what_resolving_it_gives() {
+        // Every path of up to five parts from these pieces, absolute and relative.
+        let pieces = ["", ".", "..", "a", ".a", "..a"];
+        let mut paths = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| pieces.iter().map(move |x| format!("{p}/{x}")))
+                .collect();
+            paths.extend(longer);
+        }
+        let mut normal = 0;
+        for path in paths.iter().flat_map(|p| [p.clone(), p.trim_start_matches('/').into()]) {
+            let path = Path::new(&path);
+            if is_normal(path) {
+                normal += 1;
+                assert_eq!(resolve_components(path), path, "{}", path.display());
+            }
+        }
+        assert!(normal > 1000, "the fast path was taken for {normal} paths only");
     }
 
     fn candidate(name: &str, rank: usize, path: &str) -> Candidate<()> {
