@@ -337,14 +337,20 @@ mod tests {
             paths.extend(longer);
         }
         let mut normal = 0;
-        for path in paths.iter().flat_map(|p| [p.clone(), p.trim_start_matches('/').into()]) {
+        for path in paths
+            .iter()
+            .flat_map(|p| [p.clone(), p.trim_start_matches('/').into()])
+        {
             let path = Path::new(&path);
             if is_normal(path) {
                 normal += 1;
                 assert_eq!(resolve_components(path), path, "{}", path.display());
             }
         }
-        assert!(normal > 1000, "the fast path was taken for {normal} paths only");
+        assert!(
+            normal > 1000,
+            "the fast path was taken for {normal} paths only"
+        );
     }
 
     fn candidate(name: &str, rank: usize, path: &str) -> Candidate<()> {
