@@ -192,32 +192,33 @@ mod tests {
     #[test]
     fn the_latest_context_in_the_history_wins() {
         let msg = |text: &str| json!({"type":"message","role":"user","content":[{"type":"input_text","text":text}]});
-        let body = json!({"input":[
-            msg("<environment_context><cwd>/first</cwd></environment_context>"),
-            msg("hello"),
-            msg("<environment_context><cwd>/second</cwd></environment_context>"),
-            msg("again")]});
-        let req = ResponsesRequest::parse(&bytes::Bytes::from(body.to_string())).unwrap();
+        let cwd_of = |input: serde_json::Value| {
+            let body = json!({ "input": input }).to_string();
+            let req = ResponsesRequest::parse(&bytes::Bytes::from(body)).unwrap();
+            Environment::from_request(&req).unwrap().cwd
+        };
         assert_eq!(
-            Environment::from_request(&req).unwrap().cwd,
+            cwd_of(json!([
+                msg("<environment_context><cwd>/first</cwd></environment_context>"),
+                msg("hello"),
+                msg("<environment_context><cwd>/second</cwd></environment_context>"),
+                msg("again")
+            ])),
             PathBuf::from("/second")
         );
         // A context quoted inside a later prompt is not Codex's own; with no
         // message of Codex's, any item that holds one still counts.
-        let body = json!({"input":[
-            msg("<environment_context><cwd>/real</cwd></environment_context>"),
-            msg("look: <environment_context><cwd>/quoted</cwd></environment_context>")]});
-        let req = ResponsesRequest::parse(&bytes::Bytes::from(body.to_string())).unwrap();
         assert_eq!(
-            Environment::from_request(&req).unwrap().cwd,
+            cwd_of(json!([
+                msg("<environment_context><cwd>/real</cwd></environment_context>"),
+                msg("look: <environment_context><cwd>/quoted</cwd></environment_context>")
+            ])),
             PathBuf::from("/real")
         );
-        let body = json!({"input":[
-            {"type": "function_call_output", "call_id": "c", "output": "<environment_context><cwd>/tool</cwd></environment_context>"},
-            msg("look: <environment_context><cwd>/quoted</cwd></environment_context>")]});
-        let req = ResponsesRequest::parse(&bytes::Bytes::from(body.to_string())).unwrap();
         assert_eq!(
-            Environment::from_request(&req).unwrap().cwd,
+            cwd_of(json!([
+            {"type": "function_call_output", "call_id": "c", "output": "<environment_context><cwd>/tool</cwd></environment_context>"},
+            msg("look: <environment_context><cwd>/quoted</cwd></environment_context>")])),
             PathBuf::from("/quoted")
         );
     }
