@@ -17,14 +17,6 @@ use codex_plus::config::{Config, Overrides};
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-// jemalloc's options, read before `main`. Background threads hand freed pages back to
-// the system a quarter second after they go unused, so a proxy that idles between
-// bursts of requests does not keep its peak (the default keeps them 10 s and purges
-// on the allocating thread). `_RJEM_MALLOC_CONF` in the environment still overrides.
-#[cfg(not(target_env = "msvc"))]
-#[export_name = "_rjem_malloc_conf"]
-pub static MALLOC_CONF: &u8 = &b"background_thread:true,dirty_decay_ms:250,muzzy_decay_ms:0\0"[0];
-
 #[derive(Parser)]
 #[command(
     name = "codex-plus",
