@@ -4,10 +4,9 @@
 //! calls and their results. Without a ledger entry the message stays: it carries
 //! the summary.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::response::Response;
-use memchr::memmem::Finder;
 use serde_json::Value;
 
 use super::Step;
@@ -17,8 +16,6 @@ use crate::wire::request::RawJson;
 
 /// Ids the interceptor gives its progress messages.
 pub const PROGRESS_ID_PREFIX: &str = "msg_cxp_";
-/// Built once: building a searcher costs more than running it over one item.
-static FIND_PROGRESS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(PROGRESS_ID_PREFIX));
 
 pub struct History {
     ledger: Arc<Ledger>,
@@ -32,13 +29,11 @@ impl History {
 
 impl Step for History {
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
-        // Cheap test first: most turns have no progress message at all.
         let marked: Vec<(usize, String)> = turn
             .request()
             .input
             .iter()
             .enumerate()
-            .filter(|(_, item)| FIND_PROGRESS.find(item.bytes()).is_some())
             .filter_map(|(i, item)| progress_id(item).map(|id| (i, id)))
             .collect();
         if marked.is_empty() {
@@ -77,12 +72,10 @@ impl Step for History {
 }
 
 /// The id of a synthesized progress message, if this item is one.
+/// Only an assistant message's members are read in full; any other item is passed
+/// at its type or role, which is what keeps this cheap on a long history.
 fn progress_id(item: &RawJson) -> Option<String> {
-    let head = item.head();
-    if head.kind.as_deref() != Some("message") || head.role.as_deref() != Some("assistant") {
-        return None;
-    }
-    head.id
+    item.message_id("assistant")
         .filter(|id| id.starts_with(PROGRESS_ID_PREFIX))
         .map(|id| id.into_owned())
 }

@@ -470,6 +470,43 @@ impl RawJson {
             .unwrap_or_default()
     }
 
+    /// The `id` of a message item from `role`, read only as far as needed: any other
+    /// item is known by its `type` or `role`, which Codex writes first, so its
+    /// content (a tool output can be megabytes) is not scanned. Members in another
+    /// order give the same answer, read the long way.
+    pub fn message_id(&self, role: &str) -> Option<Cow<'_, str>> {
+        /// Ends the walk: some other item, or not well-formed.
+        struct NotIt;
+        impl From<ScanError> for NotIt {
+            fn from(_: ScanError) -> NotIt {
+                NotIt
+            }
+        }
+        let b = &self.0[..];
+        let (mut kind, mut from, mut id) = (None, None, None);
+        scan::walk_object(b, 0, |key, value| {
+            let end = scan::value_end(b, value)?;
+            let field = match &b[key] {
+                br#""type""# => &mut kind,
+                br#""role""# => &mut from,
+                br#""id""# => &mut id,
+                _ => return Ok(end),
+            };
+            *field = json_text(&b[value..end]);
+            if kind.as_deref().is_some_and(|k| k != "message")
+                || from.as_deref().is_some_and(|r| r != role)
+            {
+                return Err(NotIt);
+            }
+            Ok(end)
+        })
+        .ok()?;
+        match (kind.as_deref(), from.as_deref()) {
+            (Some("message"), Some(r)) if r == role => id,
+            _ => None,
+        }
+    }
+
     pub fn to_value(&self) -> Value {
         serde_json::from_slice(&self.0).unwrap_or(Value::Null)
     }
@@ -768,6 +805,32 @@ mod tests {
         assert_eq!(call.head().name.as_deref(), Some("Task"));
         assert_eq!(call.head().namespace.as_deref(), Some("functions"));
         assert!(RawJson::from_value(&json!(42)).head().kind.is_none());
+    }
+
+    #[test]
+    fn message_ids_by_role_in_any_member_order() {
+        let raw = |s: &'static str| RawJson::from_bytes_unchecked(Bytes::from_static(s.as_bytes()));
+        // Codex's order, id before or after the content.
+        let early = raw(r#"{"type":"message","id":"msg_1","role":"assistant","content":[]}"#);
+        let late = raw(
+            r#"{"type":"message","role":"assistant","content":[{"text":"}"}],"id":"m\u005f2"}"#,
+        );
+        assert_eq!(early.message_id("assistant").as_deref(), Some("msg_1"));
+        assert_eq!(late.message_id("assistant").as_deref(), Some("m_2"));
+        assert_eq!(early.message_id("user"), None);
+        // Sorted keys: role and type come last.
+        let sorted = RawJson::from_value(&json!({"type":"message","role":"assistant","id":"s"}));
+        assert_eq!(sorted.message_id("assistant").as_deref(), Some("s"));
+        for other in [
+            r#"{"type":"function_call_output","call_id":"c","output":"x","id":"o"}"#,
+            r#"{"type":"message","role":"user","id":"u","content":[]}"#,
+            r#"{"type":"message","role":"assistant","content":[]}"#,
+            r#"{"type":"message","id":"n","content":[]}"#,
+            r#"{"type":"message","role":"assistant","id":"b","content":["#,
+            r#"42"#,
+        ] {
+            assert_eq!(raw(other).message_id("assistant"), None, "{other}");
+        }
     }
 
     #[test]
