@@ -13,6 +13,7 @@ pub mod responses;
 pub mod stream;
 pub mod turn;
 pub mod upstream;
+pub mod upstream_body;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};

@@ -23,6 +23,7 @@ use super::resolver::{body_key, inherit_target, TurnResolver};
 use super::stream::{relay_events, Continuation};
 use super::turn::Turn;
 use super::upstream::{describe, Backend};
+use super::upstream_body::upstream_body;
 use crate::engine::access::SandboxMode;
 use crate::engine::Workspace;
 use crate::hooks::codex_tools::claude_name;
@@ -72,7 +73,7 @@ pub async fn handle(
         Err(reason) => {
             // Not ours to understand: the upstream gets it exactly as it came.
             tracing::info!(%reason, "request body is not a Responses request; relaying it unchanged");
-            send(&state, backend, &parts, original, true, false, None).await
+            send(&state, backend, &parts, vec![original], true, false, None).await
         }
     }
 }
@@ -102,7 +103,7 @@ impl Service<Turn> for Dispatch {
     fn call(&mut self, turn: Turn) -> Self::Future {
         let state = self.state.clone();
         Box::pin(async move {
-            let (body, original) = turn.body();
+            let (body, original) = turn.body_chunks();
             let streaming = turn.request().stream == Some(true);
             let plan = plan(&state, &turn);
             Ok(send(
@@ -185,7 +186,7 @@ async fn send(
     state: &SharedState,
     backend: Backend,
     parts: &http::request::Parts,
-    body: bytes::Bytes,
+    body: Vec<bytes::Bytes>,
     original_encoding: bool,
     streaming: bool,
     plan: Option<(Interceptor, Continuation)>,
@@ -204,7 +205,7 @@ async fn send(
             state.upstreams.url(backend, &parts.uri),
         )
         .headers(upstream_headers)
-        .body(body)
+        .body(upstream_body(body))
         .send()
         .await;
     match result {

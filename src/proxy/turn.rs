@@ -112,13 +112,24 @@ impl Turn {
         }
     }
 
-    /// The body to send upstream and whether it is the original (still encoded) bytes.
-    pub fn body(&self) -> (Bytes, bool) {
+    /// The body to send upstream, as the slices it is made of
+    /// (`ResponsesRequest::to_chunks`), and whether it is the original (still
+    /// encoded) bytes.
+    pub fn body_chunks(&self) -> (Vec<Bytes>, bool) {
         if self.changed {
-            (self.request.to_bytes(), false)
+            (self.request.to_chunks(), false)
         } else {
-            (self.original.clone(), true)
+            (vec![self.original.clone()], true)
         }
+    }
+}
+
+#[cfg(test)]
+impl Turn {
+    /// `body_chunks` joined.
+    pub fn body(&self) -> (Bytes, bool) {
+        let (chunks, original) = self.body_chunks();
+        (Bytes::from(chunks.concat()), original)
     }
 }
 

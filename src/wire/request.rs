@@ -26,6 +26,8 @@ pub struct ResponsesRequest {
     /// Every other member, raw, with its name.
     pub rest: Vec<(String, RawJson)>,
     order: Vec<Slot>,
+    /// The body this was parsed from: what did not change is sent as slices of it.
+    source: Bytes,
 }
 
 /// Where each member stood in the original body.
@@ -66,7 +68,10 @@ impl ResponsesRequest {
         // Every later look at the body borrows it as text; SIMD makes this check of a
         // multi-megabyte history several times cheaper than std's.
         simdutf8::basic::from_utf8(b).map_err(|_| ParseError::NotUtf8)?;
-        let mut req = ResponsesRequest::default();
+        let mut req = ResponsesRequest {
+            source: body.clone(),
+            ..ResponsesRequest::default()
+        };
         let end = scan::walk_object(b, 0, |key, value| {
             let name: Cow<str> =
                 serde_json::from_slice(&b[key]).map_err(|e| ParseError::Member {
@@ -120,53 +125,67 @@ impl ResponsesRequest {
         Ok(req)
     }
 
-    /// The body as JSON, members in their original order, raw parts copied as they came.
+    /// The body as JSON, members in their original order, raw parts as they came.
     pub fn to_bytes(&self) -> Bytes {
-        // Sized up front: growing a multi-megabyte buffer would copy it again.
-        let mut out = Vec::with_capacity(self.size_hint());
-        out.push(b'{');
+        let chunks = self.to_chunks();
+        if let [one] = chunks.as_slice() {
+            return one.clone();
+        }
+        let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+        for chunk in &chunks {
+            out.extend_from_slice(chunk);
+        }
+        Bytes::from(out)
+    }
+
+    /// `to_bytes` as the pieces it is made of: what the body it was parsed from
+    /// holds unchanged (an unchanged history, often all of it but a few bytes) is a
+    /// slice of that body, not a copy; the rest is written out.
+    pub fn to_chunks(&self) -> Vec<Bytes> {
+        let mut out = Chunks::new(&self.source);
+        out.put(b"{");
         let mut first = true;
-        let mut member = |out: &mut Vec<u8>, name: &str| {
+        let mut member = |out: &mut Chunks, name: &str| {
             if !std::mem::take(&mut first) {
-                out.push(b',');
+                out.put(b",");
             }
-            write_json(out, name);
-            out.push(b':');
+            out.json(name);
+            out.put(b":");
         };
         for slot in &self.order {
             match *slot {
                 Slot::Model => {
                     member(&mut out, "model");
-                    write_json(&mut out, &self.model);
+                    out.json(&self.model);
                 }
                 Slot::Stream => {
                     member(&mut out, "stream");
-                    write_json(&mut out, &self.stream);
+                    out.json(&self.stream);
                 }
                 Slot::Input => {
                     member(&mut out, "input");
-                    write_array(&mut out, &self.input);
+                    out.array(&self.input);
                 }
                 Slot::Tools => {
                     member(&mut out, "tools");
                     match &self.tools {
-                        Some(tools) => write_array(&mut out, tools),
-                        None => out.extend_from_slice(b"null"),
+                        Some(tools) => out.array(tools),
+                        None => out.put(b"null"),
                     }
                 }
                 Slot::Rest(i) => {
                     let (name, value) = &self.rest[i];
                     member(&mut out, name);
-                    out.extend_from_slice(&value.0);
+                    out.raw(&value.0);
                 }
             }
         }
         if !self.order.contains(&Slot::Input) && !self.input.is_empty() {
             member(&mut out, "input");
-            write_array(&mut out, &self.input);
+            out.array(&self.input);
         }
-        out.push(b'}');
-        Bytes::from(out)
+        out.put(b"}");
+        out.finish()
     }
 
     /// At least the length of `to_bytes()`.
@@ -228,20 +247,99 @@ fn elements(body: &Bytes, start: usize) -> Result<(Vec<RawJson>, usize), ScanErr
     ))
 }
 
-fn write_array(out: &mut Vec<u8>, items: &[RawJson]) {
-    out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(&item.0);
-    }
-    out.push(b']');
+/// Raw values shorter than this that do not continue the slice before them are
+/// copied: a slice of their own would cost more than the copy.
+const SLICE_MIN: usize = 16 * 1024;
+
+/// A body being written as slices of its source with the bytes written between
+/// them. A slice grows over whatever is written next when the source holds
+/// exactly those bytes there, so an unchanged stretch is one slice, however many
+/// items and separators it was written as.
+struct Chunks<'a> {
+    source: &'a Bytes,
+    done: Vec<Bytes>,
+    /// The slice of `source` being grown (empty at the start).
+    open: std::ops::Range<usize>,
+    /// What was written after `open`.
+    written: Vec<u8>,
 }
 
-fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    // Strings, booleans and options of them always serialise.
-    let _ = serde_json::to_writer(&mut *out, value);
+impl<'a> Chunks<'a> {
+    fn new(source: &'a Bytes) -> Chunks<'a> {
+        Chunks {
+            source,
+            done: Vec::new(),
+            open: 0..0,
+            written: Vec::new(),
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.written.extend_from_slice(bytes);
+    }
+
+    fn json<T: Serialize + ?Sized>(&mut self, value: &T) {
+        // Strings, booleans and options of them always serialise.
+        let _ = serde_json::to_writer(&mut self.written, value);
+    }
+
+    fn raw(&mut self, value: &Bytes) {
+        match offset_in(self.source, value) {
+            Some(start) if self.continues_at(start) => {
+                self.open.end = start + value.len();
+                self.written.clear();
+            }
+            Some(start) if value.len() >= SLICE_MIN => {
+                self.close();
+                self.open = start..start + value.len();
+            }
+            _ => self.written.extend_from_slice(value),
+        }
+    }
+
+    fn array(&mut self, items: &[RawJson]) {
+        self.put(b"[");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.put(b",");
+            }
+            self.raw(&item.0);
+        }
+        self.put(b"]");
+    }
+
+    /// Whether the source holds what was written since the open slice, right after
+    /// it and ending at `at`.
+    fn continues_at(&self, at: usize) -> bool {
+        self.open.end + self.written.len() == at
+            && self.source.get(self.open.end..at) == Some(&self.written[..])
+    }
+
+    fn close(&mut self) {
+        if !self.open.is_empty() {
+            self.done.push(self.source.slice(self.open.clone()));
+        }
+        if !self.written.is_empty() {
+            self.done
+                .push(Bytes::from(std::mem::take(&mut self.written)));
+        }
+    }
+
+    fn finish(mut self) -> Vec<Bytes> {
+        let at = self.open.end + self.written.len();
+        if self.continues_at(at) {
+            self.open.end = at;
+            self.written.clear();
+        }
+        self.close();
+        self.done
+    }
+}
+
+/// Where `part` starts in `source`, if it lies within it.
+fn offset_in(source: &Bytes, part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(source.as_ptr() as usize)?;
+    (start + part.len() <= source.len()).then_some(start)
 }
 
 /// The exact bytes of one JSON value (a history item, a tool, a member). Cheap to
@@ -751,6 +849,116 @@ mod tests {
             ResponsesRequest::parse(&lite).unwrap().dialect(),
             Dialect::Lite
         );
+    }
+
+    fn concat(chunks: &[Bytes]) -> Vec<u8> {
+        chunks.iter().flat_map(|c| c.iter().copied()).collect()
+    }
+
+    /// Whether `part` is a view of `body`'s memory rather than a copy.
+    fn is_slice_of(part: &Bytes, body: &Bytes) -> bool {
+        offset_in(body, part).is_some()
+    }
+
+    #[test]
+    fn an_unchanged_body_is_sent_as_itself() {
+        for name in ["lite-request.json", "classic-request.json"] {
+            let body = Bytes::from(
+                std::fs::read(format!(
+                    "{}/tests/fixtures/codex-0.169.0/{name}",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap(),
+            );
+            let req = ResponsesRequest::parse(&body).unwrap();
+            let chunks = req.to_chunks();
+            assert_eq!(chunks.len(), 1, "{name}");
+            assert_eq!(chunks[0], body, "{name}");
+            assert!(is_slice_of(&chunks[0], &body), "{name}: not copied");
+
+            // A tool added at the end: everything before it is still one slice.
+            let mut edited = req.clone();
+            let mut tools = edited.tools.clone().unwrap_or_default();
+            tools.push(RawJson::from_value(
+                &json!({"type": "function", "name": "Task"}),
+            ));
+            edited.set_tools(tools);
+            let chunks = edited.to_chunks();
+            assert_eq!(&concat(&chunks)[..], &edited.to_bytes()[..], "{name}");
+            assert!(is_slice_of(&chunks[0], &body), "{name}");
+            let copied: usize = chunks
+                .iter()
+                .filter(|c| !is_slice_of(c, &body))
+                .map(Bytes::len)
+                .sum();
+            // The new tool, and the small members after it (the classic dialect
+            // has a few), are written; the history is not.
+            assert!(copied < 4096, "{name}: {copied} B copied");
+            assert!(chunks.len() <= 2, "{name}: {} chunks", chunks.len());
+            let value: Value = serde_json::from_slice(&concat(&chunks)).unwrap();
+            let names: Vec<&str> = value["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|t| t["name"].as_str())
+                .collect();
+            assert_eq!(names.last(), Some(&"Task"), "{name}");
+        }
+    }
+
+    #[test]
+    fn chunks_are_the_body_whatever_was_edited() {
+        let big = |tag: &str| {
+            json!({"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": tag.repeat(SLICE_MIN / tag.len() + 1)}]})
+        };
+        let small = json!({"type": "reasoning", "summary": []});
+        let compact = json!({"model": "m", "input": [big("a"), small, big("b"), big("c")],
+            "tools": [], "stream": true})
+        .to_string();
+        let pretty =
+            serde_json::to_string_pretty(&serde_json::from_str::<Value>(&compact).unwrap())
+                .unwrap();
+        for text in [compact, pretty] {
+            let body = Bytes::from(text);
+            let parsed = ResponsesRequest::parse(&body).unwrap();
+            let edits: [fn(&mut ResponsesRequest); 5] = [
+                |_| {},
+                |r| r.set_model("other".into()),
+                |r| drop(r.input.remove(1)),
+                |r| r.input.swap(0, 3),
+                |r| {
+                    r.input
+                        .insert(2, RawJson::from_value(&json!({"type": "x"})))
+                },
+            ];
+            for (i, edit) in edits.iter().enumerate() {
+                let mut req = parsed.clone();
+                edit(&mut req);
+                let chunks = req.to_chunks();
+                let whole = concat(&chunks);
+                let expected: Value = {
+                    let mut v: Value = serde_json::from_slice(&body).unwrap();
+                    let edited: Value = serde_json::from_slice(&whole).unwrap();
+                    if i == 0 {
+                        assert_eq!(edited, v, "edit {i}");
+                    }
+                    v["input"] = edited["input"].clone();
+                    v["model"] = edited["model"].clone();
+                    v
+                };
+                assert_eq!(serde_json::from_slice::<Value>(&whole).unwrap(), expected);
+                assert!(chunks.iter().all(|c| !c.is_empty()), "edit {i}");
+                assert!(chunks.len() <= 8, "edit {i}: {} chunks", chunks.len());
+                // Each big item is sent from the body, never copied.
+                let sliced: usize = chunks
+                    .iter()
+                    .filter(|c| is_slice_of(c, &body))
+                    .map(Bytes::len)
+                    .sum();
+                assert!(sliced >= 3 * SLICE_MIN, "edit {i}: {sliced} B sliced");
+            }
+        }
     }
 
     #[test]
