@@ -39,21 +39,113 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// control characters, a malformed escape inside a string the proxy does not
 /// decode reaches the upstream as the client wrote it.
 fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
-    let mut i = start + 1;
+    let content = start + 1;
+    let closes = |at: usize| {
+        b[content..at]
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b'\\')
+            .count()
+            % 2
+            == 0
+    };
+    let mut i = content;
+    #[cfg(target_arch = "x86_64")]
+    if b.len().saturating_sub(i) >= avx2::BLOCK && std::is_x86_feature_detected!("avx2") {
+        // Keys and short values end within a few bytes: looked at in place first.
+        while let Some(at) = near_quote(b, i) {
+            if closes(at) {
+                return Ok(at + 1);
+            }
+            i = at + 1;
+        }
+        // SAFETY: the CPU has AVX2, checked just above.
+        match unsafe { avx2::closing_quote(b, i, !closes(i)) } {
+            Ok(at) => return Ok(at + 1),
+            Err(rest) => i = rest,
+        }
+    }
     loop {
         let Some(at) = next_quote(b, i) else {
             return err(start, "unterminated string");
         };
-        let backslashes = b[start + 1..at]
-            .iter()
-            .rev()
-            .take_while(|&&c| c == b'\\')
-            .count();
-        if backslashes % 2 == 0 {
+        if closes(at) {
             return Ok(at + 1);
         }
         i = at + 1;
     }
+}
+
+/// Whole blocks of 64 bytes, compared 32 bytes at once. Which quotes are escaped
+/// is worked out for the whole block from its backslashes (`escaped`), so `\"`,
+/// dense in JSON inside JSON, costs nothing extra; a byte-wise search would stop
+/// and start over at each one.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+
+    pub const BLOCK: usize = 64;
+
+    /// The first unescaped quote at or after `from`, looked for in whole blocks;
+    /// `first_escaped`: whether the byte at `from` is escaped. Err: where the
+    /// blocks ran out without one.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn closing_quote(
+        b: &[u8],
+        from: usize,
+        first_escaped: bool,
+    ) -> Result<usize, usize> {
+        let quote = _mm256_set1_epi8(b'"' as i8);
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let mut carry = u64::from(first_escaped);
+        let mut i = from;
+        while let Some(block) = b.get(i..i + BLOCK) {
+            let p = block.as_ptr().cast::<__m256i>();
+            // Unaligned loads of 2 x 32 bytes, both within `block`.
+            let (lo, hi) = (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)));
+            let quotes = positions(lo, hi, quote);
+            let closing = quotes & !super::escaped(positions(lo, hi, backslash), &mut carry);
+            if closing != 0 {
+                return Ok(i + closing.trailing_zeros() as usize);
+            }
+            i += BLOCK;
+        }
+        Err(i)
+    }
+
+    /// Bit k set: byte k of the 64 bytes (`lo`, then `hi`) is `needle`'s byte.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn positions(lo: __m256i, hi: __m256i, needle: __m256i) -> u64 {
+        let lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, needle)) as u32;
+        let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, needle)) as u32;
+        u64::from(lo) | u64::from(hi) << 32
+    }
+}
+
+const ODD_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
+
+/// The escaped bytes of a 64-byte block (bit k: byte k), from its backslashes:
+/// a byte is escaped when an odd run of backslashes ends right before it.
+/// `carry` says whether the block's first byte is escaped by the block before,
+/// and is set for the next one. Only the bits of non-backslash bytes are meant.
+///
+/// Runs are told odd or even by where they start and end: subtracting the run
+/// starts from alternating bits carries through each run, which flips the parity
+/// of the bit after the run exactly when the run's length is odd (the method of
+/// simdjson's escape scanner).
+fn escaped(backslash: u64, carry: &mut u64) -> u64 {
+    // An escaped backslash escapes nothing.
+    let starts_escape = backslash & !*carry;
+    let codes = ((starts_escape << 1 | ODD_BITS).wrapping_sub(starts_escape)) ^ ODD_BITS;
+    let escaped = codes ^ (backslash | *carry);
+    *carry = (codes & backslash) >> 63;
+    escaped
 }
 
 /// Words looked at in place before handing the search to `memchr`.
@@ -61,20 +153,31 @@ const NEAR_WORDS: usize = 2;
 
 /// The first `"` at or after `from`. Keys and short values end within a few
 /// bytes, where a `memchr` call costs more than the bytes: the next 16 bytes are
-/// checked in place, eight at a time, and only a longer run goes to `memchr`.
+/// checked in place (`near_quote`), and only a longer run goes to `memchr`.
 fn next_quote(b: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    for _ in 0..NEAR_WORDS {
-        let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) else {
-            break;
-        };
+    near_quote(b, from).or_else(|| {
+        let i = (from + NEAR_WORDS * 8).min(b.len());
+        memchr::memchr(b'"', b.get(i..)?).map(|off| i + off)
+    })
+}
+
+/// The first `"` among the `NEAR_WORDS` words from `from`, eight bytes at a time.
+fn near_quote(b: &[u8], from: usize) -> Option<usize> {
+    let near = b.get(from..)?;
+    let near = &near[..near.len().min(NEAR_WORDS * 8)];
+    let mut words = near.chunks_exact(8);
+    for (k, word) in words.by_ref().enumerate() {
+        let word: [u8; 8] = word.try_into().ok()?;
         let hits = quote_bits(u64::from_le_bytes(word));
         if hits != 0 {
-            return Some(i + (hits.trailing_zeros() / 8) as usize);
+            return Some(from + k * 8 + (hits.trailing_zeros() / 8) as usize);
         }
-        i += 8;
     }
-    memchr::memchr(b'"', b.get(i..)?).map(|off| i + off)
+    let tail = words.remainder();
+    let done = near.len() - tail.len();
+    tail.iter()
+        .position(|&c| c == b'"')
+        .map(|p| from + done + p)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -351,6 +454,77 @@ mod tests {
             for from in 0..=len {
                 let want = b[from..].iter().position(|&c| c == b'"').map(|p| from + p);
                 assert_eq!(next_quote(&b, from), want, "{b:?} from {from}");
+            }
+        }
+    }
+
+    #[test]
+    fn strings_end_where_a_byte_by_byte_reading_says() {
+        // The block search and the scalar one must agree with the plain rule on
+        // strings dense with escapes, of every length around the block size and
+        // ending anywhere relative to the buffer's end.
+        fn reference(b: &[u8], start: usize) -> Option<usize> {
+            let mut i = start + 1;
+            while i < b.len() {
+                match b[i] {
+                    b'\\' => i += 2,
+                    b'"' => return Some(i + 1),
+                    _ => i += 1,
+                }
+            }
+            None
+        }
+        let mut rng = fastrand::Rng::with_seed(5);
+        let alphabet = [b'"', b'\\', b'\\', b'a', b'n', b' ', 0xc3, 0xa9];
+        for _ in 0..4000 {
+            let len = rng.usize(0..300);
+            let mut b = vec![b'"'];
+            b.extend((0..len).map(|_| alphabet[rng.usize(..alphabet.len())]));
+            for start in [0, rng.usize(0..b.len())] {
+                if b[start] != b'"' {
+                    continue;
+                }
+                let want = reference(&b, start);
+                assert_eq!(
+                    string_end(&b, start).ok(),
+                    want,
+                    "{:?} from {start}",
+                    String::from_utf8_lossy(&b)
+                );
+            }
+        }
+        // A long run of escaped quotes, the closing one far beyond a block.
+        let mut long = b"\"".to_vec();
+        long.extend(b"\\\"".repeat(300));
+        long.extend(b"\\\\\" tail");
+        assert_eq!(string_end(&long, 0), Ok(long.len() - 5));
+    }
+
+    #[test]
+    fn escaped_bytes_of_a_block_match_a_byte_by_byte_reading() {
+        // Blocks of backslashes and other bytes, chained, against the plain rule.
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..20_000 {
+            let blocks: Vec<u64> = (0..3)
+                .map(|_| match rng.u8(..4) {
+                    0 => u64::MAX,
+                    1 => rng.u64(..) | rng.u64(..),
+                    _ => rng.u64(..),
+                })
+                .collect();
+            let first_escaped = rng.bool();
+            let (mut carry, mut odd_run) = (u64::from(first_escaped), first_escaped);
+            for &slashes in &blocks {
+                let got = escaped(slashes, &mut carry);
+                for k in 0..64 {
+                    let is_slash = slashes >> k & 1 == 1;
+                    if !is_slash {
+                        assert_eq!(got >> k & 1 == 1, odd_run, "{blocks:x?} bit {k}");
+                    }
+                    // A backslash escaped by an odd run ends the run; any other starts or extends one.
+                    odd_run = is_slash && !odd_run;
+                }
+                assert_eq!(carry == 1, odd_run, "{blocks:x?}: carry");
             }
         }
     }
