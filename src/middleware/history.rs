@@ -72,6 +72,7 @@ impl Step for History {
 }
 
 /// The id of a synthesized progress message, if this item is one.
+///
 /// Only an assistant message's members are read in full; any other item is passed
 /// at its type or role, which is what keeps this cheap on a long history.
 fn progress_id(item: &RawJson) -> Option<String> {

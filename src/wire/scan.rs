@@ -53,14 +53,12 @@ fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
     #[cfg(target_arch = "x86_64")]
     if b.len().saturating_sub(i) >= avx2::BLOCK && std::is_x86_feature_detected!("avx2") {
         // Keys and short values end within a few bytes: looked at in place first.
-        while let Some(at) = near_quote(b, i) {
-            if closes(at) {
-                return Ok(at + 1);
-            }
-            i = at + 1;
+        if let Some(at) = near_quote(b, i).filter(|&at| closes(at)) {
+            return Ok(at + 1);
         }
-        // SAFETY: the CPU has AVX2, checked just above.
-        match unsafe { avx2::closing_quote(b, i, !closes(i)) } {
+        // SAFETY: the CPU has AVX2, checked just above. The string's first byte
+        // follows its opening quote, so it is not escaped.
+        match unsafe { avx2::closing_quote(b, content, false) } {
             Ok(at) => return Ok(at + 1),
             Err(rest) => i = rest,
         }
