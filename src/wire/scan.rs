@@ -56,9 +56,8 @@ fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
         if let Some(at) = near_quote(b, i).filter(|&at| closes(at)) {
             return Ok(at + 1);
         }
-        // SAFETY: the CPU has AVX2, checked just above. The string's first byte
-        // follows its opening quote, so it is not escaped.
-        match unsafe { avx2::closing_quote(b, content, false) } {
+        // SAFETY: the CPU has AVX2, checked just above.
+        match unsafe { avx2::closing_quote(b, content) } {
             Ok(at) => return Ok(at + 1),
             Err(rest) => i = rest,
         }
@@ -86,22 +85,18 @@ mod avx2 {
 
     pub const BLOCK: usize = 64;
 
-    /// The first unescaped quote at or after `from`, looked for in whole blocks;
-    /// `first_escaped`: whether the byte at `from` is escaped. Err: where the
-    /// blocks ran out without one.
+    /// The first unescaped quote of the string whose first byte is at `content`,
+    /// looked for in whole blocks. Err: where the blocks ran out without one.
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn closing_quote(
-        b: &[u8],
-        from: usize,
-        first_escaped: bool,
-    ) -> Result<usize, usize> {
+    pub unsafe fn closing_quote(b: &[u8], content: usize) -> Result<usize, usize> {
         let quote = _mm256_set1_epi8(b'"' as i8);
         let backslash = _mm256_set1_epi8(b'\\' as i8);
-        let mut carry = u64::from(first_escaped);
-        let mut i = from;
+        // The first byte follows the opening quote: nothing escapes it.
+        let mut carry = 0;
+        let mut i = content;
         while let Some(block) = b.get(i..i + BLOCK) {
             let p = block.as_ptr().cast::<__m256i>();
             // Unaligned loads of 2 x 32 bytes, both within `block`.
