@@ -23,11 +23,16 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 
+// The allocator codex-plus runs with, so memory figures compare like with like.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 enum Upstream {
     Reqwest(reqwest::Client),
-    Hyper(HyperClient<HttpConnector, Incoming>),
+    Hyper(Box<HyperClient<HttpConnector, Incoming>>),
 }
 
 struct Relay {
@@ -55,7 +60,9 @@ fn main() {
         Ok("hyper") => {
             let mut connector = HttpConnector::new();
             connector.set_nodelay(true);
-            Upstream::Hyper(HyperClient::builder(TokioExecutor::new()).build(connector))
+            Upstream::Hyper(Box::new(
+                HyperClient::builder(TokioExecutor::new()).build(connector),
+            ))
         }
         _ => Upstream::Reqwest(
             reqwest::Client::builder()
@@ -114,7 +121,9 @@ impl Relay {
                 .body(reqwest::Body::wrap(body))
                 .send()
                 .await
-                .map(|r| http::Response::<reqwest::Body>::from(r).map(|b| b.map_err(Into::into).boxed()))
+                .map(|r| {
+                    http::Response::<reqwest::Body>::from(r).map(|b| b.map_err(Into::into).boxed())
+                })
                 .map_err(|e| e.to_string()),
             Upstream::Hyper(client) => match url.parse::<Uri>() {
                 Ok(uri) => {
