@@ -66,9 +66,9 @@ impl Server {
             let acceptor = acceptor.clone();
             let builder = builder.clone();
             let watcher = graceful.watcher();
-            tokio::spawn(async move {
-                serve_connection(stream, peer, acceptor, app, builder, watcher).await;
-            });
+            tokio::spawn(serve_connection(
+                stream, peer, acceptor, app, builder, watcher,
+            ));
         }
         drop(self.listener);
         tracing::info!("shutting down: no new connections; waiting for open streams");
@@ -96,16 +96,17 @@ async fn serve_connection(
         _ => return,
     };
     let result = match (is_tls, acceptor) {
-        (true, Some(acceptor)) => match acceptor.accept(stream).await {
-            Ok(tls) => {
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-                watcher.watch(conn.into_owned()).await
+        // Boxed: a TLS connection's state is kilobytes, and the task of every plain
+        // connection would otherwise be sized for it.
+        (true, Some(acceptor)) => {
+            match Box::pin(serve_tls(stream, acceptor, service, &builder, watcher)).await {
+                Ok(result) => result,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
             }
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                return;
-            }
-        },
+        }
         (true, None) => {
             tracing::debug!(%peer, "TLS connection refused: server.tls is off");
             return;
@@ -118,6 +119,19 @@ async fn serve_connection(
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
+}
+
+/// A TLS connection: the handshake (its error, if it fails), then HTTP over it.
+async fn serve_tls(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    service: TowerToHyperService<Router>,
+    builder: &Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+) -> std::io::Result<Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+    let tls = acceptor.accept(stream).await?;
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    Ok(watcher.watch(conn.into_owned()).await)
 }
 
 /// Resolves on SIGTERM or ctrl-c.
@@ -139,5 +153,31 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every open connection is a task this size, so 1,000 idle streams carry it
+    /// 1,000 times. With the TLS state inline it was 4.3 KiB; without, 1.9 KiB.
+    #[tokio::test]
+    async fn a_plain_connection_task_is_not_sized_for_tls() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let graceful = GracefulShutdown::new();
+        let task = serve_connection(
+            stream,
+            peer,
+            None,
+            Router::new(),
+            Arc::new(Builder::new(TokioExecutor::new())),
+            graceful.watcher(),
+        );
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 3072, "a connection task is {size} bytes");
     }
 }
