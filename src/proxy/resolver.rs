@@ -24,7 +24,7 @@ pub struct TurnResolver {
     pub ledger: Arc<Ledger>,
     pub hooks: Arc<Hooks>,
     pub workspace: Workspace,
-    pub inherit: InheritTarget,
+    pub inherit: Inherit,
     pub session_id: Option<String>,
     /// Identifies this turn across Codex's retries of it (turn id, or the body's hash).
     pub turn_key: String,
@@ -72,7 +72,7 @@ impl Resolver for TurnResolver {
             self.workspace.clone(),
         );
         req.model = call.args.model.clone();
-        req.inherit = Some(self.inherit.clone());
+        req.inherit = Some(self.inherit.target());
         req.session_id = self.session_id.clone();
         req.call_id = Some(call.call_id.clone());
         req.call_key = Some(call_key);
@@ -150,35 +150,53 @@ impl Resolver for TurnResolver {
     }
 }
 
-/// The `inherit` target of a turn: the upstream the request went to, minus
+/// Where an `inherit` Task of a turn goes: the upstream the request went to, minus
 /// `/responses`, with the session's own headers (credentials, account, routing).
+/// The headers are the continuation's own map, shared: most turns start no Task,
+/// so the target is put together only when one does.
+pub struct Inherit {
+    base_url: String,
+    headers: Arc<http::HeaderMap>,
+    model: String,
+}
+
 pub fn inherit_target(
     base: &str,
     path: &str,
-    headers: &http::HeaderMap,
+    headers: Arc<http::HeaderMap>,
     model: &str,
-) -> InheritTarget {
+) -> Inherit {
     let prefix = path.strip_suffix("/responses").unwrap_or(path);
-    let mut h = http::HeaderMap::new();
-    for (name, value) in headers {
-        // The subagent's requests are its own: not lite, not this turn's framing.
-        let skip = matches!(
-            name.as_str(),
-            "content-type"
-                | "content-length"
-                | "content-encoding"
-                | "accept"
-                | "accept-encoding"
-                | "x-openai-internal-codex-responses-lite"
-        );
-        if !skip {
-            h.append(name.clone(), super::headers::detached(value));
-        }
-    }
-    InheritTarget {
+    Inherit {
         base_url: format!("{}{prefix}", base.trim_end_matches('/')),
-        headers: h,
+        headers,
         model: model.to_string(),
+    }
+}
+
+impl Inherit {
+    pub fn target(&self) -> InheritTarget {
+        let mut headers = http::HeaderMap::with_capacity(self.headers.len());
+        for (name, value) in self.headers.iter() {
+            // The subagent's requests are its own: not lite, not this turn's framing.
+            let skip = matches!(
+                name.as_str(),
+                "content-type"
+                    | "content-length"
+                    | "content-encoding"
+                    | "accept"
+                    | "accept-encoding"
+                    | "x-openai-internal-codex-responses-lite"
+            );
+            if !skip {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        InheritTarget {
+            base_url: self.base_url.clone(),
+            headers,
+            model: self.model.clone(),
+        }
     }
 }
 
@@ -201,12 +219,14 @@ mod tests {
             "x-openai-internal-codex-responses-lite",
             "true".parse().unwrap(),
         );
+        let headers = Arc::new(headers);
         let t = inherit_target(
             "https://chatgpt.com/",
             "/backend-api/codex/responses",
-            &headers,
+            headers.clone(),
             "gpt-6.1-sol",
-        );
+        )
+        .target();
         assert_eq!(t.base_url, "https://chatgpt.com/backend-api/codex");
         assert_eq!(t.model, "gpt-6.1-sol");
         assert_eq!(t.headers["authorization"], "Bearer sk-x");
@@ -216,7 +236,7 @@ mod tests {
             .headers
             .get("x-openai-internal-codex-responses-lite")
             .is_none());
-        let t = inherit_target("http://127.0.0.1:9", "/v1/responses", &headers, "m");
+        let t = inherit_target("http://127.0.0.1:9", "/v1/responses", headers, "m").target();
         assert_eq!(t.base_url, "http://127.0.0.1:9/v1");
     }
 

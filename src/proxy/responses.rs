@@ -147,6 +147,12 @@ fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)>
         .clone()
         .or_else(|| turn.meta.model.clone())
         .unwrap_or_else(|| state.config.tasks.default_model.clone());
+    // One detached copy of the headers, for the continuation and for Tasks alike.
+    let mut headers = headers::to_upstream(&turn.parts.headers);
+    headers.remove(header::ACCEPT_ENCODING);
+    headers.remove(header::CONTENT_ENCODING);
+    headers::detach_all(&mut headers);
+    let headers = Arc::new(headers);
     let resolver = TurnResolver {
         engine: state.engine.clone(),
         ledger: state.ledger.clone(),
@@ -159,7 +165,7 @@ fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)>
         inherit: inherit_target(
             state.upstreams.base(turn.backend),
             turn.parts.uri.path(),
-            &turn.parts.headers,
+            headers.clone(),
             &model,
         ),
         session_id: turn.session_id().map(str::to_string),
@@ -169,10 +175,6 @@ fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)>
             .clone()
             .unwrap_or_else(|| body_key(&turn.original)),
     };
-    let mut headers = headers::to_upstream(&turn.parts.headers);
-    headers.remove(header::ACCEPT_ENCODING);
-    headers.remove(header::CONTENT_ENCODING);
-    headers::detach_all(&mut headers);
     let continuation = Continuation {
         resolver: Arc::new(resolver),
         request: Some(KeptRequest::Parsed(turn.request().clone())),

@@ -61,7 +61,8 @@ pub struct Continuation {
     /// of it is on its way.
     pub request: Option<KeptRequest>,
     pub url: reqwest::Url,
-    pub headers: http::HeaderMap,
+    /// Detached from the client's connection, shared with the resolver's Tasks.
+    pub headers: Arc<http::HeaderMap>,
 }
 
 struct EventRelay {
@@ -327,7 +328,7 @@ impl EventRelay {
         let kept = c.request.take();
         let client = self.state.upstreams.client.clone();
         let url = c.url.clone();
-        let headers = c.headers.clone();
+        let headers = http::HeaderMap::clone(&c.headers);
         tracing::debug!(items = items.len(), "sending the continuation");
         self.next_request = Some(Box::pin(async move {
             let request = match kept {
