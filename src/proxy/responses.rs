@@ -106,22 +106,21 @@ impl Service<Turn> for Dispatch {
             let (body, original) = turn.body_chunks();
             let streaming = turn.request().stream == Some(true);
             let plan = plan(&state, &turn);
-            Ok(send(
-                &state,
-                turn.backend,
-                &turn.parts,
-                body,
-                original,
-                streaming,
-                plan,
-            )
-            .await)
+            // The continuation keeps the request itself: a long session's is
+            // thousands of items, each a reference to count up and down again.
+            let (backend, parts, request) = turn.into_parts();
+            let plan = plan.map(|(interceptor, mut continuation)| {
+                continuation.request = Some(KeptRequest::Parsed(request));
+                (interceptor, continuation)
+            });
+            Ok(send(&state, backend, &parts, body, original, streaming, plan).await)
         })
     }
 }
 
 /// What the proxy answers itself in this turn's stream, when anything: Task calls it
 /// offered, tool calls a PreToolUse hook must see first, a stop a Stop hook may refuse.
+/// The continuation's request is left for the caller to move in.
 fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)> {
     let env = turn.env.as_ref()?;
     let cwd = &env.cwd;
@@ -177,7 +176,7 @@ fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)>
     };
     let continuation = Continuation {
         resolver: Arc::new(resolver),
-        request: Some(KeptRequest::Parsed(turn.request().clone())),
+        request: None, // the turn's own, once it is taken apart
         url: state.upstreams.url(turn.backend, &turn.parts.uri),
         headers,
     };
