@@ -6,6 +6,8 @@
 //! quiet stream's request is packed: serialised and zstd-compressed off the
 //! runtime, a few KiB in place of the whole body (megabytes in a long session).
 
+use std::io::Write;
+
 use bytes::Bytes;
 
 use crate::wire::request::{ParseError, ResponsesRequest};
@@ -33,11 +35,21 @@ impl KeptRequest {
         matches!(self, KeptRequest::Packed(_))
     }
 
-    /// The packed form (serialise, compress): CPU-bound, for a blocking thread.
+    /// The packed form: CPU-bound, for a blocking thread. The request's chunks (its
+    /// body's own slices and what the proxy wrote) are compressed as they are, so a
+    /// long session is never joined into one more copy of itself.
     pub fn pack(request: &ResponsesRequest) -> std::io::Result<Bytes> {
-        let packed = zstd::bulk::compress(&request.to_bytes(), LEVEL)?;
-        // The buffer was sized for incompressible input: keep only what was written.
-        Ok(Bytes::copy_from_slice(&packed))
+        let chunks = request.to_chunks();
+        let size = chunks.iter().map(|c| c.len() as u64).sum();
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), LEVEL)?;
+        // Known up front, so zstd sizes its tables for the input, not for a stream.
+        encoder.set_pledged_src_size(Some(size))?;
+        for chunk in &chunks {
+            encoder.write_all(chunk)?;
+        }
+        let mut packed = encoder.finish()?;
+        packed.shrink_to_fit();
+        Ok(Bytes::from(packed))
     }
 
     /// The request, unpacked if need be: CPU-bound when packed.
@@ -83,6 +95,20 @@ mod tests {
         assert_eq!(back.to_bytes(), raw);
         let parsed = KeptRequest::Parsed(request).into_request().unwrap();
         assert_eq!(parsed.to_bytes(), raw);
+    }
+
+    #[test]
+    fn an_edited_request_packs_as_it_would_be_sent() {
+        let mut request = request();
+        let mut tools = request.tools.clone().unwrap_or_default();
+        tools.push(crate::wire::request::RawJson::from_value(
+            &serde_json::json!({"type": "function", "name": "Added"}),
+        ));
+        request.set_tools(tools);
+        assert!(request.to_chunks().len() > 1, "the edit should make chunks");
+        let packed = KeptRequest::pack(&request).unwrap();
+        let back = KeptRequest::Packed(packed).into_request().unwrap();
+        assert_eq!(back.to_bytes(), request.to_bytes());
     }
 
     #[test]
