@@ -160,21 +160,16 @@ pub struct Inherit {
     model: String,
 }
 
-pub fn inherit_target(
-    base: &str,
-    path: &str,
-    headers: Arc<http::HeaderMap>,
-    model: &str,
-) -> Inherit {
-    let prefix = path.strip_suffix("/responses").unwrap_or(path);
-    Inherit {
-        base_url: format!("{}{prefix}", base.trim_end_matches('/')),
-        headers,
-        model: model.to_string(),
-    }
-}
-
 impl Inherit {
+    pub fn new(base: &str, path: &str, headers: Arc<http::HeaderMap>, model: &str) -> Inherit {
+        let prefix = path.strip_suffix("/responses").unwrap_or(path);
+        Inherit {
+            base_url: format!("{}{prefix}", base.trim_end_matches('/')),
+            headers,
+            model: model.to_string(),
+        }
+    }
+
     pub fn target(&self) -> InheritTarget {
         let mut headers = http::HeaderMap::with_capacity(self.headers.len());
         for (name, value) in self.headers.iter() {
@@ -220,7 +215,7 @@ mod tests {
             "true".parse().unwrap(),
         );
         let headers = Arc::new(headers);
-        let t = inherit_target(
+        let t = Inherit::new(
             "https://chatgpt.com/",
             "/backend-api/codex/responses",
             headers.clone(),
@@ -236,7 +231,7 @@ mod tests {
             .headers
             .get("x-openai-internal-codex-responses-lite")
             .is_none());
-        let t = inherit_target("http://127.0.0.1:9", "/v1/responses", headers, "m").target();
+        let t = Inherit::new("http://127.0.0.1:9", "/v1/responses", headers, "m").target();
         assert_eq!(t.base_url, "http://127.0.0.1:9/v1");
     }
 

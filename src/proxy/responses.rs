@@ -19,7 +19,7 @@ use super::headers;
 use super::interceptor::{Interceptor, Settings};
 use super::kept_request::KeptRequest;
 use super::relay::{read_limited, respond};
-use super::resolver::{body_key, inherit_target, TurnResolver};
+use super::resolver::{body_key, Inherit, TurnResolver};
 use super::stream::{relay_events, Continuation};
 use super::turn::Turn;
 use super::upstream::{describe, Backend};
@@ -161,7 +161,7 @@ fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)>
             roots: env.roots.clone(),
             sandbox: SandboxMode::from_codex(turn.meta.sandbox_mode.as_deref().unwrap_or("")),
         },
-        inherit: inherit_target(
+        inherit: Inherit::new(
             state.upstreams.base(turn.backend),
             turn.parts.uri.path(),
             headers.clone(),

@@ -112,14 +112,14 @@ impl Turn {
         }
     }
 
-    /// The body to send upstream, as the slices it is made of
-    /// (`ResponsesRequest::to_chunks`), and whether it is the original (still
-    /// encoded) bytes.
     /// The turn taken apart at dispatch, so the request is kept, not copied.
     pub fn into_parts(self) -> (Backend, Parts, ResponsesRequest) {
         (self.backend, self.parts, self.request)
     }
 
+    /// The body to send upstream, as the slices it is made of
+    /// (`ResponsesRequest::to_chunks`), and whether it is the original (still
+    /// encoded) bytes.
     pub fn body_chunks(&self) -> (Vec<Bytes>, bool) {
         if self.changed {
             (self.request.to_chunks(), false)
