@@ -2,6 +2,7 @@
 //! the turn pipeline and everything else through the plain relay.
 
 pub mod answer;
+pub mod client;
 pub mod headers;
 pub mod interceptor;
 #[cfg(test)]

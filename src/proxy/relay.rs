@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::TryStreamExt;
 use http::header;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Incoming;
 
 use super::headers;
 use super::stream::idle_limited;
@@ -23,22 +24,27 @@ pub async fn relay(state: SharedState, backend: Backend, req: Request) -> Respon
         state.stats.rejected_bodies.inc();
         return ProxyError::BodyTooLarge { limit }.into_response();
     }
+    let url = match state.upstreams.url(backend, &parts.uri) {
+        Ok(url) => url,
+        Err(e) => return e.into_response(),
+    };
     let mut upstream_headers = headers::to_upstream(&parts.headers);
     let has_body =
         length.is_some_and(|n| n > 0) || parts.headers.contains_key(header::TRANSFER_ENCODING);
-    let mut request = state.upstreams.client.request(
-        parts.method.clone(),
-        state.upstreams.url(backend, &parts.uri),
-    );
-    if has_body {
+    let body = if has_body {
         if let Some(n) = length {
             // Same bytes, same framing: the upstream sees the client's length.
             upstream_headers.insert(header::CONTENT_LENGTH, n.into());
         }
-        let limited = Limited::new(body, limit).into_data_stream();
-        request = request.body(reqwest::Body::wrap_stream(limited));
-    }
-    match request.headers(upstream_headers).send().await {
+        Limited::new(body, limit).boxed_unsync()
+    } else {
+        Empty::new().map_err(|never| match never {}).boxed_unsync()
+    };
+    let mut request = http::Request::new(body);
+    *request.method_mut() = parts.method;
+    *request.uri_mut() = url;
+    *request.headers_mut() = upstream_headers;
+    match state.upstreams.client.send(request).await {
         Ok(resp) => respond(&state, resp, true),
         Err(e) if is_length_limit(&e) => {
             state.stats.rejected_bodies.inc();
@@ -53,16 +59,16 @@ pub async fn relay(state: SharedState, backend: Backend, req: Request) -> Respon
 }
 
 /// The upstream's answer as the client's: status, end-to-end headers, body streamed.
-pub fn respond(state: &SharedState, resp: reqwest::Response, keep_length: bool) -> Response {
-    let status = resp.status();
-    let headers = headers::to_client(resp.headers(), keep_length);
+pub fn respond(state: &SharedState, resp: http::Response<Incoming>, keep_length: bool) -> Response {
+    let (parts, body) = resp.into_parts();
+    let headers = headers::to_client(&parts.headers, keep_length);
     let idle = state.config.upstream.idle_timeout();
     let body = Body::from_stream(idle_limited(
-        resp.bytes_stream().map_err(std::io::Error::other),
+        body.into_data_stream().map_err(std::io::Error::other),
         idle,
     ));
     let mut out = Response::new(body);
-    *out.status_mut() = status;
+    *out.status_mut() = parts.status;
     *out.headers_mut() = headers;
     out
 }
@@ -101,8 +107,8 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn is_length_limit(err: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
     while let Some(e) = source {
         if e.is::<http_body_util::LengthLimitError>() {
             return true;

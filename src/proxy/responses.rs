@@ -9,12 +9,13 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use http::header;
+use http::{header, Uri};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 use std::sync::Arc;
 
+use super::client::UpstreamBody;
 use super::headers;
 use super::interceptor::{Interceptor, Settings};
 use super::kept_request::KeptRequest;
@@ -73,7 +74,13 @@ pub async fn handle(
         Err(reason) => {
             // Not ours to understand: the upstream gets it exactly as it came.
             tracing::info!(%reason, "request body is not a Responses request; relaying it unchanged");
-            send(&state, backend, &parts, vec![original], true, false, None).await
+            match state.upstreams.url(backend, &parts.uri) {
+                Ok(url) => {
+                    let request = upstream_request(&parts, url, vec![original], true);
+                    send(&state, backend, request, false, None).await
+                }
+                Err(e) => e.into_response(),
+            }
         }
     }
 }
@@ -103,9 +110,13 @@ impl Service<Turn> for Dispatch {
     fn call(&mut self, turn: Turn) -> Self::Future {
         let state = self.state.clone();
         Box::pin(async move {
+            let url = match state.upstreams.url(turn.backend, &turn.parts.uri) {
+                Ok(url) => url,
+                Err(e) => return Ok(e.into_response()),
+            };
             let (body, original) = turn.body_chunks();
             let streaming = turn.request().stream == Some(true);
-            let plan = plan(&state, &turn);
+            let plan = plan(&state, &turn, &url);
             // The continuation keeps the request itself: a long session's is
             // thousands of items, each a reference to count up and down again.
             let (backend, parts, request) = turn.into_parts();
@@ -113,7 +124,8 @@ impl Service<Turn> for Dispatch {
                 continuation.request = Some(KeptRequest::Parsed(request));
                 (interceptor, continuation)
             });
-            Ok(send(&state, backend, &parts, body, original, streaming, plan).await)
+            let request = upstream_request(&parts, url, body, original);
+            Ok(send(&state, backend, request, streaming, plan).await)
         })
     }
 }
@@ -121,7 +133,7 @@ impl Service<Turn> for Dispatch {
 /// What the proxy answers itself in this turn's stream, when anything: Task calls it
 /// offered, tool calls a PreToolUse hook must see first, a stop a Stop hook may refuse.
 /// The continuation's request is left for the caller to move in.
-fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)> {
+fn plan(state: &SharedState, turn: &Turn, url: &Uri) -> Option<(Interceptor, Continuation)> {
     let env = turn.env.as_ref()?;
     let cwd = &env.cwd;
     let mut settings = Settings {
@@ -177,39 +189,42 @@ fn plan(state: &SharedState, turn: &Turn) -> Option<(Interceptor, Continuation)>
     let continuation = Continuation {
         resolver: Arc::new(resolver),
         request: None, // the turn's own, once it is taken apart
-        url: state.upstreams.url(turn.backend, &turn.parts.uri),
+        url: url.clone(),
         headers,
     };
     Some((Interceptor::new(settings), continuation))
 }
 
+/// The request for the upstream: the client's method and end-to-end headers, `url`,
+/// and the body as `chunks`. `original_encoding`: the chunks are the body as it came,
+/// still in its `content-encoding`.
+fn upstream_request(
+    parts: &http::request::Parts,
+    url: Uri,
+    chunks: Vec<bytes::Bytes>,
+    original_encoding: bool,
+) -> http::Request<UpstreamBody> {
+    let mut headers = headers::to_upstream(&parts.headers);
+    // The proxy reads the events, so they must come uncompressed.
+    headers.remove(header::ACCEPT_ENCODING);
+    if !original_encoding {
+        headers.remove(header::CONTENT_ENCODING);
+    }
+    let mut request = http::Request::new(upstream_body(chunks));
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = url;
+    *request.headers_mut() = headers;
+    request
+}
+
 async fn send(
     state: &SharedState,
     backend: Backend,
-    parts: &http::request::Parts,
-    body: Vec<bytes::Bytes>,
-    original_encoding: bool,
+    request: http::Request<UpstreamBody>,
     streaming: bool,
     plan: Option<(Interceptor, Continuation)>,
 ) -> Response {
-    let mut upstream_headers = headers::to_upstream(&parts.headers);
-    // The proxy reads the events, so they must come uncompressed.
-    upstream_headers.remove(header::ACCEPT_ENCODING);
-    if !original_encoding {
-        upstream_headers.remove(header::CONTENT_ENCODING);
-    }
-    let result = state
-        .upstreams
-        .client
-        .request(
-            parts.method.clone(),
-            state.upstreams.url(backend, &parts.uri),
-        )
-        .headers(upstream_headers)
-        .body(upstream_body(body))
-        .send()
-        .await;
-    match result {
+    match state.upstreams.client.send(request).await {
         Ok(resp)
             if resp.status().is_success() && (streaming || is_event_stream(resp.headers())) =>
         {

@@ -19,6 +19,8 @@ use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -27,6 +29,7 @@ use super::interceptor::{
 };
 use super::kept_request::KeptRequest;
 use super::upstream::describe;
+use super::upstream_body::upstream_body;
 use crate::state::{OpenStream, SharedState};
 use crate::wire::request::{RawJson, ResponsesRequest};
 use crate::wire::sse::Decoder;
@@ -37,7 +40,7 @@ const PACK_INLINE_BYTES: usize = 256 * 1024;
 /// Largest single event held while waiting for its end.
 pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
-type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;
 
 /// Answers what the interceptor asks, for one turn: runs Tasks, decides held tool
 /// calls (PreToolUse hooks), says whether a turn may stop (Stop hooks), and keeps
@@ -60,7 +63,7 @@ pub struct Continuation {
     /// The request as sent upstream (after middleware); None while a continuation
     /// of it is on its way.
     pub request: Option<KeptRequest>,
-    pub url: reqwest::Url,
+    pub url: http::Uri,
     /// Detached from the client's connection, shared with the resolver's Tasks.
     pub headers: Arc<http::HeaderMap>,
 }
@@ -89,12 +92,12 @@ struct EventRelay {
 /// Relays an upstream event stream to the client through the interceptor.
 pub fn relay_events(
     state: SharedState,
-    upstream: reqwest::Response,
+    upstream: http::Response<Incoming>,
     interceptor: Interceptor,
     continuation: Option<Continuation>,
 ) -> Body {
     let relay = EventRelay {
-        upstream: Some(Box::pin(upstream.bytes_stream())),
+        upstream: Some(data_stream(upstream)),
         decoder: Decoder::new(),
         interceptor,
         idle: state.config.upstream.idle_timeout(),
@@ -173,7 +176,7 @@ impl EventRelay {
                 }
                 match response {
                     Ok(resp) => {
-                        self.upstream = Some(Box::pin(resp.bytes_stream()));
+                        self.upstream = Some(data_stream(resp));
                         self.decoder = Decoder::new();
                         Some(Vec::new())
                     }
@@ -230,7 +233,7 @@ impl EventRelay {
         }
     }
 
-    fn on_chunk(&mut self, next: Result<Option<Result<Bytes, reqwest::Error>>, ()>) -> Vec<Input> {
+    fn on_chunk(&mut self, next: Result<Option<Result<Bytes, hyper::Error>>, ()>) -> Vec<Input> {
         let mut inputs = Vec::new();
         let end = match next {
             Ok(Some(Ok(chunk))) => {
@@ -349,17 +352,18 @@ impl EventRelay {
                 }
             };
             request.input.extend(items.iter().map(RawJson::from_value));
-            let sent = client
-                .post(url)
-                .headers(headers)
-                .body(request.to_bytes())
-                .send()
-                .await;
-            let response = match sent {
+            let mut sent = http::Request::new(upstream_body(request.to_chunks()));
+            *sent.method_mut() = http::Method::POST;
+            *sent.uri_mut() = url;
+            *sent.headers_mut() = headers;
+            let response = match client.send(sent).await {
                 Ok(resp) if resp.status().is_success() => Ok(resp),
                 Ok(resp) => {
                     let status = resp.status();
-                    let text = resp.text().await.unwrap_or_default();
+                    let text = match resp.into_body().collect().await {
+                        Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+                        Err(e) => format!("(the answer's body broke off: {e})"),
+                    };
                     Err(format!(
                         "HTTP {status}: {}",
                         text.chars().take(300).collect::<String>()
@@ -388,10 +392,15 @@ impl EventRelay {
     }
 }
 
+/// An upstream answer's body as the bytes of its data frames.
+fn data_stream(response: http::Response<Incoming>) -> ByteStream {
+    Box::pin(response.into_body().into_data_stream())
+}
+
 async fn next_chunk(
     upstream: Option<&mut ByteStream>,
     idle: Duration,
-) -> Result<Option<Result<Bytes, reqwest::Error>>, ()> {
+) -> Result<Option<Result<Bytes, hyper::Error>>, ()> {
     match upstream {
         Some(s) => tokio::time::timeout(idle, s.next()).await.map_err(|_| ()),
         None => std::future::pending().await,
@@ -400,7 +409,7 @@ async fn next_chunk(
 
 /// A continuation's answer, and its request back for the next round.
 struct Continued {
-    response: Result<reqwest::Response, String>,
+    response: Result<http::Response<Incoming>, String>,
     request: Option<ResponsesRequest>,
 }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use http::Uri;
 
+use super::client::Client;
 use crate::config::UpstreamConfig;
 use crate::error::ProxyError;
 
@@ -40,37 +41,45 @@ impl Backend {
 pub struct Upstreams {
     openai: Base,
     chatgpt: Base,
-    pub client: reqwest::Client,
+    pub client: Client,
 }
 
-/// An upstream's base URL, as configured and parsed once: a full URL parse per
-/// request cost more than the rest of routing.
+/// An upstream's base URL: scheme and authority, and the path prefix requests go under.
 #[derive(Debug, Clone)]
 struct Base {
     text: String,
-    url: reqwest::Url,
+    /// `scheme://authority`.
+    origin: String,
+    /// The base's path without its trailing `/` (often empty).
+    prefix: String,
 }
 
 impl Base {
     fn new(which: &str, text: &str) -> Result<Base, ProxyError> {
         let text = text.trim_end_matches('/').to_string();
-        let url = reqwest::Url::parse(&text).map_err(|e| {
-            ProxyError::Internal(format!("the {which} upstream {text:?} is not a URL: {e}"))
-        })?;
-        Ok(Base { text, url })
+        let invalid = |why: String| {
+            ProxyError::Internal(format!("the {which} upstream {text:?} is not a URL: {why}"))
+        };
+        let uri: Uri = text
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(invalid("it needs a scheme and a host".into()));
+        };
+        if scheme != "http" && scheme != "https" {
+            return Err(invalid(format!("{scheme}: is neither http nor https")));
+        }
+        Ok(Base {
+            origin: format!("{scheme}://{authority}"),
+            prefix: uri.path().trim_end_matches('/').to_string(),
+            text,
+        })
     }
 }
 
 impl Upstreams {
     pub fn new(config: &UpstreamConfig) -> Result<Upstreams, ProxyError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
-            // A proxy relays redirects; it does not follow them.
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| ProxyError::Internal(format!("cannot build the HTTP client: {e}")))?;
+        let client = Client::new(Duration::from_secs(config.connect_timeout_secs));
         Ok(Upstreams {
             openai: Base::new("openai", &config.openai)?,
             chatgpt: Base::new("chatgpt", &config.chatgpt)?,
@@ -89,16 +98,21 @@ impl Upstreams {
         &self.upstream(backend).text
     }
 
-    /// The upstream URL for a request: the base, then the request's path and query as they came.
-    pub fn url(&self, backend: Backend, uri: &Uri) -> reqwest::Url {
-        let mut url = self.upstream(backend).url.clone();
-        let path = format!("{}{}", url.path().trim_end_matches('/'), uri.path());
-        url.set_path(&path);
-        url.set_query(uri.query());
-        url
+    /// The upstream URL for a request: the base, then the request's path and query as
+    /// they came (already URI bytes, so the join is one string).
+    pub fn url(&self, backend: Backend, uri: &Uri) -> Result<Uri, ProxyError> {
+        let base = self.upstream(backend);
+        let tail = uri.path_and_query().map_or("/", |p| p.as_str());
+        format!("{}{}{tail}", base.origin, base.prefix)
+            .parse()
+            .map_err(|e| ProxyError::Internal(format!("cannot join {} and {tail}: {e}", base.text)))
     }
 
-    pub fn unreachable(&self, backend: Backend, err: &reqwest::Error) -> ProxyError {
+    pub fn unreachable(
+        &self,
+        backend: Backend,
+        err: &(dyn std::error::Error + 'static),
+    ) -> ProxyError {
         ProxyError::UpstreamUnreachable {
             upstream: self.base(backend).to_string(),
             cause: describe(err),
@@ -106,7 +120,7 @@ impl Upstreams {
     }
 }
 
-/// A reqwest error with its causes, which is where the useful part (refused, DNS, TLS) is.
+/// An error with its causes, which is where the useful part (refused, DNS, TLS) is.
 pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
@@ -151,18 +165,18 @@ mod tests {
         let u = ups();
         let uri: Uri = "/v1/models?client_version=0.169.0&x=%20".parse().unwrap();
         assert_eq!(
-            u.url(Backend::OpenAi, &uri).as_str(),
+            u.url(Backend::OpenAi, &uri).unwrap().to_string(),
             "http://o.test/v1/models?client_version=0.169.0&x=%20"
         );
         let uri: Uri = "/backend-api/wham/accounts/check".parse().unwrap();
         assert_eq!(
-            u.url(Backend::ChatGpt, &uri).as_str(),
+            u.url(Backend::ChatGpt, &uri).unwrap().to_string(),
             "https://c.test/prefix/backend-api/wham/accounts/check"
         );
         // Encoded bytes stay as the client sent them; the base's query is not kept.
         let uri: Uri = "/v1/files/a%2Fb%3F?".parse().unwrap();
         assert_eq!(
-            u.url(Backend::OpenAi, &uri).as_str(),
+            u.url(Backend::OpenAi, &uri).unwrap().to_string(),
             "http://o.test/v1/files/a%2Fb%3F?"
         );
     }

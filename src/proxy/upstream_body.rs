@@ -9,6 +9,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
+
+use super::client::UpstreamBody;
 
 /// Chunks with a known total length.
 #[derive(Debug)]
@@ -51,12 +54,11 @@ impl http_body::Body for Chunked {
     }
 }
 
-/// The body for the upstream request: one buffer as it is, several as `Chunked`.
-pub fn upstream_body(chunks: Vec<Bytes>) -> reqwest::Body {
-    match <[Bytes; 1]>::try_from(chunks) {
-        Ok([one]) => reqwest::Body::from(one),
-        Err(chunks) => reqwest::Body::wrap(Chunked::new(chunks)),
-    }
+/// The body for the upstream request.
+pub fn upstream_body(chunks: Vec<Bytes>) -> UpstreamBody {
+    Chunked::new(chunks)
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 #[cfg(test)]

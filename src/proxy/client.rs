@@ -1,0 +1,321 @@
+//! The HTTP client that reaches the upstreams: hyper-util's pooled client over
+//! rustls (HTTP/1.1, or HTTP/2 where the upstream offers it), through the proxy
+//! the environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+//!
+//! The relay calls it once per request and stream, so it is hyper's client with
+//! nothing around it: no URL re-parsing, redirect or retry layers (a proxy relays
+//! redirects and retries are the client's), no body re-wrapping.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::uri::Scheme;
+use http::{header, Request, Response, Uri};
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::legacy::Client as Pool;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tower::Service;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body on its way upstream.
+pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(90);
+
+#[derive(Clone)]
+pub struct Client {
+    pool: Pool<HttpsConnector<Connector>, UpstreamBody>,
+    proxies: Arc<Matcher>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Client")
+    }
+}
+
+impl Client {
+    /// The client, through the proxies the environment names (or, on macOS and
+    /// Windows, the system's settings), as curl and reqwest read them.
+    pub fn new(connect_timeout: Duration) -> Client {
+        Client::with_proxies(connect_timeout, Matcher::from_system())
+    }
+
+    pub fn with_proxies(connect_timeout: Duration, proxies: Matcher) -> Client {
+        let proxies = Arc::new(proxies);
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(connect_timeout));
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(rustls::RootCertStore::from_iter(
+            webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+        ))
+        .with_no_client_auth();
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(Connector {
+                http,
+                proxies: proxies.clone(),
+            });
+        let pool = Pool::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Client { pool, proxies }
+    }
+
+    /// Sends a request with an absolute URI; the answer's body streams as it comes.
+    pub fn send(
+        &self,
+        mut request: Request<UpstreamBody>,
+    ) -> impl Future<Output = Result<Response<Incoming>, hyper_util::client::legacy::Error>> + Send
+    {
+        // Plain HTTP through a proxy: the proxy reads each request, so each carries
+        // the credentials (HTTPS ones go in the tunnel's CONNECT instead).
+        if request.uri().scheme() == Some(&Scheme::HTTP) {
+            if let Some(auth) = self
+                .proxies
+                .intercept(request.uri())
+                .and_then(|p| p.basic_auth().cloned())
+            {
+                request
+                    .headers_mut()
+                    .insert(header::PROXY_AUTHORIZATION, auth);
+            }
+        }
+        self.pool.request(request)
+    }
+}
+
+/// TCP to the upstream, or to the proxy the environment names for it: a CONNECT
+/// tunnel for HTTPS (TLS then runs through it), a forwarding proxy for HTTP.
+#[derive(Clone)]
+pub struct Connector {
+    http: HttpConnector,
+    proxies: Arc<Matcher>,
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<Conn, BoxError>> + Send>>;
+
+impl Service<Uri> for Connector {
+    type Response = Conn;
+    type Error = BoxError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Service::<Uri>::poll_ready(&mut self.http, cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, dst: Uri) -> Connecting {
+        let mut http = self.http.clone();
+        let Some(proxy) = self.proxies.intercept(&dst) else {
+            return Box::pin(async move {
+                let io = http.call(dst).await?;
+                Ok(Conn { io, proxied: false })
+            });
+        };
+        if dst.scheme() == Some(&Scheme::HTTPS) {
+            let mut tunnel = Tunnel::new(proxy.uri().clone(), http);
+            if let Some(auth) = proxy.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            Box::pin(async move {
+                let io = tunnel.call(dst).await?;
+                Ok(Conn { io, proxied: false })
+            })
+        } else {
+            let via = proxy.uri().clone();
+            Box::pin(async move {
+                let io = http.call(via).await?;
+                Ok(Conn { io, proxied: true })
+            })
+        }
+    }
+}
+
+/// A connection, and whether it goes to a forwarding proxy (requests on it then
+/// name their target in full).
+pub struct Conn {
+    io: TokioIo<TcpStream>,
+    proxied: bool,
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        self.io.connected().proxy(self.proxied)
+    }
+}
+
+impl Read for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl Write for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Empty};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn empty() -> UpstreamBody {
+        Empty::new().map_err(|never| match never {}).boxed_unsync()
+    }
+
+    fn get(uri: &str) -> Request<UpstreamBody> {
+        let mut req = Request::new(empty());
+        *req.uri_mut() = uri.parse().unwrap();
+        req
+    }
+
+    /// A proxy that reads one request head, hands it over, and answers `answer`.
+    async fn one_shot_proxy(answer: &'static [u8]) -> (Uri, tokio::task::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let seen = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = sock.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the client closed before its request head ended");
+                head.extend_from_slice(&buf[..n]);
+            }
+            sock.write_all(answer).await.unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        (uri, seen)
+    }
+
+    fn through(proxy: &Uri, no_proxy: &str) -> Client {
+        let with_auth = proxy.to_string().replace("http://", "http://user:secret@");
+        let matcher = Matcher::builder()
+            .all(with_auth)
+            .no(no_proxy.to_string())
+            .build();
+        Client::with_proxies(Duration::from_secs(5), matcher)
+    }
+
+    #[tokio::test]
+    async fn plain_http_goes_through_a_forwarding_proxy_with_its_credentials() {
+        let (proxy, seen) = one_shot_proxy(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi").await;
+        let client = through(&proxy, "");
+        let resp = client
+            .send(get("http://upstream.test/v1/models?x=1"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"hi");
+        let head = seen.await.unwrap().to_ascii_lowercase();
+        assert!(
+            head.starts_with("get http://upstream.test/v1/models?x=1 http/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains("proxy-authorization: basic dxnlcjpzzwnyzxq="),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn https_goes_through_a_connect_tunnel() {
+        // The proxy refuses the tunnel; what it was asked is what counts here.
+        let (proxy, seen) = one_shot_proxy(b"HTTP/1.1 403 Forbidden\r\n\r\n").await;
+        let client = through(&proxy, "");
+        let err = client
+            .send(get("https://upstream.test/v1/responses"))
+            .await
+            .unwrap_err();
+        let head = seen.await.unwrap().to_ascii_lowercase();
+        assert!(
+            head.starts_with("connect upstream.test:443 http/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains("proxy-authorization: basic dxnlcjpzzwnyzxq="),
+            "{head}"
+        );
+        assert!(
+            crate::proxy::upstream::describe(&err).contains("tunnel"),
+            "{}",
+            crate::proxy::upstream::describe(&err)
+        );
+    }
+
+    #[tokio::test]
+    async fn no_proxy_hosts_are_reached_directly() {
+        let (direct, seen) = one_shot_proxy(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+        // The named proxy does not exist: only a direct connection can succeed.
+        let client = through(&"http://127.0.0.1:9".parse().unwrap(), "127.0.0.1");
+        let resp = client
+            .send(get(&format!(
+                "http://{}/v1/models",
+                direct.authority().unwrap()
+            )))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+        let head = seen.await.unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("get /v1/models http/1.1\r\n"), "{head}");
+        assert!(!head.contains("proxy-authorization"), "{head}");
+    }
+}
