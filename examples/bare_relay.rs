@@ -6,7 +6,7 @@
 //! themselves. It takes the same arguments as the part of `codex-plus serve` that
 //! the benchmark uses (`serve --listen ADDR --openai-upstream URL`) and answers
 //! `GET /health`. `BARE_RELAY_CLIENT=hyper` sends upstream through hyper-util's
-//! client instead of reqwest (the one codex-plus uses), to tell the two apart.
+//! client (the one codex-plus uses) instead of reqwest, to tell the two apart.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

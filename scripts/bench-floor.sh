@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs `cargo bench --bench proxy` against codex-plus and against the floor of its
 # stack (examples/bare_relay.rs: hyper's server and an HTTP client relaying bytes,
-# nothing else), once with reqwest as the client (what codex-plus uses) and once
-# with hyper-util's, then prints the figures side by side. What codex-plus costs
+# nothing else), once with reqwest as the client and once with hyper-util's (what
+# codex-plus uses), then prints the figures side by side. What codex-plus costs
 # above the floor is what its own work (parsing, middleware, the interceptor) costs;
 # a target the floor misses is out of reach of this stack on this machine.
 #
