@@ -77,6 +77,7 @@ impl Client {
             .wrap_connector(Connector {
                 http,
                 proxies: proxies.clone(),
+                timeout: connect_timeout,
             });
         let pool = Pool::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
@@ -114,6 +115,8 @@ impl Client {
 pub struct Connector {
     http: HttpConnector,
     proxies: Arc<Matcher>,
+    /// For the whole connection, a proxy's CONNECT answer included.
+    timeout: Duration,
 }
 
 type Connecting = Pin<Box<dyn Future<Output = Result<Conn, BoxError>> + Send>>;
@@ -129,28 +132,37 @@ impl Service<Uri> for Connector {
 
     fn call(&mut self, dst: Uri) -> Connecting {
         let mut http = self.http.clone();
-        let Some(proxy) = self.proxies.intercept(&dst) else {
-            return Box::pin(async move {
-                let io = http.call(dst).await?;
-                Ok(Conn { io, proxied: false })
-            });
-        };
-        if dst.scheme() == Some(&Scheme::HTTPS) {
-            let mut tunnel = Tunnel::new(proxy.uri().clone(), http);
-            if let Some(auth) = proxy.basic_auth() {
-                tunnel = tunnel.with_auth(auth.clone());
+        let timeout = self.timeout;
+        let proxy = self.proxies.intercept(&dst);
+        Box::pin(async move {
+            let connecting = async move {
+                let Some(proxy) = proxy else {
+                    return Ok(Conn {
+                        io: http.call(dst).await?,
+                        proxied: false,
+                    });
+                };
+                if dst.scheme() == Some(&Scheme::HTTPS) {
+                    let mut tunnel = Tunnel::new(proxy.uri().clone(), http);
+                    if let Some(auth) = proxy.basic_auth() {
+                        tunnel = tunnel.with_auth(auth.clone());
+                    }
+                    Ok(Conn {
+                        io: tunnel.call(dst).await?,
+                        proxied: false,
+                    })
+                } else {
+                    Ok(Conn {
+                        io: http.call(proxy.uri().clone()).await?,
+                        proxied: true,
+                    })
+                }
+            };
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(conn) => conn,
+                Err(_) => Err(format!("no connection within {} s", timeout.as_secs()).into()),
             }
-            Box::pin(async move {
-                let io = tunnel.call(dst).await?;
-                Ok(Conn { io, proxied: false })
-            })
-        } else {
-            let via = proxy.uri().clone();
-            Box::pin(async move {
-                let io = http.call(via).await?;
-                Ok(Conn { io, proxied: true })
-            })
-        }
+        })
     }
 }
 
@@ -299,6 +311,29 @@ mod tests {
             "{}",
             crate::proxy::upstream::describe(&err)
         );
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_never_answers_connect_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy: Uri = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let held = tokio::spawn(async move { listener.accept().await });
+        let matcher = Matcher::builder().all(proxy.to_string()).build();
+        let client = Client::with_proxies(Duration::from_millis(300), matcher);
+        let started = std::time::Instant::now();
+        let err = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.send(get("https://upstream.test/v1/responses")),
+        )
+        .await
+        .expect("the connect timeout should end the request")
+        .unwrap_err();
+        let text = crate::proxy::upstream::describe(&err);
+        assert!(text.contains("no connection within"), "{text}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(held);
     }
 
     #[tokio::test]
