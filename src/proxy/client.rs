@@ -51,10 +51,17 @@ impl Client {
     /// The client, through the proxies the environment names (or, on macOS and
     /// Windows, the system's settings), as curl and reqwest read them.
     pub fn new(connect_timeout: Duration) -> Client {
-        Client::with_proxies(connect_timeout, Matcher::from_system())
+        let mozilla =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Client::build(connect_timeout, Matcher::from_system(), mozilla)
     }
 
-    pub fn with_proxies(connect_timeout: Duration, proxies: Matcher) -> Client {
+    /// The client with the given proxies and trusted roots.
+    pub fn build(
+        connect_timeout: Duration,
+        proxies: Matcher,
+        roots: rustls::RootCertStore,
+    ) -> Client {
         let proxies = Arc::new(proxies);
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -65,9 +72,7 @@ impl Client {
         ))
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
-        .with_root_certificates(rustls::RootCertStore::from_iter(
-            webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
-        ))
+        .with_root_certificates(roots)
         .with_no_client_auth();
         let connector = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -263,7 +268,11 @@ mod tests {
             .all(with_auth)
             .no(no_proxy.to_string())
             .build();
-        Client::with_proxies(Duration::from_secs(5), matcher)
+        Client::build(
+            Duration::from_secs(5),
+            matcher,
+            rustls::RootCertStore::empty(),
+        )
     }
 
     #[tokio::test]
@@ -321,7 +330,11 @@ mod tests {
             .unwrap();
         let held = tokio::spawn(async move { listener.accept().await });
         let matcher = Matcher::builder().all(proxy.to_string()).build();
-        let client = Client::with_proxies(Duration::from_millis(300), matcher);
+        let client = Client::build(
+            Duration::from_millis(300),
+            matcher,
+            rustls::RootCertStore::empty(),
+        );
         let started = std::time::Instant::now();
         let err = tokio::time::timeout(
             Duration::from_secs(10),
@@ -334,6 +347,45 @@ mod tests {
         assert!(text.contains("no connection within"), "{text}");
         assert!(started.elapsed() < Duration::from_secs(5));
         drop(held);
+    }
+
+    /// The upstreams that matter (api.openai.com, chatgpt.com) are TLS and offer
+    /// HTTP/2; here an upstream signed by a local CA does the same.
+    #[tokio::test]
+    async fn https_upstreams_are_spoken_to_in_http2_when_they_offer_it() {
+        use hyper_util::server::conn::auto::Builder;
+        let home = tempfile::tempdir().unwrap();
+        let acceptor =
+            tokio_rustls::TlsAcceptor::from(crate::ca::server_config(home.path()).unwrap());
+        let ca = std::fs::read(crate::ca::ensure(home.path()).unwrap().cert).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut &ca[..]) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = acceptor.accept(tcp).await.unwrap();
+            let answer = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                let version = format!("{:?}", req.version());
+                Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
+                    Bytes::from(version),
+                )))
+            });
+            Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), answer)
+                .await
+                .unwrap();
+        });
+        let client = Client::build(Duration::from_secs(5), Matcher::builder().build(), roots);
+        let resp = client
+            .send(get(&format!("https://localhost:{port}/v1/models")))
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"HTTP/2.0");
     }
 
     #[tokio::test]
