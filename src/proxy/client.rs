@@ -227,18 +227,24 @@ impl Write for Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::{BodyExt, Empty};
+    use crate::proxy::upstream_body::upstream_body;
+    use http_body_util::BodyExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    fn empty() -> UpstreamBody {
-        Empty::new().map_err(|never| match never {}).boxed_unsync()
-    }
-
     fn get(uri: &str) -> Request<UpstreamBody> {
-        let mut req = Request::new(empty());
+        let mut req = Request::new(upstream_body(Vec::new()));
         *req.uri_mut() = uri.parse().unwrap();
         req
+    }
+
+    /// The proxy was asked `first_line`, with the credentials `through` gives it.
+    fn assert_asked_with_credentials(head: &str, first_line: &str) {
+        assert!(head.starts_with(first_line), "{head}");
+        assert!(
+            head.contains("proxy-authorization: basic dxnlcjpzzwnyzxq="),
+            "{head}"
+        );
     }
 
     /// A proxy that reads one request head, hands it over, and answers `answer`.
@@ -287,14 +293,7 @@ mod tests {
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"hi");
         let head = seen.await.unwrap().to_ascii_lowercase();
-        assert!(
-            head.starts_with("get http://upstream.test/v1/models?x=1 http/1.1\r\n"),
-            "{head}"
-        );
-        assert!(
-            head.contains("proxy-authorization: basic dxnlcjpzzwnyzxq="),
-            "{head}"
-        );
+        assert_asked_with_credentials(&head, "get http://upstream.test/v1/models?x=1 http/1.1\r\n");
     }
 
     #[tokio::test]
@@ -307,14 +306,7 @@ mod tests {
             .await
             .unwrap_err();
         let head = seen.await.unwrap().to_ascii_lowercase();
-        assert!(
-            head.starts_with("connect upstream.test:443 http/1.1\r\n"),
-            "{head}"
-        );
-        assert!(
-            head.contains("proxy-authorization: basic dxnlcjpzzwnyzxq="),
-            "{head}"
-        );
+        assert_asked_with_credentials(&head, "connect upstream.test:443 http/1.1\r\n");
         assert!(
             crate::proxy::upstream::describe(&err).contains("tunnel"),
             "{}",

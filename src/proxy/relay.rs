@@ -6,12 +6,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::TryStreamExt;
 use http::header;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use super::headers;
 use super::stream::idle_limited;
 use super::upstream::{describe, Backend};
+use super::upstream_body::upstream_body;
 use crate::error::ProxyError;
 use crate::state::SharedState;
 
@@ -38,7 +39,7 @@ pub async fn relay(state: SharedState, backend: Backend, req: Request) -> Respon
         }
         Limited::new(body, limit).boxed_unsync()
     } else {
-        Empty::new().map_err(|never| match never {}).boxed_unsync()
+        upstream_body(Vec::new())
     };
     let mut request = http::Request::new(body);
     *request.method_mut() = parts.method;
