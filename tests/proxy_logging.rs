@@ -1,0 +1,125 @@
+//! What the relay logs: every line carries its request's span (id, method, path),
+//! the event stream's own warnings included, and never a credential. Its own test
+//! binary, because tracing's per-callsite interest is process-wide and parallel
+//! tests would race on it.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use support::mock::*;
+
+/// Collects formatted tracing output.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+
+    /// The one line saying `what`.
+    fn line(&self, what: &str) -> String {
+        let text = self.text();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(what)).collect();
+        assert_eq!(lines.len(), 1, "one line with {what:?} in:\n{text}");
+        lines[0].to_string()
+    }
+}
+
+const SECRET: &str = "sk-secret-must-not-leak";
+
+async fn post(addr: std::net::SocketAddr) -> reqwest::Response {
+    let body = json!({
+        "model": "gpt-5.5",
+        "stream": true,
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+    });
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("http://{addr}/v1/responses?trace=1"))
+        .header("authorization", format!("Bearer {SECRET}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `request{id=N method=POST path=/v1/responses}`, and N.
+fn request_id(line: &str) -> u64 {
+    let span = line
+        .split("request{")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .unwrap_or_else(|| panic!("no request span in {line:?}"));
+    assert!(
+        span.contains("method=POST") && span.contains("path=/v1/responses"),
+        "{span}"
+    );
+    assert!(!span.contains("trace=1"), "the query is not logged: {span}");
+    span.split_whitespace()
+        .find_map(|f| f.strip_prefix("id="))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {span:?}"))
+}
+
+#[tokio::test]
+async fn log_lines_carry_their_request_and_never_a_credential() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // An upstream that is not there: the handler's own warning, and the 502's.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::relay_only(&format!("http://{closed}"), home.path()).await;
+    assert_eq!(post(proxy.addr).await.status(), 502);
+    proxy.stop().await;
+    let unreachable = request_id(&logs.line("upstream unreachable"));
+    let failed = logs.line("response failed");
+    assert_eq!(request_id(&failed), unreachable);
+    assert!(failed.contains("502"), "{failed}");
+
+    // An upstream that dies mid-stream: the relay warns while the body is polled,
+    // outside the handler, and still under its request.
+    let mock = MockUpstream::start(|_, _| {
+        Reply::BreakAfter(vec![
+            sse_event(&ev_created("resp_9")),
+            sse_event(&ev_text_delta("m", "par")),
+        ])
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::relay_only(&mock.url(), home.path()).await;
+    let body = post(proxy.addr).await.text().await.unwrap();
+    assert!(body.contains("response.failed"), "{body}");
+    proxy.stop().await;
+    let broken = request_id(&logs.line("upstream stream ended abnormally"));
+    assert_ne!(broken, unreachable, "each request has its own id");
+
+    let text = logs.text();
+    assert!(!text.contains(SECRET), "a credential was logged:\n{text}");
+}
