@@ -31,8 +31,10 @@ impl Environment {
         // message tells; searching every item's bytes is the fallback (a long
         // session is megabytes).
         let starts_with_tag = |item: &&RawJson| {
-            item.user_text_head(OPEN.len() + 256)
-                .is_some_and(|head| head.trim_start().starts_with(OPEN))
+            item.user_text_starts_with(OPEN).unwrap_or_else(|| {
+                item.user_text_head(OPEN.len() + 256)
+                    .is_some_and(|head| head.trim_start().starts_with(OPEN))
+            })
         };
         let items = || req.input.iter().rev();
         items()

@@ -414,6 +414,9 @@ impl From<ScanError> for Head {
 /// only up to there: `type` and `role` must come before `content`, as Codex
 /// writes them. None: not a user message, or one without text.
 fn first_user_text_start(b: &[u8]) -> Head {
+    if leading_type(b).is_some_and(|t| t != b"message") {
+        return Head::Found(None);
+    }
     let (mut kind, mut role) = (None, None);
     let walked = scan::walk_object(b, 0, |key, value| {
         let field = match &b[key] {
@@ -444,6 +447,14 @@ fn first_user_text_start(b: &[u8]) -> Head {
         // No content: not a message with text.
         Ok(_) => Head::Found(None),
     }
+}
+
+/// The `type` of an item that starts `{"type":"…"` with no escape in it, as Codex
+/// writes every item: most items are told apart by this alone, before any walk.
+fn leading_type(b: &[u8]) -> Option<&[u8]> {
+    let rest = b.strip_prefix(br#"{"type":""#)?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    (rest[end] == b'"').then(|| &rest[..end])
 }
 
 /// The opening quote of the first content part's `text`, parts before it skipped.
@@ -581,6 +592,9 @@ impl RawJson {
             }
         }
         let b = &self.0[..];
+        if leading_type(b).is_some_and(|t| t != b"message") {
+            return None;
+        }
         let (mut kind, mut from, mut id) = (None, None, None);
         scan::walk_object(b, 0, |key, value| {
             let end = scan::value_end(b, value)?;
@@ -656,6 +670,38 @@ impl RawJson {
         }
     }
 
+    /// Whether the first text of a user message starts with `prefix` (ASCII, after
+    /// leading whitespace), read in the raw JSON: decoding even the head of each
+    /// message costs more than the answer. None when the raw bytes cannot tell (an
+    /// escape other than `\n`, `\r`, `\t` before the prefix ends, a non-ASCII
+    /// first character, members out of Codex's order): `user_text_head` can.
+    pub fn user_text_starts_with(&self, prefix: &str) -> Option<bool> {
+        let b = &self.0[..];
+        let at = match first_user_text_start(b) {
+            Head::Found(Some(at)) => at,
+            Head::Found(None) | Head::Broken => return Some(false),
+            Head::Unusual => return None,
+        };
+        let mut i = at + 1;
+        loop {
+            match b.get(i..)? {
+                [b' ', ..] => i += 1,
+                [b'\\', b'n' | b'r' | b't', ..] => i += 2,
+                _ => break,
+            }
+        }
+        for (k, &want) in prefix.as_bytes().iter().enumerate() {
+            match *b.get(i)? {
+                b'\\' => return None,
+                // Maybe whitespace that `trim_start` would skip.
+                c if k == 0 && !c.is_ascii() => return None,
+                c if c == want && c != b'"' => i += 1,
+                _ => return Some(false),
+            }
+        }
+        Some(true)
+    }
+
     /// The `text` of each content part that has one, borrowed where unescaped;
     /// None when the value is not an object with a content list.
     fn text_parts(&self) -> Option<Vec<Cow<'_, str>>> {
@@ -701,6 +747,98 @@ pub fn fixture(name: &str) -> ResponsesRequest {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_items_leading_type_is_read_raw_only_when_plain() {
+        assert_eq!(
+            leading_type(br#"{"type":"reasoning","summary":[]}"#),
+            Some(&b"reasoning"[..])
+        );
+        // Escaped, spaced or later: the walk decides.
+        assert_eq!(leading_type(br#"{"type":"mess\u0061ge"}"#), None);
+        assert_eq!(leading_type(br#"{ "type":"message"}"#), None);
+        assert_eq!(leading_type(br#"{"role":"user","type":"message"}"#), None);
+        let item =
+            |raw: &'static str| RawJson::from_bytes_unchecked(Bytes::from_static(raw.as_bytes()));
+        let escaped = item(
+            r#"{"type":"mess\u0061ge","role":"user","id":"m1","content":[{"type":"input_text","text":"<skill>x"}]}"#,
+        );
+        assert_eq!(escaped.message_id("user").as_deref(), Some("m1"));
+        assert_eq!(escaped.user_text_starts_with("<skill>"), Some(true));
+        let other = item(r#"{"type":"function_call_output","call_id":"c","output":"<skill>"}"#);
+        assert_eq!(other.message_id("user"), None);
+        assert_eq!(other.user_text_starts_with("<skill>"), Some(false));
+    }
+
+    #[test]
+    fn a_raw_prefix_check_agrees_with_the_decoded_text() {
+        // What `user_text_head` decodes decides; the raw check may only decline.
+        let decoded = |item: &RawJson, prefix: &str| {
+            item.user_text_head(prefix.len() + 256)
+                .is_some_and(|head| head.trim_start().starts_with(prefix))
+        };
+        let pieces = [
+            "",
+            " ",
+            "\n",
+            "\t",
+            "\r\n  ",
+            "\u{a0}",
+            "<environment_context>",
+            "<environment",
+            "<skill>",
+            "é",
+            "\"",
+            "\\",
+            "x",
+            "<",
+            "\u{1}",
+        ];
+        let mut rng = fastrand::Rng::with_seed(17);
+        let mut answered = 0;
+        for _ in 0..4000 {
+            let text: String = (0..rng.usize(0..4))
+                .map(|_| pieces[rng.usize(..pieces.len())])
+                .collect();
+            let part = json!({"type": "input_text", "text": text});
+            let parts = match rng.u8(..4) {
+                0 => json!([{"type": "input_image", "image_url": "data:"}, part]),
+                _ => json!([part]),
+            };
+            let role = ["user", "user", "developer", "assistant"][rng.usize(..4)];
+            let mut raw = match rng.u8(..6) {
+                0 => json!({"content": parts, "role": role, "type": "message"}).to_string(),
+                1 => json!({"type": "function_call_output", "call_id": "c", "output": text})
+                    .to_string(),
+                _ => json!({"type": "message", "role": role, "content": parts}).to_string(),
+            };
+            if rng.u8(..5) == 0 {
+                // Another encoder's escapes: the same text.
+                raw = raw.replace('<', "\\u003c");
+            }
+            let item = RawJson::from_bytes_unchecked(Bytes::from(raw));
+            for prefix in ["<environment_context>", "<skill>"] {
+                let want = decoded(&item, prefix);
+                if let Some(got) = item.user_text_starts_with(prefix) {
+                    assert_eq!(got, want, "{} with {prefix}", item.as_str());
+                    answered += 1;
+                }
+            }
+        }
+        // Of 8,000 checks, about a third are items out of Codex's order or with
+        // another encoder's escapes, which it must leave to the decoder.
+        assert!(
+            answered > 5000,
+            "the raw check answers most items: {answered}"
+        );
+        let codex = RawJson::from_bytes_unchecked(Bytes::from_static(
+            br#"{"type":"message","role":"user","content":[{"type":"input_text","text":"\n <environment_context>\n  <cwd>/w</cwd>"}]}"#,
+        ));
+        assert_eq!(
+            codex.user_text_starts_with("<environment_context>"),
+            Some(true)
+        );
+    }
 
     fn round_trip(v: &Value) -> Value {
         let req = ResponsesRequest::parse(&Bytes::from(v.to_string())).unwrap();
