@@ -65,7 +65,7 @@ impl Frame {
     fn text<'a>(&'a self, t: &'a Text) -> &'a str {
         match t {
             // Spans are made only over bytes checked to be UTF-8.
-            Text::Span(r) => std::str::from_utf8(&self.raw[r.clone()]).unwrap_or_default(),
+            Text::Span(r) => simdutf8::basic::from_utf8(&self.raw[r.clone()]).unwrap_or_default(),
             Text::Owned(s) => s,
         }
     }
@@ -164,7 +164,7 @@ fn parse_frame(raw: Bytes) -> Frame {
     let mut data: Option<Text> = None;
     let base = raw.as_ptr() as usize;
     // A value that is valid UTF-8 stays a span of `raw`; the rest is decoded lossily.
-    let text = |value: &[u8]| match std::str::from_utf8(value) {
+    let text = |value: &[u8]| match simdutf8::basic::from_utf8(value) {
         Ok(_) => {
             let at = value.as_ptr() as usize - base;
             Text::Span(at..at + value.len())
