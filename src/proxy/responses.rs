@@ -76,7 +76,8 @@ pub async fn handle(
             tracing::info!(%reason, "request body is not a Responses request; relaying it unchanged");
             match state.upstreams.url(backend, &parts.uri) {
                 Ok(url) => {
-                    let request = upstream_request(&parts, url, vec![original], true);
+                    let headers = upstream_headers(&parts.headers, true);
+                    let request = upstream_request(&parts.method, url, vec![original], headers);
                     send(&state, backend, request, false, None).await
                 }
                 Err(e) => e.into_response(),
@@ -116,7 +117,8 @@ impl Service<Turn> for Dispatch {
             };
             let (body, original) = turn.body_chunks();
             let streaming = turn.request().stream == Some(true);
-            let plan = plan(&state, &turn, &url);
+            let headers = upstream_headers(&turn.parts.headers, original);
+            let plan = plan(&state, &turn, &url, &headers);
             // The continuation keeps the request itself: a long session's is
             // thousands of items, each a reference to count up and down again.
             let (backend, parts, request) = turn.into_parts();
@@ -124,7 +126,7 @@ impl Service<Turn> for Dispatch {
                 continuation.request = Some(KeptRequest::Parsed(request));
                 (interceptor, continuation)
             });
-            let request = upstream_request(&parts, url, body, original);
+            let request = upstream_request(&parts.method, url, body, headers);
             Ok(send(&state, backend, request, streaming, plan).await)
         })
     }
@@ -132,8 +134,14 @@ impl Service<Turn> for Dispatch {
 
 /// What the proxy answers itself in this turn's stream, when anything: Task calls it
 /// offered, tool calls a PreToolUse hook must see first, a stop a Stop hook may refuse.
-/// The continuation's request is left for the caller to move in.
-fn plan(state: &SharedState, turn: &Turn, url: &Uri) -> Option<(Interceptor, Continuation)> {
+/// The continuation's request is left for the caller to move in. `upstream`: the
+/// headers the turn goes upstream with.
+fn plan(
+    state: &SharedState,
+    turn: &Turn,
+    url: &Uri,
+    upstream: &http::HeaderMap,
+) -> Option<(Interceptor, Continuation)> {
     let env = turn.env.as_ref()?;
     let cwd = &env.cwd;
     let mut settings = Settings {
@@ -158,9 +166,9 @@ fn plan(state: &SharedState, turn: &Turn, url: &Uri) -> Option<(Interceptor, Con
         .clone()
         .or_else(|| turn.meta.model.clone())
         .unwrap_or_else(|| state.config.tasks.default_model.clone());
-    // One detached copy of the headers, for the continuation and for Tasks alike.
-    let mut headers = headers::to_upstream(&turn.parts.headers);
-    headers.remove(header::ACCEPT_ENCODING);
+    // One detached copy of the headers, for the continuation and for Tasks alike;
+    // what they send is re-serialised, so never in the turn's content-encoding.
+    let mut headers = upstream.clone();
     headers.remove(header::CONTENT_ENCODING);
     headers::detach_all(&mut headers);
     let headers = Arc::new(headers);
@@ -195,23 +203,27 @@ fn plan(state: &SharedState, turn: &Turn, url: &Uri) -> Option<(Interceptor, Con
     Some((Interceptor::new(settings), continuation))
 }
 
-/// The request for the upstream: the client's method and end-to-end headers, `url`,
-/// and the body as `chunks`. `original_encoding`: the chunks are the body as it came,
-/// still in its `content-encoding`.
-fn upstream_request(
-    parts: &http::request::Parts,
-    url: Uri,
-    chunks: Vec<bytes::Bytes>,
-    original_encoding: bool,
-) -> http::Request<UpstreamBody> {
-    let mut headers = headers::to_upstream(&parts.headers);
+/// The client's end-to-end headers, for the upstream. `original_encoding`: the body
+/// goes as it came, still in its `content-encoding`.
+fn upstream_headers(incoming: &http::HeaderMap, original_encoding: bool) -> http::HeaderMap {
+    let mut headers = headers::to_upstream(incoming);
     // The proxy reads the events, so they must come uncompressed.
     headers.remove(header::ACCEPT_ENCODING);
     if !original_encoding {
         headers.remove(header::CONTENT_ENCODING);
     }
+    headers
+}
+
+/// The request for the upstream: `method`, `url`, `headers`, and the body as `chunks`.
+fn upstream_request(
+    method: &http::Method,
+    url: Uri,
+    chunks: Vec<bytes::Bytes>,
+    headers: http::HeaderMap,
+) -> http::Request<UpstreamBody> {
     let mut request = http::Request::new(upstream_body(chunks));
-    *request.method_mut() = parts.method.clone();
+    *request.method_mut() = method.clone();
     *request.uri_mut() = url;
     *request.headers_mut() = headers;
     request
