@@ -16,7 +16,7 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::agent_set::AgentSet;
 use super::commands::CommandSet;
-use super::discovery::{normalize, source_dirs, Roots};
+use super::discovery::{normalized, source_dirs, Roots};
 use super::settings::Settings;
 
 /// Something a catalog loads per workspace.
@@ -135,10 +135,10 @@ impl<T: Loadable> Catalog<T> {
 
     /// The value for `workspace`, loaded on first use and after its files change.
     pub fn get(&self, workspace: &Path) -> Arc<T> {
-        let key = normalize(workspace);
+        let key = normalized(workspace);
         let poll = {
             let entries = lock(&self.entries);
-            match entries.get(&key) {
+            match entries.get(key.as_ref()) {
                 Some(entry) if !entry.state.stale.load(Ordering::Acquire) => {
                     if entry.state.watched.load(Ordering::Acquire)
                         || entry.last_check.elapsed() < self.poll_interval
@@ -154,7 +154,7 @@ impl<T: Loadable> Catalog<T> {
             // Outside the lock: the signature stats the workspace's directories.
             if signature(&state.targets) == old {
                 let mut entries = lock(&self.entries);
-                if let Some(entry) = entries.get_mut(&key) {
+                if let Some(entry) = entries.get_mut(key.as_ref()) {
                     entry.last_check = Instant::now();
                     return Arc::clone(&entry.value);
                 }
@@ -165,7 +165,7 @@ impl<T: Loadable> Catalog<T> {
 
     /// Forgets `workspace`, so the next `get` reads its files again.
     pub fn invalidate(&self, workspace: &Path) {
-        if let Some(entry) = lock(&self.entries).get(&normalize(workspace)) {
+        if let Some(entry) = lock(&self.entries).get(normalized(workspace).as_ref()) {
             entry.state.stale.store(true, Ordering::Release);
         }
     }

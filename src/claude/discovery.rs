@@ -1,6 +1,7 @@
 //! Where Claude Code files live for one workspace, in precedence order, and how
 //! same-named definitions from several places are resolved.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
@@ -132,10 +133,16 @@ pub fn source_dirs(workspace: &Path, roots: &Roots, kind: &str) -> Vec<SourceDir
 
 /// Removes `.` and resolves `..` lexically, so the same directory compares equal.
 pub fn normalize(path: &Path) -> PathBuf {
+    normalized(path).into_owned()
+}
+
+/// `normalize`, borrowing the path when it is already normal (nearly always): a
+/// lookup by workspace on every request then allocates nothing.
+pub fn normalized(path: &Path) -> Cow<'_, Path> {
     if is_normal(path) {
-        path.to_path_buf()
+        Cow::Borrowed(path)
     } else {
-        resolve_components(path)
+        Cow::Owned(resolve_components(path))
     }
 }
 
