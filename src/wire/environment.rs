@@ -223,6 +223,13 @@ mod tests {
             msg("look: <environment_context><cwd>/quoted</cwd></environment_context>")])),
             PathBuf::from("/quoted")
         );
+        // A block in a later text part of its message is read from the whole text.
+        assert_eq!(
+            cwd_of(json!([{"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "intro"},
+                {"type": "input_text", "text": "<environment_context><cwd>/second-part</cwd></environment_context>"}]}])),
+            PathBuf::from("/second-part")
+        );
     }
 
     #[test]
