@@ -3,13 +3,12 @@
 //! per-callsite interest is process-wide and parallel tests would race on it.
 
 mod providers_mock;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
 
 use codex_plus::providers::router::{Outcome, ProviderRouter, SkipReason};
 use codex_plus::providers::{Message, ModelRequest};
 use providers_mock::*;
+use support::logs::Captured;
 
 fn request() -> ModelRequest {
     ModelRequest {
@@ -19,36 +18,9 @@ fn request() -> ModelRequest {
     }
 }
 
-/// Collects formatted tracing output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn a_provider_without_a_key_is_skipped_with_one_warning_and_keys_are_never_logged() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Captured::start(tracing::Level::DEBUG);
 
     let openai = Mock::always(Reply::status(
         401,

@@ -5,39 +5,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::json;
+use support::logs::Captured;
 use support::mock::*;
-
-/// Collects formatted tracing output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-
-    /// The one line saying `what`.
-    fn line(&self, what: &str) -> String {
-        let text = self.text();
-        let lines: Vec<&str> = text.lines().filter(|l| l.contains(what)).collect();
-        assert_eq!(lines.len(), 1, "one line with {what:?} in:\n{text}");
-        lines[0].to_string()
-    }
-}
 
 const SECRET: &str = "sk-secret-must-not-leak";
 
@@ -80,14 +50,7 @@ fn request_id(line: &str) -> u64 {
 
 #[tokio::test]
 async fn log_lines_carry_their_request_and_never_a_credential() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Captured::start(tracing::Level::INFO);
 
     // An upstream that is not there: the handler's own warning, and the 502's.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

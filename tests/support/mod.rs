@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod codex;
+pub mod logs;
 pub mod mock;
 pub mod stack;
 
