@@ -4,7 +4,6 @@
 //! directories is compared at most once per poll interval instead.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +15,7 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::agent_set::AgentSet;
 use super::commands::CommandSet;
-use super::discovery::{normalized, source_dirs, Roots};
+use super::discovery::{normalized, source_dirs, Roots, WorkspaceMap};
 use super::settings::Settings;
 
 /// Something a catalog loads per workspace.
@@ -66,7 +65,7 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Cached values of type `T` per workspace directory.
 pub struct Catalog<T: Loadable> {
     roots: Roots,
-    entries: Mutex<HashMap<PathBuf, Entry<T>>>,
+    entries: Mutex<WorkspaceMap<Entry<T>>>,
     hub: Option<Hub>,
     poll_interval: Duration,
 }
@@ -138,7 +137,7 @@ impl<T: Loadable> Catalog<T> {
         let key = normalized(workspace);
         let poll = {
             let entries = lock(&self.entries);
-            match entries.get(key.as_ref()) {
+            match entries.get(key.as_os_str()) {
                 Some(entry) if !entry.state.stale.load(Ordering::Acquire) => {
                     if entry.state.watched.load(Ordering::Acquire)
                         || entry.last_check.elapsed() < self.poll_interval
@@ -154,7 +153,7 @@ impl<T: Loadable> Catalog<T> {
             // Outside the lock: the signature stats the workspace's directories.
             if signature(&state.targets) == old {
                 let mut entries = lock(&self.entries);
-                if let Some(entry) = entries.get_mut(key.as_ref()) {
+                if let Some(entry) = entries.get_mut(key.as_os_str()) {
                     entry.last_check = Instant::now();
                     return Arc::clone(&entry.value);
                 }
@@ -165,13 +164,15 @@ impl<T: Loadable> Catalog<T> {
 
     /// Forgets `workspace`, so the next `get` reads its files again.
     pub fn invalidate(&self, workspace: &Path) {
-        if let Some(entry) = lock(&self.entries).get(normalized(workspace).as_ref()) {
+        if let Some(entry) = lock(&self.entries).get(normalized(workspace).as_os_str()) {
             entry.state.stale.store(true, Ordering::Release);
         }
     }
 
     fn reload(&self, key: &Path) -> Arc<T> {
-        let existing = lock(&self.entries).get(key).map(|e| Arc::clone(&e.state));
+        let existing = lock(&self.entries)
+            .get(key.as_os_str())
+            .map(|e| Arc::clone(&e.state));
         let state = existing.unwrap_or_else(|| {
             let state = Arc::new(WatchState {
                 targets: T::watch_targets(key, &self.roots),
@@ -195,7 +196,7 @@ impl<T: Loadable> Catalog<T> {
         };
         let value = Arc::new(T::load(key, &self.roots));
         lock(&self.entries).insert(
-            key.to_path_buf(),
+            key.as_os_str().to_owned(),
             Entry {
                 value: Arc::clone(&value),
                 state,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{HookConfig, HookDecision, HookEvent, HookInput, HookRunner};
+use crate::claude::discovery::WorkspaceMap;
 use crate::claude::{ClaudeCatalogs, Settings};
 use crate::store::Ledger;
 
@@ -21,7 +22,7 @@ pub struct Hooks {
     ledger: Arc<Ledger>,
     enabled: bool,
     /// Per workspace: the settings a runner was built from, and the runner.
-    runners: Mutex<HashMap<PathBuf, CachedRunner>>,
+    runners: Mutex<WorkspaceMap<CachedRunner>>,
     /// Codex's transcript (rollout) file per session, and when it was looked for
     /// (a miss is looked for again after a while: Codex may not have written it yet).
     transcripts: Mutex<HashMap<String, (PathBuf, Instant)>>,
@@ -37,7 +38,7 @@ impl Hooks {
             catalogs,
             ledger,
             enabled,
-            runners: Mutex::new(HashMap::new()),
+            runners: Mutex::default(),
             transcripts: Mutex::new(HashMap::new()),
             codex_home,
         }
@@ -47,7 +48,7 @@ impl Hooks {
     pub fn runner(&self, cwd: &Path) -> Arc<HookRunner> {
         let settings = self.catalogs.settings.get(cwd);
         let mut runners = self.runners.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((seen, runner)) = runners.get(cwd) {
+        if let Some((seen, runner)) = runners.get(cwd.as_os_str()) {
             if Arc::ptr_eq(seen, &settings) {
                 return runner.clone();
             }
@@ -62,7 +63,7 @@ impl Hooks {
             tracing::warn!(workspace = %cwd.display(), "hooks: {w}");
         }
         let runner = Arc::new(HookRunner::new(config));
-        runners.insert(cwd.to_path_buf(), (settings, runner.clone()));
+        runners.insert(cwd.as_os_str().to_owned(), (settings, runner.clone()));
         runner
     }
 

@@ -5,14 +5,14 @@
 //! background once older than the refresh interval (the request gets the last value).
 //! Only the first request of a workspace waits, briefly, for the first probe.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use crate::claude::discovery::WorkspaceMap;
 use crate::hooks::runner::{run_command, Exit, OutputLimits};
 
 /// How long one `git status` may take.
@@ -126,7 +126,7 @@ pub struct GitStatusCache {
 }
 
 struct Shared {
-    entries: Mutex<HashMap<PathBuf, Entry>>,
+    entries: Mutex<WorkspaceMap<Entry>>,
     refresh: Duration,
     first_wait: Duration,
     git_timeout: Duration,
@@ -157,7 +157,7 @@ impl GitStatusCache {
     pub async fn get(&self, cwd: &Path) -> Facts {
         let (mut facts, refresh) = {
             let mut entries = self.shared.lock();
-            if !entries.contains_key(cwd) && entries.len() >= MAX_WORKSPACES {
+            if !entries.contains_key(cwd.as_os_str()) && entries.len() >= MAX_WORKSPACES {
                 let oldest = entries
                     .iter()
                     .filter(|(_, e)| !e.refreshing)
@@ -167,11 +167,16 @@ impl GitStatusCache {
                     entries.remove(&oldest);
                 }
             }
-            let entry = entries.entry(cwd.to_path_buf()).or_insert_with(|| Entry {
-                facts: watch::Sender::new(None),
-                refreshed: None,
-                refreshing: false,
-            });
+            let entry = match entries.get_mut(cwd.as_os_str()) {
+                Some(entry) => entry,
+                None => entries
+                    .entry(cwd.as_os_str().to_owned())
+                    .or_insert_with(|| Entry {
+                        facts: watch::Sender::new(None),
+                        refreshed: None,
+                        refreshing: false,
+                    }),
+            };
             let stale = entry
                 .refreshed
                 .is_none_or(|t| t.elapsed() >= self.shared.refresh);
@@ -185,7 +190,7 @@ impl GitStatusCache {
             tokio::spawn(async move {
                 let summary = probe(&cwd, shared.git_timeout).await;
                 let mut entries = shared.lock();
-                if let Some(entry) = entries.get_mut(&cwd) {
+                if let Some(entry) = entries.get_mut(cwd.as_os_str()) {
                     entry.facts.send_replace(Some(Arc::new(summary)));
                     entry.refreshed = Some(Instant::now());
                     entry.refreshing = false;
@@ -208,7 +213,7 @@ impl GitStatusCache {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, HashMap<PathBuf, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, WorkspaceMap<Entry>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -216,6 +221,7 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
     use std::process::Command;
 
     fn git(dir: &Path, args: &[&str]) {
