@@ -116,11 +116,15 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
 /// Tools are parsed only when their text mentions the name at all.
 pub fn has_tool(req: &ResponsesRequest, name: &str) -> bool {
     let named = |t: &Value| t["name"] == name;
+    // A tool named `name` holds the JSON string `"name"`; most hold it nowhere, and
+    // are ruled out without reading their heads. (Codex writes ASCII unescaped.)
+    let needle = format!("\"{name}\"");
+    let quoted = memchr::memmem::Finder::new(&needle);
     let classic = req
         .tools
         .iter()
         .flatten()
-        .any(|t| t.contains(name) && t.head().name.as_deref() == Some(name));
+        .any(|t| quoted.find(t.bytes()).is_some() && t.head().name.as_deref() == Some(name));
     let lite = req.dialect() == Dialect::Lite
         && req.input[0].contains(name)
         && req.input[0].to_value()["tools"]
@@ -267,6 +271,25 @@ mod tests {
         assert!(has_tool(allowed.request(), "Task"));
         let plain = step.apply(turn(None)).await.unwrap();
         assert!(has_tool(plain.request(), "Task"));
+    }
+
+    #[test]
+    fn a_tool_is_found_by_its_name_only() {
+        let with = |tools: Value| {
+            let body = json!({"model": "m", "input": [], "tools": tools}).to_string();
+            ResponsesRequest::parse(&Bytes::from(body)).unwrap()
+        };
+        let mentions = json!({"type": "function", "name": "plan",
+            "description": "Not \"Task\", nor Task: a plan.", "parameters": {}});
+        assert!(!has_tool(&with(json!([mentions])), "Task"));
+        let named_late = json!({"parameters": {"title": "Task"}, "type": "function",
+            "name": "Task"});
+        assert!(has_tool(&with(json!([mentions, named_late])), "Task"));
+        let pretty = serde_json::to_string_pretty(&json!({"model": "m", "input": [],
+            "tools": [{"type": "function", "name": "Task"}]}))
+        .unwrap();
+        let req = ResponsesRequest::parse(&Bytes::from(pretty)).unwrap();
+        assert!(has_tool(&req, "Task"));
     }
 
     #[test]
