@@ -234,7 +234,8 @@ impl EventRelay {
     }
 
     fn on_chunk(&mut self, next: Result<Option<Result<Bytes, hyper::Error>>, ()>) -> Vec<Input> {
-        let mut inputs = Vec::new();
+        // A chunk holds a few events; sized once instead of grown event by event.
+        let mut inputs = Vec::with_capacity(8);
         let end = match next {
             Ok(Some(Ok(chunk))) => {
                 self.decoder.push(&chunk);
@@ -267,10 +268,11 @@ impl EventRelay {
     }
 
     fn feed(&mut self, inputs: Vec<Input>) {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(inputs.len());
         for input in inputs {
             self.interceptor.push(input, &mut out);
         }
+        self.pending.reserve(out.len());
         for o in out {
             match o {
                 Output::Emit(bytes) => self.pending.push_back(bytes),
@@ -384,7 +386,9 @@ impl EventRelay {
         if self.pending.is_empty() {
             return Some(first);
         }
-        let mut out = BytesMut::from(&first[..]);
+        let len = first.len() + self.pending.iter().map(Bytes::len).sum::<usize>();
+        let mut out = BytesMut::with_capacity(len);
+        out.extend_from_slice(&first);
         while let Some(b) = self.pending.pop_front() {
             out.extend_from_slice(&b);
         }

@@ -21,11 +21,12 @@ pub struct Chunked {
 }
 
 impl Chunked {
-    pub fn new(chunks: Vec<Bytes>) -> Chunked {
-        let remaining = chunks.iter().map(|c| c.len() as u64).sum();
+    pub fn new(mut chunks: Vec<Bytes>) -> Chunked {
+        chunks.retain(|c| !c.is_empty());
         Chunked {
-            chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
-            remaining,
+            remaining: chunks.iter().map(|c| c.len() as u64).sum(),
+            // Takes the vector's buffer as it is.
+            chunks: VecDeque::from(chunks),
         }
     }
 }

@@ -68,8 +68,11 @@ impl ResponsesRequest {
         // Every later look at the body borrows it as text; SIMD makes this check of a
         // multi-megabyte history several times cheaper than std's.
         simdutf8::basic::from_utf8(b).map_err(|_| ParseError::NotUtf8)?;
+        // Codex sends a dozen members; sized once instead of grown member by member.
         let mut req = ResponsesRequest {
             source: body.clone(),
+            rest: Vec::with_capacity(16),
+            order: Vec::with_capacity(16),
             ..ResponsesRequest::default()
         };
         let end = scan::walk_object(b, 0, |key, value| {
