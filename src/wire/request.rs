@@ -271,9 +271,11 @@ impl<'a> Chunks<'a> {
     fn new(source: &'a Bytes) -> Chunks<'a> {
         Chunks {
             source,
-            done: Vec::new(),
+            done: Vec::with_capacity(4),
             open: 0..0,
-            written: Vec::new(),
+            // What a turn adds (the Task tool, the status line) and the tools copied
+            // after it fit in a few KiB: room for them up front, not grown byte by byte.
+            written: Vec::with_capacity(8 * 1024),
         }
     }
 
