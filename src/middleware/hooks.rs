@@ -41,9 +41,9 @@ impl Step for PromptHooks {
         else {
             return Ok(turn);
         };
-        let cwd = env.cwd;
-        let new_session = self.sessions.touch(&session, &cwd);
-        self.ledger.touch_session(&session, Some(&cwd));
+        let cwd = &env.cwd;
+        let new_session = self.sessions.touch(&session, cwd);
+        self.ledger.touch_session(&session, Some(cwd));
         if self.sessions.has_context(&session) {
             let mut input = turn.request().input.clone();
             self.sessions.restore(&session, &mut input);
@@ -57,11 +57,11 @@ impl Step for PromptHooks {
             };
             let input = self
                 .hooks
-                .input(HookEvent::SessionStart, &session, &cwd)
+                .input(HookEvent::SessionStart, &session, cwd)
                 .with("source", source);
             let decision = self
                 .hooks
-                .fire(&cwd, HookEvent::SessionStart, input, &[source])
+                .fire(cwd, HookEvent::SessionStart, input, &[source])
                 .await;
             if let Some(context) = decision.additional_context {
                 let at = turn.new_turn_prompt().unwrap_or(turn.request().input.len());
@@ -70,7 +70,7 @@ impl Step for PromptHooks {
         }
 
         if let Some(prompt) = turn.new_turn_prompt() {
-            if !self.hooks.has(&cwd, HookEvent::UserPromptSubmit, &[]) {
+            if !self.hooks.has(cwd, HookEvent::UserPromptSubmit, &[]) {
                 // Nothing to run: spare the prompt's text (it can be megabytes).
                 return Ok(turn);
             }
@@ -89,11 +89,11 @@ impl Step for PromptHooks {
                     .unwrap_or_default();
                 let input = self
                     .hooks
-                    .input(HookEvent::UserPromptSubmit, &session, &cwd)
+                    .input(HookEvent::UserPromptSubmit, &session, cwd)
                     .with("prompt", text);
                 let decision = self
                     .hooks
-                    .fire(&cwd, HookEvent::UserPromptSubmit, input, &[])
+                    .fire(cwd, HookEvent::UserPromptSubmit, input, &[])
                     .await;
                 if let Some(reason) = decision.stop.clone().or(decision.block.clone()) {
                     let reason = if reason.trim().is_empty() {
@@ -117,7 +117,7 @@ impl Step for PromptHooks {
                 }
             }
         } else {
-            self.post_tool_use(&mut turn, &session, &cwd).await;
+            self.post_tool_use(&mut turn, &session, cwd).await;
         }
         Ok(turn)
     }

@@ -1,6 +1,6 @@
 //! One model call (`POST .../responses`) on its way through the middleware stack.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -17,15 +17,17 @@ pub const LOOK_AHEAD: usize = 4096;
 /// an untouched turn goes upstream as the exact bytes Codex sent.
 pub struct Turn {
     pub backend: Backend,
-    pub parts: Parts,
+    /// Boxed, like the environment and the metadata behind their `Arc`s: a turn is
+    /// moved through every middleware step's future, so it is kept small.
+    pub parts: Box<Parts>,
     /// The body as received (still compressed if it came compressed).
     pub original: Bytes,
     request: ResponsesRequest,
     changed: bool,
     /// The workspace Codex reported in `<environment_context>`, when it did.
-    pub env: Option<Environment>,
+    pub env: Option<Arc<Environment>>,
     /// The `x-codex-turn-metadata` header, when present and valid.
-    pub meta: TurnMetadata,
+    pub meta: Arc<TurnMetadata>,
     /// The proxy offered the Task tool, so it answers the turn's Task calls itself.
     pub intercept_tasks: bool,
     /// `new_turn_prompt`, which several steps ask for; forgotten on every edit.
@@ -40,15 +42,15 @@ impl Turn {
             .and_then(|v| v.to_str().ok())
             .and_then(TurnMetadata::parse)
             .unwrap_or_default();
-        let env = Environment::from_request(&request);
+        let env = Environment::from_request(&request).map(Arc::new);
         Turn {
             backend,
-            parts,
+            parts: Box::new(parts),
             original,
             request,
             changed: false,
             env,
-            meta,
+            meta: Arc::new(meta),
             intercept_tasks: false,
             prompt: OnceLock::new(),
         }
@@ -114,7 +116,7 @@ impl Turn {
 
     /// The turn taken apart at dispatch, so the request is kept, not copied.
     pub fn into_parts(self) -> (Backend, Parts, ResponsesRequest) {
-        (self.backend, self.parts, self.request)
+        (self.backend, *self.parts, self.request)
     }
 
     /// The body to send upstream, as the slices it is made of
