@@ -211,9 +211,44 @@ fn literal(b: &[u8], start: usize, word: &'static [u8]) -> Result<usize, ScanErr
     }
 }
 
+/// The closing brackets a container still owes, innermost last. The first 64 levels
+/// are bits of a word (1 for `}`), so a history item's scan allocates nothing;
+/// deeper ones go to a vector.
+#[derive(Default)]
+struct Owed {
+    bits: u64,
+    depth: usize,
+    deeper: Vec<u8>,
+}
+
+impl Owed {
+    fn push(&mut self, close: u8) {
+        if self.depth < 64 {
+            self.bits = (self.bits << 1) | u64::from(close == b'}');
+        } else {
+            self.deeper.push(close);
+        }
+        self.depth += 1;
+    }
+
+    fn pop(&mut self) -> Option<u8> {
+        self.depth = self.depth.checked_sub(1)?;
+        if self.depth >= 64 {
+            return self.deeper.pop();
+        }
+        let close = if self.bits & 1 == 1 { b'}' } else { b']' };
+        self.bits >>= 1;
+        Some(close)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.depth == 0
+    }
+}
+
 /// Brackets balanced, strings skipped, stray characters refused.
 fn container_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
-    let mut stack: Vec<u8> = Vec::with_capacity(16);
+    let mut stack = Owed::default();
     let mut i = start;
     while i < b.len() {
         match b[i] {
@@ -349,6 +384,35 @@ mod tests {
 
     fn ends(s: &str) -> Result<usize, ScanError> {
         value_end(s.as_bytes(), 0)
+    }
+
+    #[test]
+    fn brackets_balance_at_any_depth() {
+        for depth in [1, 63, 64, 65, 150] {
+            let open: String = (0..depth)
+                .map(|d| if d % 3 == 0 { "[" } else { "{\"k\":" })
+                .collect();
+            let close: String = (0..depth)
+                .rev()
+                .map(|d| if d % 3 == 0 { "]" } else { "}" })
+                .collect();
+            let json = format!("{open}1{close}, 2");
+            if depth < 128 {
+                // serde_json's own limit; the scanner has none.
+                assert!(serde_json::from_str::<serde_json::Value>(&json[..json.len() - 3]).is_ok());
+            }
+            assert_eq!(
+                value_end(json.as_bytes(), 0),
+                Ok(json.len() - 3),
+                "depth {depth}"
+            );
+            // Each closing bracket swapped for the other kind is refused, deep or shallow.
+            for at in [open.len() + 1, open.len() + close.len()] {
+                let mut bad = json.clone().into_bytes();
+                bad[at] = if bad[at] == b']' { b'}' } else { b']' };
+                assert!(value_end(&bad, 0).is_err(), "depth {depth}, byte {at}");
+            }
+        }
     }
 
     #[test]
