@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 
 use axum::response::Response;
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, Service, ServiceBuilder};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::proxy::responses::{Dispatch, Pipeline};
 use crate::proxy::turn::Turn;
@@ -83,30 +83,31 @@ impl<S, T> Layer<S> for StepLayer<T> {
     type Service = StepService<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        StepService {
+        StepService(Arc::new(Layered {
             step: self.0.clone(),
             inner,
-        }
+        }))
     }
 }
 
-pub struct StepService<S, T> {
+/// A step and the service after it, shared: a clone of the stack, which every turn
+/// takes, is one count, not one per layer below it.
+pub struct StepService<S, T>(Arc<Layered<S, T>>);
+
+struct Layered<S, T> {
     step: Arc<T>,
     inner: S,
 }
 
-impl<S: Clone, T> Clone for StepService<S, T> {
+impl<S, T> Clone for StepService<S, T> {
     fn clone(&self) -> Self {
-        StepService {
-            step: self.step.clone(),
-            inner: self.inner.clone(),
-        }
+        StepService(self.0.clone())
     }
 }
 
 impl<S, T> Service<Turn> for StepService<S, T>
 where
-    S: Service<Turn, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Turn, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send,
     T: Step,
 {
@@ -114,18 +115,17 @@ where
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
+    /// The step is always ready; the service after it is made ready when the turn
+    /// reaches it.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, turn: Turn) -> Self::Future {
-        let step = self.step.clone();
-        // The inner service was made ready for this call; take it and leave a clone.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layered = self.0.clone();
         Box::pin(async move {
-            match step.apply(turn).await {
-                Ok(turn) => inner.call(turn).await,
+            match layered.step.apply(turn).await {
+                Ok(turn) => layered.inner.clone().oneshot(turn).await,
                 Err(answer) => Ok(answer),
             }
         })
