@@ -69,7 +69,7 @@ ensure_binary() {
     needs_build || return 0
     command -v cargo >/dev/null 2>&1 ||
         die "cargo not found: install Rust (https://rustup.rs) or set CODEX_PLUS_BIN to a built codex-plus"
-    say "building codex-plus (cargo build --release), this can take a few minutes..."
+    say "building codex-plus (cargo build --release), the first build takes several minutes..."
     (cd "$ROOT" && cargo build --release) || die "the build failed (see above)"
 }
 
