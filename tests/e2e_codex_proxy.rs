@@ -170,13 +170,7 @@ async fn chatgpt_login_mode_over_https_with_zstd_bodies() {
 
 #[tokio::test]
 async fn an_upstream_that_dies_mid_stream_ends_the_turn_with_the_reason() {
-    let mock = MockUpstream::start(|_, _| {
-        Reply::BreakAfter(vec![
-            sse_event(&ev_created("resp_1")),
-            sse_event(&ev_text_delta("msg_1", "partial")),
-        ])
-    })
-    .await;
+    let mock = MockUpstream::dying_mid_stream("resp_1", "partial").await;
     let home = tempfile::tempdir().unwrap();
     let proxy = support::proxy(&mock.url(), home.path()).await;
     let codex = Codex::api_mode(proxy.addr);

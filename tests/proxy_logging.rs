@@ -68,13 +68,7 @@ async fn log_lines_carry_their_request_and_never_a_credential() {
 
     // An upstream that dies mid-stream: the relay warns while the body is polled,
     // outside the handler, and still under its request.
-    let mock = MockUpstream::start(|_, _| {
-        Reply::BreakAfter(vec![
-            sse_event(&ev_created("resp_9")),
-            sse_event(&ev_text_delta("m", "par")),
-        ])
-    })
-    .await;
+    let mock = MockUpstream::dying_mid_stream("resp_9", "par").await;
     let home = tempfile::tempdir().unwrap();
     let proxy = support::relay_only(&mock.url(), home.path()).await;
     let body = post(proxy.addr).await.text().await.unwrap();

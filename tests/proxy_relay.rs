@@ -222,13 +222,7 @@ fn failed_reason(body: &str) -> String {
 
 #[tokio::test]
 async fn an_upstream_that_dies_mid_stream_yields_response_failed() {
-    let mock = MockUpstream::start(|_, _| {
-        Reply::BreakAfter(vec![
-            sse_event(&ev_created("resp_9")),
-            sse_event(&ev_text_delta("m", "par")),
-        ])
-    })
-    .await;
+    let mock = MockUpstream::dying_mid_stream("resp_9", "par").await;
     let home = tempfile::tempdir().unwrap();
     let proxy = support::relay_only(&mock.url(), home.path()).await;
 

@@ -139,6 +139,16 @@ impl MockUpstream {
         Self::start(move |_, _| Reply::sse(&events)).await
     }
 
+    /// A mock whose every answer is `response.created` (id `response_id`) and one text
+    /// delta, then a dropped connection: an upstream that dies mid-stream.
+    pub async fn dying_mid_stream(response_id: &str, delta: &str) -> MockUpstream {
+        let chunks = vec![
+            sse_event(&ev_created(response_id)),
+            sse_event(&ev_text_delta("msg_1", delta)),
+        ];
+        Self::start(move |_, _| Reply::BreakAfter(chunks.clone())).await
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
