@@ -42,7 +42,7 @@ impl Turn {
             .and_then(|v| v.to_str().ok())
             .and_then(TurnMetadata::parse)
             .unwrap_or_default();
-        let env = Environment::from_request(&request).map(Arc::new);
+        let env = Environment::from_request(&request);
         Turn {
             backend,
             parts: Box::new(parts),

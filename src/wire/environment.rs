@@ -3,8 +3,9 @@
 //! (session, turn, sandbox mode). This is how the proxy learns each request's workspace.
 
 use std::path::PathBuf;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 
+use bytes::Bytes;
 use memchr::memmem::Finder;
 use serde::Deserialize;
 
@@ -13,6 +14,41 @@ use super::request::{RawJson, ResponsesRequest};
 const OPEN: &str = "<environment_context>";
 /// Built once: a searcher costs more to build than to run over one small item.
 static FIND_OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(OPEN));
+
+/// Contexts already parsed, by their item's exact bytes: a session sends the same
+/// one every turn until its workspace changes, and decoding it cost more than
+/// comparing it. A few entries, for the sessions that run at once.
+static RECENT: Mutex<Recent> = Mutex::new(Recent::new());
+const RECENT_ENTRIES: usize = 8;
+
+struct Recent {
+    entries: [Option<(Bytes, Arc<Environment>)>; RECENT_ENTRIES],
+    /// The slot the next new context takes (oldest first).
+    next: usize,
+}
+
+impl Recent {
+    const fn new() -> Recent {
+        Recent {
+            entries: [const { None }; RECENT_ENTRIES],
+            next: 0,
+        }
+    }
+
+    fn get(&self, item: &[u8]) -> Option<Arc<Environment>> {
+        self.entries
+            .iter()
+            .flatten()
+            .find(|(bytes, _)| bytes[..] == *item)
+            .map(|(_, env)| Arc::clone(env))
+    }
+
+    fn put(&mut self, item: &[u8], env: Arc<Environment>) {
+        // Copied: a slice would keep its whole request body alive.
+        self.entries[self.next] = Some((Bytes::copy_from_slice(item), env));
+        self.next = (self.next + 1) % RECENT_ENTRIES;
+    }
+}
 
 /// The workspace a request comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,7 +62,7 @@ pub struct Environment {
 
 impl Environment {
     /// The latest environment context in the history (Codex sends a new one when it changes).
-    pub fn from_request(req: &ResponsesRequest) -> Option<Environment> {
+    pub fn from_request(req: &ResponsesRequest) -> Option<Arc<Environment>> {
         // Codex's own message starts with the tag, so the start of each user
         // message tells; searching every item's bytes is the fallback (a long
         // session is megabytes).
@@ -47,9 +83,17 @@ impl Environment {
             })
     }
 
-    fn from_item(item: &RawJson) -> Option<Environment> {
-        let text = item.message_text()?;
-        Self::from_text(&text)
+    fn from_item(item: &RawJson) -> Option<Arc<Environment>> {
+        let bytes = item.bytes();
+        // A poisoned memo is only a memo: parse as if it were empty.
+        if let Some(env) = RECENT.lock().ok().and_then(|recent| recent.get(bytes)) {
+            return Some(env);
+        }
+        let env = Arc::new(Self::from_text(&item.message_text()?)?);
+        if let Ok(mut recent) = RECENT.lock() {
+            recent.put(bytes, Arc::clone(&env));
+        }
+        Some(env)
     }
 
     /// Parses the `<environment_context>` block of a message text.
@@ -197,7 +241,7 @@ mod tests {
         let cwd_of = |input: serde_json::Value| {
             let body = json!({ "input": input }).to_string();
             let req = ResponsesRequest::parse(&bytes::Bytes::from(body)).unwrap();
-            Environment::from_request(&req).unwrap().cwd
+            Environment::from_request(&req).unwrap().cwd.clone()
         };
         assert_eq!(
             cwd_of(json!([
@@ -230,6 +274,29 @@ mod tests {
                 {"type": "input_text", "text": "<environment_context><cwd>/second-part</cwd></environment_context>"}]}])),
             PathBuf::from("/second-part")
         );
+    }
+
+    #[test]
+    fn the_memo_gives_back_what_it_was_given_for_the_same_bytes_only() {
+        let env = |cwd: &str| {
+            Arc::new(Environment {
+                cwd: PathBuf::from(cwd),
+                ..Environment::default()
+            })
+        };
+        let mut recent = Recent::new();
+        let a = env("/a");
+        recent.put(b"item a", Arc::clone(&a));
+        assert!(Arc::ptr_eq(&recent.get(b"item a").unwrap(), &a));
+        assert!(recent.get(b"item a ").is_none());
+        assert!(recent.get(b"item b").is_none());
+        // The oldest entry makes way once every slot is taken.
+        for k in 0..RECENT_ENTRIES {
+            assert!(recent.get(b"item a").is_some(), "evicted after {k}");
+            recent.put(format!("other {k}").as_bytes(), env("/o"));
+        }
+        assert!(recent.get(b"item a").is_none());
+        assert_eq!(recent.get(b"other 1").unwrap().cwd, PathBuf::from("/o"));
     }
 
     #[test]
