@@ -53,11 +53,15 @@ pub fn detached(value: &HeaderValue) -> HeaderValue {
     own
 }
 
-/// Every value of the map `detached`.
-pub fn detach_all(headers: &mut HeaderMap) {
-    for value in headers.values_mut() {
-        *value = detached(value);
+/// A copy of the map with every value `detached`, less the header `without`.
+pub fn detached_copy(headers: &HeaderMap, without: &HeaderName) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if name != without {
+            out.append(name.clone(), detached(value));
+        }
     }
+    out
 }
 
 /// Headers to send back to the client. `keep_length` is false when the proxy may
@@ -89,8 +93,18 @@ mod tests {
         assert_ne!(own.as_bytes().as_ptr(), shared.as_bytes().as_ptr());
         let mut map = HeaderMap::new();
         map.insert(header::AUTHORIZATION, shared.clone());
-        detach_all(&mut map);
+        map.append("x-twice", HeaderValue::from_static("1"));
+        map.append("x-twice", HeaderValue::from_static("2"));
+        map.insert(header::CONTENT_ENCODING, HeaderValue::from_static("zstd"));
+        let map = detached_copy(&map, &header::CONTENT_ENCODING);
+        assert_eq!(map.len(), 3, "{map:?}");
+        assert!(!map.contains_key(header::CONTENT_ENCODING));
+        assert_eq!(
+            map.get_all("x-twice").iter().collect::<Vec<_>>(),
+            ["1", "2"]
+        );
         assert_eq!(map[header::AUTHORIZATION], shared);
+        assert!(map[header::AUTHORIZATION].is_sensitive());
         assert_ne!(
             map[header::AUTHORIZATION].as_bytes().as_ptr(),
             shared.as_bytes().as_ptr()

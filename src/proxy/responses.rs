@@ -168,10 +168,7 @@ fn plan(
         .unwrap_or_else(|| state.config.tasks.default_model.clone());
     // One detached copy of the headers, for the continuation and for Tasks alike;
     // what they send is re-serialised, so never in the turn's content-encoding.
-    let mut headers = upstream.clone();
-    headers.remove(header::CONTENT_ENCODING);
-    headers::detach_all(&mut headers);
-    let headers = Arc::new(headers);
+    let headers = Arc::new(headers::detached_copy(upstream, &header::CONTENT_ENCODING));
     let resolver = TurnResolver {
         engine: state.engine.clone(),
         ledger: state.ledger.clone(),
