@@ -32,13 +32,57 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// End (exclusive) of the string whose opening quote is at `start`.
 ///
+/// Most strings are keys and short values that end within 16 bytes: one SSE2
+/// compare finds their closing quote in place (SSE2 is part of every x86_64, so
+/// this inlines into the callers' loops). Longer strings, and quotes with a
+/// backslash before them, take `string_end_far`.
+#[inline]
+fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(end) = sse2::near_end(b, start + 1) {
+        return Ok(end);
+    }
+    string_end_far(b, start)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+
+    const WIDTH: usize = 16;
+
+    /// The end of the string whose first byte is at `content`, when its closing
+    /// quote is among the next 16 bytes with no backslash before it (so nothing
+    /// can escape it). None: look further, the long way.
+    #[inline]
+    pub fn near_end(b: &[u8], content: usize) -> Option<usize> {
+        let window = b.get(content..content + WIDTH)?;
+        // SAFETY: SSE2 is part of the x86_64 baseline; the load is unaligned and
+        // all within `window`.
+        let (quotes, slashes) = unsafe {
+            let v = _mm_loadu_si128(window.as_ptr().cast());
+            let find = |byte: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(byte as i8)));
+            (find(b'"') as u32, find(b'\\') as u32)
+        };
+        if quotes == 0 {
+            return None;
+        }
+        let first = quotes.trailing_zeros();
+        let before = (1u32 << first) - 1;
+        (slashes & before == 0).then(|| content + first as usize + 1)
+    }
+}
+
+/// `string_end` beyond the first 16 bytes, or past a backslash.
+///
 /// Only quotes stop the search: a quote closes the string unless an odd run of
 /// backslashes precedes it. Long sessions are dense with `\n` and `\\` escapes
 /// (source code, shell output, JSON inside JSON), and stopping at each of them
 /// cost more than the bytes between. Escapes are therefore not checked here; like
 /// control characters, a malformed escape inside a string the proxy does not
 /// decode reaches the upstream as the client wrote it.
-fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
+#[inline(never)]
+fn string_end_far(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let content = start + 1;
     let closes = |at: usize| {
         b[content..at]
