@@ -3,20 +3,22 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
+/// Hop-by-hop headers by name (RFC 9110 §7.6.1, plus the legacy `keep-alive` and
+/// `proxy-connection`). A `match` compares by length first, then bytes: every
+/// header of every request passes here.
 fn is_hop_by_hop(name: &HeaderName, named_by_connection: &[String]) -> bool {
-    HOP_BY_HOP.contains(&name.as_str()) || named_by_connection.iter().any(|n| n == name.as_str())
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    ) || named_by_connection.iter().any(|n| n == name.as_str())
 }
 
 fn connection_tokens(headers: &HeaderMap) -> Vec<String> {
@@ -144,6 +146,19 @@ mod tests {
                 "accept"
             ]
         );
+        // Every hop-by-hop name stays behind, and only whole names do.
+        let hop = map(&[
+            ("proxy-authenticate", "Basic"),
+            ("proxy-authorization", "Basic eA=="),
+            ("proxy-connection", "keep-alive"),
+            ("te", "trailers"),
+            ("trailer", "x-t"),
+            ("upgrade", "websocket"),
+            ("tee", "kept"),
+            ("upgrades", "kept"),
+        ]);
+        let names: Vec<String> = to_upstream(&hop).keys().map(|k| k.to_string()).collect();
+        assert_eq!(names, ["tee", "upgrades"]);
     }
 
     #[test]
