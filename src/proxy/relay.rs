@@ -29,9 +29,9 @@ pub async fn relay(state: SharedState, backend: Backend, req: Request) -> Respon
         Ok(url) => url,
         Err(e) => return e.into_response(),
     };
-    let mut upstream_headers = headers::to_upstream(&parts.headers);
     let has_body =
         length.is_some_and(|n| n > 0) || parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let mut upstream_headers = headers::to_upstream(parts.headers);
     let body = if has_body {
         if let Some(n) = length {
             // Same bytes, same framing: the upstream sees the client's length.
@@ -62,7 +62,7 @@ pub async fn relay(state: SharedState, backend: Backend, req: Request) -> Respon
 /// The upstream's answer as the client's: status, end-to-end headers, body streamed.
 pub fn respond(state: &SharedState, resp: http::Response<Incoming>, keep_length: bool) -> Response {
     let (parts, body) = resp.into_parts();
-    let headers = headers::to_client(&parts.headers, keep_length);
+    let headers = headers::to_client(parts.headers, keep_length);
     let idle = state.config.upstream.idle_timeout();
     let body = Body::from_stream(idle_limited(
         body.into_data_stream().map_err(std::io::Error::other),

@@ -22,7 +22,7 @@ use super::kept_request::KeptRequest;
 use super::relay::{read_limited, respond};
 use super::resolver::{body_key, Inherit, TurnResolver};
 use super::stream::{relay_events, Continuation};
-use super::turn::Turn;
+use super::turn::{session_id, Turn};
 use super::upstream::{describe, Backend};
 use super::upstream_body::upstream_body;
 use crate::engine::access::SandboxMode;
@@ -76,7 +76,7 @@ pub async fn handle(
             tracing::info!(%reason, "request body is not a Responses request; relaying it unchanged");
             match state.upstreams.url(backend, &parts.uri) {
                 Ok(url) => {
-                    let headers = upstream_headers(&parts.headers, true);
+                    let headers = upstream_headers(parts.headers, true);
                     let request = upstream_request(&parts.method, url, vec![original], headers);
                     send(&state, backend, request, false, None).await
                 }
@@ -108,7 +108,7 @@ impl Service<Turn> for Dispatch {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, turn: Turn) -> Self::Future {
+    fn call(&mut self, mut turn: Turn) -> Self::Future {
         let state = self.state.clone();
         Box::pin(async move {
             let url = match state.upstreams.url(turn.backend, &turn.parts.uri) {
@@ -117,7 +117,8 @@ impl Service<Turn> for Dispatch {
             };
             let (body, original) = turn.body_chunks();
             let streaming = turn.request().stream == Some(true);
-            let headers = upstream_headers(&turn.parts.headers, original);
+            // The client's headers are not read again: moved, not copied.
+            let headers = upstream_headers(std::mem::take(&mut turn.parts.headers), original);
             let plan = plan(&state, &turn, &url, &headers);
             // The continuation keeps the request itself: a long session's is
             // thousands of items, each a reference to count up and down again.
@@ -184,7 +185,8 @@ fn plan(
             headers.clone(),
             &model,
         ),
-        session_id: turn.session_id().map(str::to_string),
+        // From the upstream headers: the turn's own were moved into them.
+        session_id: session_id(upstream, &turn.meta).map(str::to_string),
         turn_key: turn
             .meta
             .turn_id
@@ -202,7 +204,7 @@ fn plan(
 
 /// The client's end-to-end headers, for the upstream. `original_encoding`: the body
 /// goes as it came, still in its `content-encoding`.
-fn upstream_headers(incoming: &http::HeaderMap, original_encoding: bool) -> http::HeaderMap {
+fn upstream_headers(incoming: http::HeaderMap, original_encoding: bool) -> http::HeaderMap {
     let mut headers = headers::to_upstream(incoming);
     // The proxy reads the events, so they must come uncompressed.
     headers.remove(header::ACCEPT_ENCODING);
@@ -234,12 +236,12 @@ async fn send(
     plan: Option<(Interceptor, Continuation)>,
 ) -> Response {
     match state.upstreams.client.send(request).await {
-        Ok(resp)
+        Ok(mut resp)
             if resp.status().is_success() && (streaming || is_event_stream(resp.headers())) =>
         {
             let mut out = Response::new(Body::empty());
             *out.status_mut() = resp.status();
-            *out.headers_mut() = headers::to_client(resp.headers(), false);
+            *out.headers_mut() = headers::to_client(std::mem::take(resp.headers_mut()), false);
             let (interceptor, continuation) = match plan {
                 Some((i, c)) => (i, Some(c)),
                 None => (Interceptor::passthrough(), None),

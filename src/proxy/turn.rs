@@ -73,12 +73,7 @@ impl Turn {
 
     /// The session (thread) id: the header Codex sends, else the turn metadata's.
     pub fn session_id(&self) -> Option<&str> {
-        self.parts
-            .headers
-            .get("session-id")
-            .or_else(|| self.parts.headers.get("session_id"))
-            .and_then(|v| v.to_str().ok())
-            .or(self.meta.session_id.as_deref())
+        session_id(&self.parts.headers, &self.meta)
     }
 
     /// The index of the user's typed prompt when this request starts a new turn: the
@@ -129,6 +124,15 @@ impl Turn {
             (vec![self.original.clone()], true)
         }
     }
+}
+
+/// The session (thread) id: the header Codex sends, else the turn metadata's.
+pub fn session_id<'a>(headers: &'a http::HeaderMap, meta: &'a TurnMetadata) -> Option<&'a str> {
+    headers
+        .get("session-id")
+        .or_else(|| headers.get("session_id"))
+        .and_then(|v| v.to_str().ok())
+        .or(meta.session_id.as_deref())
 }
 
 #[cfg(test)]
