@@ -20,6 +20,9 @@ static FIND_OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(OPEN)
 /// comparing it. A few entries, for the sessions that run at once.
 static RECENT: Mutex<Recent> = Mutex::new(Recent::new());
 const RECENT_ENTRIES: usize = 8;
+/// Codex's own context message is a few hundred bytes; a context found inside a
+/// large item (a tool output, a pasted log) is parsed each time rather than kept.
+const RECENT_MAX_BYTES: usize = 16 * 1024;
 
 struct Recent {
     entries: [Option<(Bytes, Arc<Environment>)>; RECENT_ENTRIES],
@@ -44,6 +47,9 @@ impl Recent {
     }
 
     fn put(&mut self, item: &[u8], env: Arc<Environment>) {
+        if item.len() > RECENT_MAX_BYTES {
+            return;
+        }
         // Copied: a slice would keep its whole request body alive.
         self.entries[self.next] = Some((Bytes::copy_from_slice(item), env));
         self.next = (self.next + 1) % RECENT_ENTRIES;
@@ -297,6 +303,14 @@ mod tests {
         }
         assert!(recent.get(b"item a").is_none());
         assert_eq!(recent.get(b"other 1").unwrap().cwd, PathBuf::from("/o"));
+        // A large item is not kept: the memo holds copies.
+        let large = vec![b'x'; RECENT_MAX_BYTES + 1];
+        recent.put(&large, env("/large"));
+        assert!(recent.get(&large).is_none());
+        assert!(
+            recent.get(b"other 1").is_some(),
+            "nothing was evicted for it"
+        );
     }
 
     #[test]
