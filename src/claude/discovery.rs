@@ -138,13 +138,13 @@ pub fn normalize(path: &Path) -> PathBuf {
     normalized(path).into_owned()
 }
 
-/// `normalize`, borrowing the path when it is already normal (nearly always): a
-/// lookup by workspace on every request then allocates nothing.
 /// A map keyed by workspace directory, read several times on every turn. The key is
 /// the path's bytes, hashed with foldhash: `Path`'s own hash walks the path component
 /// by component, through SipHash, and cost ~1k instructions a lookup.
 pub type WorkspaceMap<V> = HashMap<OsString, V, foldhash::fast::RandomState>;
 
+/// `normalize`, borrowing the path when it is already normal (nearly always): a
+/// lookup by workspace on every request then allocates nothing.
 pub fn normalized(path: &Path) -> Cow<'_, Path> {
     if is_normal(path) {
         Cow::Borrowed(path)

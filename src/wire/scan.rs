@@ -96,10 +96,7 @@ fn string_end_far(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut i = content;
     #[cfg(target_arch = "x86_64")]
     if b.len().saturating_sub(i) >= avx2::BLOCK && std::is_x86_feature_detected!("avx2") {
-        // Keys and short values end within a few bytes: looked at in place first.
-        if let Some(at) = near_quote(b, i).filter(|&at| closes(at)) {
-            return Ok(at + 1);
-        }
+        // The first 16 bytes were looked at in place by `string_end` already.
         // SAFETY: the CPU has AVX2, checked just above.
         match unsafe { avx2::closing_quote(b, content) } {
             Ok(at) => return Ok(at + 1),
