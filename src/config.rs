@@ -38,6 +38,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub tls: bool,
     pub body_limit_mb: usize,
+    pub workers: usize,
     pub shutdown_grace_secs: u64,
     pub stream_keepalive_secs: u64,
     pub pack_request_after_ms: u64,
@@ -103,6 +104,14 @@ impl TasksConfig {
 }
 
 impl ServerConfig {
+    /// Worker threads: as configured, or one per CPU core.
+    pub fn workers(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     pub fn stream_keepalive(&self) -> Duration {
         Duration::from_secs(self.stream_keepalive_secs.max(1))
     }

@@ -12,27 +12,61 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 /// A client that connects and says nothing is dropped after this long.
 const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
 const TLS_HANDSHAKE: u8 = 0x16;
+/// What a worker's runtime waits, once its connections are done, for blocking work
+/// (a hook's process, a file read) that requests left behind.
+const BLOCKING_GRACE: Duration = Duration::from_secs(1);
 
+thread_local! {
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The index of the worker running this thread (0 off the workers).
+pub fn worker() -> usize {
+    WORKER.with(std::cell::Cell::get)
+}
+
+/// The listening socket and the workers that serve it.
+///
+/// Each worker is a thread with its own single-threaded runtime, accepting on a
+/// shared clone of the socket: a connection, its requests and their upstream
+/// streams then stay on one thread. A work-stealing runtime hands each request's
+/// wake-ups between threads, which cost ~25% more CPU per stream (see
+/// docs/benchmarks.md).
 pub struct Server {
-    pub listener: TcpListener,
+    listener: std::net::TcpListener,
+    workers: Vec<Runtime>,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How long open connections may take to finish after shutdown starts.
     pub grace: Duration,
 }
 
 impl Server {
-    pub async fn bind(
+    /// Binds `addr` and builds `workers` runtimes (at least one).
+    pub fn bind(
         addr: SocketAddr,
+        workers: usize,
         tls: Option<Arc<rustls::ServerConfig>>,
         grace: Duration,
     ) -> std::io::Result<Server> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let workers = (0..workers.max(1))
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            })
+            .collect::<std::io::Result<_>>()?;
         Ok(Server {
-            listener: TcpListener::bind(addr).await?,
+            listener,
+            workers,
             tls,
             grace,
         })
@@ -42,15 +76,75 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then lets open connections finish for the grace period.
+    /// Serves until `shutdown` resolves (or this future is dropped), then lets open
+    /// connections finish for the grace period.
     pub async fn run(self, app: Router, shutdown: impl Future<Output = ()>) {
-        let graceful = GracefulShutdown::new();
+        let (stop, stopped) = watch::channel(());
         let acceptor = self.tls.map(TlsAcceptor::from);
+        // Log lines from the workers go where this task's go (a test's subscriber too).
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let mut finished = Vec::with_capacity(self.workers.len());
+        for (index, runtime) in self.workers.into_iter().enumerate() {
+            let worker = Worker {
+                listener: self.listener.try_clone(),
+                app: app.clone(),
+                acceptor: acceptor.clone(),
+                stop: stopped.clone(),
+                grace: self.grace,
+            };
+            let (done, finish) = oneshot::channel::<()>();
+            let dispatch = dispatch.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("codex-plus-{index}"))
+                .spawn(move || {
+                    WORKER.with(|w| w.set(index));
+                    let _log = tracing::dispatcher::set_default(&dispatch);
+                    runtime.block_on(worker.run());
+                    // Cancels what requests left running, as the end of the process would.
+                    runtime.shutdown_timeout(BLOCKING_GRACE);
+                    drop(done);
+                });
+            match spawned {
+                Ok(_) => finished.push(finish),
+                Err(e) => {
+                    tracing::error!(worker = index, error = %e, "cannot start a worker thread")
+                }
+            }
+        }
+        drop(self.listener);
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; waiting for open streams");
+        drop(stop);
+        for finish in finished {
+            let _ = finish.await;
+        }
+    }
+}
+
+/// One worker's share of the server.
+struct Worker {
+    listener: std::io::Result<std::net::TcpListener>,
+    app: Router,
+    acceptor: Option<TlsAcceptor>,
+    /// Closed when the server stops.
+    stop: watch::Receiver<()>,
+    grace: Duration,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let listener = match self.listener.and_then(TcpListener::from_std) {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::error!(error = %e, "a worker cannot accept on the listening socket");
+                return;
+            }
+        };
+        let graceful = GracefulShutdown::new();
         let builder = Arc::new(Builder::new(TokioExecutor::new()));
-        tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
+                accepted = listener.accept() => match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -59,21 +153,21 @@ impl Server {
                         continue;
                     }
                 },
-                () = &mut shutdown => break,
+                _ = self.stop.changed() => break,
             };
             let _ = stream.set_nodelay(true);
-            let app = app.clone();
-            let acceptor = acceptor.clone();
-            let builder = builder.clone();
-            let watcher = graceful.watcher();
             tokio::spawn(serve_connection(
-                stream, peer, acceptor, app, builder, watcher,
+                stream,
+                peer,
+                self.acceptor.clone(),
+                self.app.clone(),
+                builder.clone(),
+                graceful.watcher(),
             ));
         }
-        drop(self.listener);
-        tracing::info!("shutting down: no new connections; waiting for open streams");
+        drop(listener);
         tokio::select! {
-            () = graceful.shutdown() => tracing::info!("all connections closed"),
+            () = graceful.shutdown() => tracing::debug!("a worker's connections all closed"),
             () = tokio::time::sleep(self.grace) => {
                 tracing::warn!(grace_secs = self.grace.as_secs(), "grace period over; closing open connections")
             }
@@ -179,5 +273,90 @@ mod tests {
         );
         let size = std::mem::size_of_val(&task);
         assert!(size <= 3072, "a connection task is {size} bytes");
+    }
+
+    /// A worker's answer: the index it knows itself by, and its thread's name.
+    fn who_serves() -> Router {
+        Router::new().route(
+            "/",
+            axum::routing::get(|| async {
+                let thread = std::thread::current();
+                format!("{} {}", worker(), thread.name().unwrap_or("unnamed"))
+            }),
+        )
+    }
+
+    async fn get(addr: SocketAddr) -> std::io::Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok(answer)
+    }
+
+    fn server(workers: usize) -> Server {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        Server::bind(addr, workers, None, Duration::from_secs(5)).unwrap()
+    }
+
+    /// The upstream client picks its pool by `worker()`, so it must name the thread.
+    #[tokio::test]
+    async fn requests_run_on_worker_threads_that_know_their_index() {
+        let server = server(3);
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(who_serves(), async {
+            let _ = stopped.await;
+        }));
+        for _ in 0..12 {
+            let answer = get(addr).await.unwrap();
+            let body = answer.rsplit("\r\n\r\n").next().unwrap();
+            let (index, thread) = body.split_once(' ').unwrap();
+            assert!(index.parse::<usize>().unwrap() < 3, "{body}");
+            assert_eq!(thread, format!("codex-plus-{index}"), "{answer}");
+        }
+        assert_eq!(worker(), 0, "off the workers");
+        stop.send(()).unwrap();
+        running.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stopped_server_lets_go_of_its_port() {
+        let server = server(2);
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(who_serves(), async {
+            let _ = stopped.await;
+        }));
+        assert!(get(addr).await.unwrap().starts_with("HTTP/1.1 200"));
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("every worker finished")
+            .unwrap();
+        let refused = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
+
+    /// A test (or an embedder) that drops the server's future must not leave worker
+    /// threads accepting on the port.
+    #[tokio::test]
+    async fn dropping_the_server_stops_its_workers() {
+        let server = server(2);
+        let addr = server.local_addr().unwrap();
+        let running = tokio::spawn(server.run(who_serves(), std::future::pending()));
+        assert!(get(addr).await.unwrap().starts_with("HTTP/1.1 200"));
+        running.abort();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match TcpStream::connect(addr).await {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                _ if std::time::Instant::now() > deadline => panic!("the port is still open"),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
     }
 }

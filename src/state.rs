@@ -48,7 +48,7 @@ impl AppState {
     /// The state with explicit user directories (for agents and settings) and an
     /// environment for provider keys: for tests and embedding.
     pub fn build(config: Config, roots: Roots, env: EnvLookup) -> Result<SharedState, ProxyError> {
-        let upstreams = Upstreams::new(&config.upstream)?;
+        let upstreams = Upstreams::new(&config.upstream, config.server.workers())?;
         let ledger = Arc::new(
             Ledger::open(config.home.join("ledger.db"))
                 .map_err(|e| ProxyError::Startup(e.to_string()))?,

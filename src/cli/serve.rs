@@ -61,11 +61,12 @@ async fn launch(
     };
     let listen = config.server.listen;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let server = Server::bind(listen, tls.clone(), grace)
-        .await
-        .map_err(|e| CliError::Bind {
-            addr: listen.to_string(),
-            cause: e.to_string(),
+    let server =
+        Server::bind(listen, config.server.workers(), tls.clone(), grace).map_err(|e| {
+            CliError::Bind {
+                addr: listen.to_string(),
+                cause: e.to_string(),
+            }
         })?;
     let addr = server
         .local_addr()

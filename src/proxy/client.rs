@@ -37,7 +37,10 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 
 #[derive(Clone)]
 pub struct Client {
-    pool: Pool<HttpsConnector<Connector>, UpstreamBody>,
+    /// One pool per server worker. A pooled connection is driven by the runtime that
+    /// opened it, so a request on another worker would hand its every read across
+    /// threads.
+    pools: Arc<[Pool<HttpsConnector<Connector>, UpstreamBody>]>,
     proxies: Arc<Matcher>,
 }
 
@@ -49,11 +52,12 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// The client, through the proxies the environment names (or, on macOS and
-    /// Windows, the system's settings), as curl and reqwest read them.
-    pub fn new(connect_timeout: Duration) -> Client {
+    /// Windows, the system's settings), as curl and reqwest read them, with a
+    /// connection pool for each of the server's `workers`.
+    pub fn new(connect_timeout: Duration, workers: usize) -> Client {
         let mozilla =
             rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Client::build(connect_timeout, Matcher::from_system(), mozilla)
+        Client::build(connect_timeout, Matcher::from_system(), mozilla, workers)
     }
 
     /// The client with the given proxies and trusted roots.
@@ -61,6 +65,7 @@ impl Client {
         connect_timeout: Duration,
         proxies: Matcher,
         roots: rustls::RootCertStore,
+        workers: usize,
     ) -> Client {
         let proxies = Arc::new(proxies);
         let mut http = HttpConnector::new();
@@ -84,11 +89,15 @@ impl Client {
                 proxies: proxies.clone(),
                 timeout: connect_timeout,
             });
-        let pool = Pool::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
-        Client { pool, proxies }
+        let pools = (0..workers.max(1))
+            .map(|_| {
+                Pool::builder(TokioExecutor::new())
+                    .pool_idle_timeout(POOL_IDLE)
+                    .pool_timer(TokioTimer::new())
+                    .build(connector.clone())
+            })
+            .collect();
+        Client { pools, proxies }
     }
 
     /// Sends a request with an absolute URI; the answer's body streams as it comes.
@@ -110,7 +119,8 @@ impl Client {
                     .insert(header::PROXY_AUTHORIZATION, auth);
             }
         }
-        self.pool.request(request)
+        let pool = &self.pools[crate::server::worker() % self.pools.len()];
+        pool.request(request)
     }
 }
 
@@ -278,6 +288,7 @@ mod tests {
             Duration::from_secs(5),
             matcher,
             rustls::RootCertStore::empty(),
+            1,
         )
     }
 
@@ -326,6 +337,7 @@ mod tests {
             Duration::from_millis(300),
             matcher,
             rustls::RootCertStore::empty(),
+            1,
         );
         let started = std::time::Instant::now();
         let err = tokio::time::timeout(
@@ -370,7 +382,7 @@ mod tests {
                 .await
                 .unwrap();
         });
-        let client = Client::build(Duration::from_secs(5), Matcher::builder().build(), roots);
+        let client = Client::build(Duration::from_secs(5), Matcher::builder().build(), roots, 1);
         let resp = client
             .send(get(&format!("https://localhost:{port}/v1/models")))
             .await

@@ -78,8 +78,9 @@ impl Base {
 }
 
 impl Upstreams {
-    pub fn new(config: &UpstreamConfig) -> Result<Upstreams, ProxyError> {
-        let client = Client::new(Duration::from_secs(config.connect_timeout_secs));
+    /// `workers`: the server's worker threads (each gets its own connection pool).
+    pub fn new(config: &UpstreamConfig, workers: usize) -> Result<Upstreams, ProxyError> {
+        let client = Client::new(Duration::from_secs(config.connect_timeout_secs), workers);
         Ok(Upstreams {
             openai: Base::new("openai", &config.openai)?,
             chatgpt: Base::new("chatgpt", &config.chatgpt)?,
@@ -140,12 +141,15 @@ mod tests {
     use super::*;
 
     fn ups() -> Upstreams {
-        Upstreams::new(&UpstreamConfig {
-            openai: "http://o.test/".into(),
-            chatgpt: "https://c.test/prefix".into(),
-            connect_timeout_secs: 1,
-            idle_timeout_secs: 1,
-        })
+        Upstreams::new(
+            &UpstreamConfig {
+                openai: "http://o.test/".into(),
+                chatgpt: "https://c.test/prefix".into(),
+                connect_timeout_secs: 1,
+                idle_timeout_secs: 1,
+            },
+            1,
+        )
         .unwrap()
     }
 
