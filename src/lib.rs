@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod trim;
 pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -86,9 +86,11 @@ async fn launch(
     );
     let app = crate::app(state.clone());
     let sweeper = tokio::spawn(crate::hooks::session_end::sweep(state.clone()));
+    let trimmer = tokio::spawn(crate::trim::when_quiet(state.stats.requests.clone()));
     let task = tokio::spawn(async move {
         server.run(app, shutdown).await;
         sweeper.abort();
+        trimmer.abort();
         // Every session ends with the proxy.
         let ended = state.sessions.take_all();
         crate::hooks::session_end::fire(&state, ended, "shutdown").await;
