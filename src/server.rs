@@ -1,5 +1,6 @@
 //! The listener: plain HTTP and TLS on one port, told apart by the first byte
-//! (0x16 starts a TLS handshake), HTTP/1.1 and HTTP/2, graceful shutdown.
+//! (0x16 starts a TLS handshake), HTTP/1.1 and HTTP/2, served by one worker thread
+//! per core; graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
