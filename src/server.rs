@@ -41,8 +41,9 @@ pub fn worker() -> usize {
 /// wake-ups between threads, which cost ~25% more CPU per stream (see
 /// docs/benchmarks.md).
 pub struct Server {
-    listener: std::net::TcpListener,
-    workers: Vec<Runtime>,
+    addr: SocketAddr,
+    /// Each worker's runtime and its clone of the listening socket.
+    workers: Vec<(Runtime, std::net::TcpListener)>,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How long open connections may take to finish after shutdown starts.
     pub grace: Duration,
@@ -60,21 +61,22 @@ impl Server {
         listener.set_nonblocking(true)?;
         let workers = (0..workers.max(1))
             .map(|_| {
-                tokio::runtime::Builder::new_current_thread()
+                let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
-                    .build()
+                    .build()?;
+                Ok((runtime, listener.try_clone()?))
             })
             .collect::<std::io::Result<_>>()?;
         Ok(Server {
-            listener,
+            addr: listener.local_addr()?,
             workers,
             tls,
             grace,
         })
     }
 
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Serves until `shutdown` resolves (or this future is dropped), then lets open
@@ -85,9 +87,9 @@ impl Server {
         // Log lines from the workers go where this task's go (a test's subscriber too).
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let mut finished = Vec::with_capacity(self.workers.len());
-        for (index, runtime) in self.workers.into_iter().enumerate() {
+        for (index, (runtime, listener)) in self.workers.into_iter().enumerate() {
             let worker = Worker {
-                listener: self.listener.try_clone(),
+                listener,
                 app: app.clone(),
                 acceptor: acceptor.clone(),
                 stop: stopped.clone(),
@@ -112,7 +114,10 @@ impl Server {
                 }
             }
         }
-        drop(self.listener);
+        if finished.is_empty() {
+            tracing::error!("no worker could start: not serving");
+            return;
+        }
         shutdown.await;
         tracing::info!("shutting down: no new connections; waiting for open streams");
         drop(stop);
@@ -124,7 +129,7 @@ impl Server {
 
 /// One worker's share of the server.
 struct Worker {
-    listener: std::io::Result<std::net::TcpListener>,
+    listener: std::net::TcpListener,
     app: Router,
     acceptor: Option<TlsAcceptor>,
     /// Closed when the server stops.
@@ -134,7 +139,7 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
-        let listener = match self.listener.and_then(TcpListener::from_std) {
+        let listener = match TcpListener::from_std(self.listener) {
             Ok(listener) => listener,
             Err(e) => {
                 tracing::error!(error = %e, "a worker cannot accept on the listening socket");
@@ -307,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn requests_run_on_worker_threads_that_know_their_index() {
         let server = server(3);
-        let addr = server.local_addr().unwrap();
+        let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = tokio::spawn(server.run(who_serves(), async {
             let _ = stopped.await;
@@ -327,7 +332,7 @@ mod tests {
     #[tokio::test]
     async fn a_stopped_server_lets_go_of_its_port() {
         let server = server(2);
-        let addr = server.local_addr().unwrap();
+        let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = tokio::spawn(server.run(who_serves(), async {
             let _ = stopped.await;
@@ -347,7 +352,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_server_stops_its_workers() {
         let server = server(2);
-        let addr = server.local_addr().unwrap();
+        let addr = server.local_addr();
         let running = tokio::spawn(server.run(who_serves(), std::future::pending()));
         assert!(get(addr).await.unwrap().starts_with("HTTP/1.1 200"));
         running.abort();

@@ -68,9 +68,7 @@ async fn launch(
                 cause: e.to_string(),
             }
         })?;
-    let addr = server
-        .local_addr()
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let addr = server.local_addr();
     let state = AppState::new(config).map_err(|e| CliError::Other(e.to_string()))?;
     let mut urls = vec![format!("http://{addr}")];
     if tls.is_some() {
