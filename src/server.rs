@@ -308,15 +308,21 @@ mod tests {
         Server::bind(addr, workers, None, Duration::from_secs(5)).unwrap()
     }
 
-    /// The upstream client picks its pool by `worker()`, so it must name the thread.
-    #[tokio::test]
-    async fn requests_run_on_worker_threads_that_know_their_index() {
-        let server = server(3);
+    /// A server running until the returned sender sends (or drops).
+    fn start(workers: usize) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let server = server(workers);
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = tokio::spawn(server.run(who_serves(), async {
             let _ = stopped.await;
         }));
+        (addr, stop, running)
+    }
+
+    /// The upstream client picks its pool by `worker()`, so it must name the thread.
+    #[tokio::test]
+    async fn requests_run_on_worker_threads_that_know_their_index() {
+        let (addr, stop, running) = start(3);
         for _ in 0..12 {
             let answer = get(addr).await.unwrap();
             let body = answer.rsplit("\r\n\r\n").next().unwrap();
@@ -331,12 +337,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stopped_server_lets_go_of_its_port() {
-        let server = server(2);
-        let addr = server.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let running = tokio::spawn(server.run(who_serves(), async {
-            let _ = stopped.await;
-        }));
+        let (addr, stop, running) = start(2);
         assert!(get(addr).await.unwrap().starts_with("HTTP/1.1 200"));
         stop.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(5), running)
