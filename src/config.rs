@@ -130,6 +130,19 @@ impl UpstreamConfig {
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs)
     }
+
+    /// Rejects timeouts that would fail every request at once.
+    fn check(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("connect_timeout_secs", self.connect_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(format!("upstream.{key} must be more than 0"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Values from the environment and the command line; `None` leaves the file's value.
@@ -213,6 +226,7 @@ impl Config {
         config
             .tasks
             .check()
+            .and_then(|()| config.upstream.check())
             .map_err(|cause| ConfigError::Invalid { source_desc, cause })?;
         Ok(config)
     }
@@ -312,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn tasks_settings_are_checked() {
+    fn settings_that_would_stop_everything_are_refused() {
         let c = Config::from_sources(Some((
             Path::new("/u/config.toml"),
             "[tasks]\nmax_concurrent = 4\ndefault_model = \"gpt-5\"\n",
@@ -325,6 +339,16 @@ mod tests {
             .to_string();
         assert!(
             err.contains("tasks.max_turns must be more than 0") && err.contains("/u/c.toml"),
+            "{err}"
+        );
+        let err = Config::from_sources(Some((
+            Path::new("/u/c.toml"),
+            "[upstream]\nidle_timeout_secs = 0\n",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("upstream.idle_timeout_secs must be more than 0"),
             "{err}"
         );
         let err = Config::from_sources(Some((Path::new("/u/c.toml"), "[tasks]\nparallel = 3\n")))
