@@ -15,6 +15,11 @@ pub enum ProxyError {
     BodyDecode { encoding: String, cause: String },
     #[error("upstream {upstream} is unreachable: {cause}")]
     UpstreamUnreachable { upstream: String, cause: String },
+    /// Connected, but the exchange broke before an answer's head (garbage, a reset).
+    #[error("upstream {upstream} failed before answering: {cause}")]
+    UpstreamFailed { upstream: String, cause: String },
+    #[error("upstream {upstream} sent no answer: {cause}")]
+    UpstreamTimeout { upstream: String, cause: String },
     #[error("no upstream serves {path}: codex-plus relays /v1/... to the OpenAI upstream and /backend-api/... to the ChatGPT upstream")]
     NoRoute { path: String },
     #[error(
@@ -45,7 +50,10 @@ impl ProxyError {
             Self::BodyRead(_) | Self::BodyDecode { .. } | Self::BadRequest(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamUnreachable { .. } | Self::UpstreamFailed { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::NoRoute { .. } | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Disabled(_) => StatusCode::FORBIDDEN,
@@ -61,6 +69,8 @@ impl ProxyError {
             Self::BodyRead(_) => "body_read_failed",
             Self::BodyDecode { .. } => "body_decode_failed",
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
+            Self::UpstreamFailed { .. } => "upstream_failed",
+            Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::NoRoute { .. } => "no_route",
             Self::WebsocketUnsupported { .. } => "websocket_unsupported",
             Self::BadRequest(_) => "invalid_request",
@@ -76,7 +86,10 @@ impl ProxyError {
 impl IntoResponse for ProxyError {
     fn into_response(self) -> Response {
         let mut error = json!({ "type": self.kind(), "message": self.to_string() });
-        if let Self::UpstreamUnreachable { upstream, cause } = &self {
+        if let Self::UpstreamUnreachable { upstream, cause }
+        | Self::UpstreamFailed { upstream, cause }
+        | Self::UpstreamTimeout { upstream, cause } = &self
+        {
             error["upstream"] = json!(upstream);
             error["cause"] = json!(cause);
         }

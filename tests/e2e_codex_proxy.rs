@@ -190,3 +190,28 @@ async fn an_upstream_that_dies_mid_stream_ends_the_turn_with_the_reason() {
     );
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn an_upstream_that_never_answers_fails_the_turn_with_the_reason() {
+    let mock = MockUpstream::start(|_, _| Reply::Silent).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy_with(&mock.url(), home.path(), |c| {
+        c.upstream.idle_timeout_secs = 1
+    })
+    .await;
+    let codex = Codex::api_mode(proxy.addr);
+
+    let run = codex.exec("say hello", &[]).await;
+
+    assert!(!run.turn_completed(), "{}", run.dump());
+    let failure = run
+        .events
+        .iter()
+        .find(|e| e["type"] == "turn.failed")
+        .unwrap_or_else(|| panic!("turn.failed expected\n{}", run.dump()));
+    let message = failure["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("504"), "{message}");
+    assert!(message.contains("sent no answer"), "{message}");
+    assert!(message.contains("upstream.idle_timeout_secs"), "{message}");
+    proxy.stop().await;
+}

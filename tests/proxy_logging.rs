@@ -61,7 +61,7 @@ async fn log_lines_carry_their_request_and_never_a_credential() {
     let proxy = support::relay_only(&format!("http://{closed}"), home.path()).await;
     assert_eq!(post(proxy.addr).await.status(), 502);
     proxy.stop().await;
-    let unreachable = request_id(&logs.line("upstream unreachable"));
+    let unreachable = request_id(&logs.line("is unreachable"));
     let failed = logs.line("response failed");
     assert_eq!(request_id(&failed), unreachable);
     assert!(failed.contains("502"), "{failed}");

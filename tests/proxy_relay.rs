@@ -202,6 +202,101 @@ async fn an_unreachable_upstream_is_a_502_that_names_it_and_the_cause() {
     proxy.stop().await;
 }
 
+#[tokio::test]
+async fn an_upstream_that_never_answers_is_a_504_and_the_request_is_cancelled() {
+    let mock = MockUpstream::start(|_, _| Reply::Silent).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy_with(&mock.url(), home.path(), |c| {
+        c.upstream.idle_timeout_secs = 1
+    })
+    .await;
+
+    let start = Instant::now();
+    let resp = tokio::time::timeout(
+        Duration::from_secs(10),
+        post_responses(proxy.addr, &codex_body("hi")),
+    )
+    .await
+    .expect("the proxy answers instead of waiting forever");
+    let took = start.elapsed();
+    assert_eq!(resp.status(), 504);
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    let err = resp.json::<Value>().await.unwrap()["error"].clone();
+    assert_eq!(err["type"], "upstream_timeout");
+    assert_eq!(err["upstream"], mock.url());
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("no answer within 1 s"), "{message}");
+    assert!(message.contains("upstream.idle_timeout_secs"), "{message}");
+    assert_all_closed(&mock).await;
+    proxy.stop().await;
+}
+
+/// An upstream on a raw socket: reads one request head, then writes `answer` and
+/// closes, or (None) answers nothing. The handle ends when the proxy hangs up.
+async fn raw_upstream(answer: Option<&'static [u8]>) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = sock.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the proxy closed before its request head ended");
+            head.extend_from_slice(&buf[..n]);
+        }
+        match answer {
+            Some(bytes) => sock.write_all(bytes).await.unwrap(),
+            None => while sock.read(&mut buf).await.unwrap_or(0) > 0 {},
+        }
+    });
+    (url, served)
+}
+
+#[tokio::test]
+async fn a_relayed_request_without_an_answer_times_out_too() {
+    let (upstream, served) = raw_upstream(None).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy =
+        support::proxy_with(&upstream, home.path(), |c| c.upstream.idle_timeout_secs = 1).await;
+
+    let resp = client()
+        .get(format!("http://{}/v1/models", proxy.addr))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("the proxy answers instead of waiting forever");
+    assert_eq!(resp.status(), 504);
+    let err = resp.json::<Value>().await.unwrap()["error"].clone();
+    assert_eq!(err["type"], "upstream_timeout");
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("the proxy hangs up on the silent upstream")
+        .unwrap();
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_answers_garbage_failed_it_is_not_unreachable() {
+    let (upstream, _served) = raw_upstream(Some(b"HTTP/1.1 2x0 WAT\r\n\r\n")).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::relay_only(&upstream, home.path()).await;
+
+    let resp = post_responses(proxy.addr, &codex_body("hi")).await;
+    assert_eq!(resp.status(), 502);
+    let err = resp.json::<Value>().await.unwrap()["error"].clone();
+    assert_eq!(err["type"], "upstream_failed");
+    assert_eq!(err["upstream"], upstream);
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("failed before answering"), "{message}");
+    assert!(message.to_lowercase().contains("invalid http"), "{message}");
+    proxy.stop().await;
+}
+
 fn failed_reason(body: &str) -> String {
     let last = body
         .split("\n\n")
@@ -307,12 +402,17 @@ async fn a_client_that_disconnects_cancels_its_upstream_request() {
     let before = mock.open_streams();
     assert_eq!(before, 1, "the upstream stream is open");
     drop(stream);
+    assert_all_closed(&mock).await;
+    proxy.stop().await;
+}
+
+/// Within a few seconds the mock holds nothing open: the proxy dropped its requests.
+async fn assert_all_closed(mock: &MockUpstream) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while mock.open_streams() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(mock.open_streams(), 0, "the upstream request was dropped");
-    proxy.stop().await;
 }
 
 #[tokio::test]

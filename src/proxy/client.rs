@@ -35,6 +35,27 @@ pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 /// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
+/// How long the client waits, and for what.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For a connection, a proxy's CONNECT answer included.
+    pub connect: Duration,
+    /// From sending a request to the head of its answer: an upstream that takes a
+    /// request and says nothing must not hold the client forever.
+    pub answer: Duration,
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Connecting, sending, or reading the answer's head failed.
+    #[error(transparent)]
+    Http(#[from] hyper_util::client::legacy::Error),
+    /// The upstream took the request and sent no answer in time.
+    #[error("no answer within {} s (upstream.idle_timeout_secs)", .0.as_secs())]
+    NoAnswer(Duration),
+}
+
 #[derive(Clone)]
 pub struct Client {
     /// One pool per server worker. A pooled connection is driven by the runtime that
@@ -42,6 +63,7 @@ pub struct Client {
     /// threads.
     pools: Arc<[Pool<HttpsConnector<Connector>, UpstreamBody>]>,
     proxies: Arc<Matcher>,
+    answer_timeout: Duration,
 }
 
 impl std::fmt::Debug for Client {
@@ -54,15 +76,15 @@ impl Client {
     /// The client, through the proxies the environment names (or, on macOS and
     /// Windows, the system's settings), as curl and reqwest read them, with a
     /// connection pool for each of the server's `workers`.
-    pub fn new(connect_timeout: Duration, workers: usize) -> Client {
+    pub fn new(timeouts: Timeouts, workers: usize) -> Client {
         let mozilla =
             rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Client::build(connect_timeout, Matcher::from_system(), mozilla, workers)
+        Client::build(timeouts, Matcher::from_system(), mozilla, workers)
     }
 
     /// The client with the given proxies and trusted roots.
     pub fn build(
-        connect_timeout: Duration,
+        timeouts: Timeouts,
         proxies: Matcher,
         roots: rustls::RootCertStore,
         workers: usize,
@@ -71,7 +93,7 @@ impl Client {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(connect_timeout));
+        http.set_connect_timeout(Some(timeouts.connect));
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -87,7 +109,7 @@ impl Client {
             .wrap_connector(Connector {
                 http,
                 proxies: proxies.clone(),
-                timeout: connect_timeout,
+                timeout: timeouts.connect,
             });
         let pools = (0..workers.max(1))
             .map(|_| {
@@ -97,15 +119,20 @@ impl Client {
                     .build(connector.clone())
             })
             .collect();
-        Client { pools, proxies }
+        Client {
+            pools,
+            proxies,
+            answer_timeout: timeouts.answer,
+        }
     }
 
     /// Sends a request with an absolute URI; the answer's body streams as it comes.
+    /// Giving up on the answer drops the request, which closes its connection: the
+    /// upstream sees the request cancelled.
     pub fn send(
         &self,
         mut request: Request<UpstreamBody>,
-    ) -> impl Future<Output = Result<Response<Incoming>, hyper_util::client::legacy::Error>> + Send
-    {
+    ) -> impl Future<Output = Result<Response<Incoming>, SendError>> + Send {
         // Plain HTTP through a proxy: the proxy reads each request, so each carries
         // the credentials (HTTPS ones go in the tunnel's CONNECT instead).
         if request.uri().scheme() == Some(&Scheme::HTTP) {
@@ -120,7 +147,14 @@ impl Client {
             }
         }
         let pool = &self.pools[crate::server::worker() % self.pools.len()];
-        pool.request(request)
+        let answer = pool.request(request);
+        let limit = self.answer_timeout;
+        async move {
+            match tokio::time::timeout(limit, answer).await {
+                Ok(answer) => Ok(answer?),
+                Err(_) => Err(SendError::NoAnswer(limit)),
+            }
+        }
     }
 }
 
@@ -285,11 +319,19 @@ mod tests {
             .no(no_proxy.to_string())
             .build();
         Client::build(
-            Duration::from_secs(5),
+            within(Duration::from_secs(5)),
             matcher,
             rustls::RootCertStore::empty(),
             1,
         )
+    }
+
+    /// Connecting within `connect`; answers are waited for long enough for any test.
+    fn within(connect: Duration) -> Timeouts {
+        Timeouts {
+            connect,
+            answer: Duration::from_secs(30),
+        }
     }
 
     #[tokio::test]
@@ -334,7 +376,7 @@ mod tests {
         let held = tokio::spawn(async move { listener.accept().await });
         let matcher = Matcher::builder().all(proxy.to_string()).build();
         let client = Client::build(
-            Duration::from_millis(300),
+            within(Duration::from_millis(300)),
             matcher,
             rustls::RootCertStore::empty(),
             1,
@@ -351,6 +393,46 @@ mod tests {
         assert!(text.contains("no connection within"), "{text}");
         assert!(started.elapsed() < Duration::from_secs(5));
         drop(held);
+    }
+
+    #[tokio::test]
+    async fn an_upstream_that_takes_the_request_and_never_answers_is_given_up_on() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Reads whatever comes, answers nothing, and reports when the client hangs up.
+        let hung_up = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            while sock.read(&mut buf).await.unwrap_or(0) > 0 {}
+        });
+        let limit = Duration::from_millis(300);
+        let client = Client::build(
+            Timeouts {
+                connect: Duration::from_secs(5),
+                answer: limit,
+            },
+            Matcher::builder().build(),
+            rustls::RootCertStore::empty(),
+            1,
+        );
+        let started = std::time::Instant::now();
+        let err = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.send(get(&format!("http://{addr}/v1/responses"))),
+        )
+        .await
+        .expect("the client gives up at its limit")
+        .unwrap_err();
+        assert!(matches!(err, SendError::NoAnswer(l) if l == limit), "{err}");
+        assert!(started.elapsed() >= limit);
+        assert!(
+            err.to_string().contains("upstream.idle_timeout_secs"),
+            "{err}"
+        );
+        tokio::time::timeout(Duration::from_secs(5), hung_up)
+            .await
+            .expect("giving up on the answer closes the connection")
+            .unwrap();
     }
 
     /// The upstreams that matter (api.openai.com, chatgpt.com) are TLS and offer
@@ -382,7 +464,12 @@ mod tests {
                 .await
                 .unwrap();
         });
-        let client = Client::build(Duration::from_secs(5), Matcher::builder().build(), roots, 1);
+        let client = Client::build(
+            within(Duration::from_secs(5)),
+            Matcher::builder().build(),
+            roots,
+            1,
+        );
         let resp = client
             .send(get(&format!("https://localhost:{port}/v1/models")))
             .await

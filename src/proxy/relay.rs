@@ -9,9 +9,10 @@ use http::header;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::client::SendError;
 use super::headers;
 use super::stream::idle_limited;
-use super::upstream::{describe, Backend};
+use super::upstream::{no_answer, Backend};
 use super::upstream_body::upstream_body;
 use crate::error::ProxyError;
 use crate::state::SharedState;
@@ -47,15 +48,11 @@ pub async fn relay(state: SharedState, backend: Backend, req: Request) -> Respon
     *request.headers_mut() = upstream_headers;
     match state.upstreams.client.send(request).await {
         Ok(resp) => respond(&state, resp, true),
-        Err(e) if is_length_limit(&e) => {
+        Err(SendError::Http(e)) if is_length_limit(&e) => {
             state.stats.rejected_bodies.inc();
             ProxyError::BodyTooLarge { limit }.into_response()
         }
-        Err(e) => {
-            state.stats.upstream_errors.inc();
-            tracing::warn!(upstream = backend.name(), error = %describe(&e), "upstream unreachable");
-            state.upstreams.unreachable(backend, &e).into_response()
-        }
+        Err(e) => no_answer(&state, backend, &e),
     }
 }
 

@@ -23,7 +23,7 @@ use super::relay::{read_limited, respond};
 use super::resolver::{body_key, Inherit, TurnResolver};
 use super::stream::{relay_events, Continuation};
 use super::turn::{session_id, Turn};
-use super::upstream::{describe, Backend};
+use super::upstream::{no_answer, Backend};
 use super::upstream_body::upstream_body;
 use crate::engine::access::SandboxMode;
 use crate::engine::Workspace;
@@ -250,11 +250,7 @@ async fn send(
             out
         }
         Ok(resp) => respond(state, resp, true),
-        Err(e) => {
-            state.stats.upstream_errors.inc();
-            tracing::warn!(upstream = backend.name(), error = %describe(&e), "upstream unreachable");
-            state.upstreams.unreachable(backend, &e).into_response()
-        }
+        Err(e) => no_answer(state, backend, &e),
     }
 }
 

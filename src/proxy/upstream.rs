@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
+use axum::response::{IntoResponse, Response};
 use http::Uri;
 
-use super::client::Client;
+use super::client::{Client, SendError, Timeouts};
 use crate::config::UpstreamConfig;
 use crate::error::ProxyError;
+use crate::state::SharedState;
 
 /// Which backend a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +82,11 @@ impl Base {
 impl Upstreams {
     /// `workers`: the server's worker threads (each gets its own connection pool).
     pub fn new(config: &UpstreamConfig, workers: usize) -> Result<Upstreams, ProxyError> {
-        let client = Client::new(Duration::from_secs(config.connect_timeout_secs), workers);
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(config.connect_timeout_secs),
+            answer: config.idle_timeout(),
+        };
+        let client = Client::new(timeouts, workers);
         Ok(Upstreams {
             openai: Base::new("openai", &config.openai)?,
             chatgpt: Base::new("chatgpt", &config.chatgpt)?,
@@ -109,16 +115,26 @@ impl Upstreams {
             .map_err(|e| ProxyError::Internal(format!("cannot join {} and {tail}: {e}", base.text)))
     }
 
-    pub fn unreachable(
-        &self,
-        backend: Backend,
-        err: &(dyn std::error::Error + 'static),
-    ) -> ProxyError {
-        ProxyError::UpstreamUnreachable {
-            upstream: self.base(backend).to_string(),
-            cause: describe(err),
+    /// What the client is told when a request to `backend` got no answer.
+    pub fn failure(&self, backend: Backend, err: &SendError) -> ProxyError {
+        let upstream = self.base(backend).to_string();
+        let cause = describe(err);
+        match err {
+            SendError::NoAnswer(_) => ProxyError::UpstreamTimeout { upstream, cause },
+            SendError::Http(e) if e.is_connect() => {
+                ProxyError::UpstreamUnreachable { upstream, cause }
+            }
+            SendError::Http(_) => ProxyError::UpstreamFailed { upstream, cause },
         }
     }
+}
+
+/// The client's answer when a request to `backend` got none; counted and logged.
+pub fn no_answer(state: &SharedState, backend: Backend, err: &SendError) -> Response {
+    state.stats.upstream_errors.inc();
+    let error = state.upstreams.failure(backend, err);
+    tracing::warn!(upstream = backend.name(), %error, "no answer from the upstream");
+    error.into_response()
 }
 
 /// An error with its causes, which is where the useful part (refused, DNS, TLS) is.

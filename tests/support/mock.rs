@@ -71,6 +71,8 @@ pub enum Reply {
     BreakAfter(Vec<Bytes>),
     /// Sends these chunks, then nothing, forever.
     StallAfter(Vec<Bytes>),
+    /// Takes the request and never answers, not even a status line.
+    Silent,
 }
 
 impl Reply {
@@ -157,7 +159,8 @@ impl MockUpstream {
         self.requests.lock().unwrap().clone()
     }
 
-    /// Event streams the mock is still sending (dropped when the client goes away).
+    /// Event streams the mock is still sending, and silent answers it is still
+    /// holding back (each dropped when the client goes away).
     pub fn open_streams(&self) -> usize {
         self.open.load(Ordering::SeqCst)
     }
@@ -212,6 +215,10 @@ async fn handle(State(state): State<MockState>, req: Request) -> Response {
             default_reply(&recorded)
         }
     };
+    if let Reply::Silent = reply {
+        let _held = OpenGuard::new(state.open);
+        return std::future::pending().await;
+    }
     render(reply, state.open)
 }
 
@@ -298,6 +305,7 @@ fn render(reply: Reply, open: Arc<AtomicUsize>) -> Response {
                 stream::pending(),
             )))
         }
+        Reply::Silent => unreachable!("a silent reply is held in `handle`"),
     }
 }
 
