@@ -18,7 +18,7 @@ pub enum ProxyError {
     /// Connected, but the exchange broke before an answer's head (garbage, a reset).
     #[error("upstream {upstream} failed before answering: {cause}")]
     UpstreamFailed { upstream: String, cause: String },
-    #[error("upstream {upstream} sent no answer: {cause}")]
+    #[error("upstream {upstream} timed out: {cause}")]
     UpstreamTimeout { upstream: String, cause: String },
     #[error("no upstream serves {path}: codex-plus relays /v1/... to the OpenAI upstream and /backend-api/... to the ChatGPT upstream")]
     NoRoute { path: String },

@@ -116,7 +116,7 @@ impl Upstreams {
     }
 
     /// What the client is told when a request to `backend` got no answer.
-    pub fn failure(&self, backend: Backend, err: &SendError) -> ProxyError {
+    fn failure(&self, backend: Backend, err: &SendError) -> ProxyError {
         let upstream = self.base(backend).to_string();
         let cause = describe(err);
         match err {
