@@ -177,13 +177,7 @@ async fn an_upstream_that_dies_mid_stream_ends_the_turn_with_the_reason() {
 
     let run = codex.exec("say hello", &[]).await;
 
-    assert!(!run.turn_completed(), "{}", run.dump());
-    let failure = run
-        .events
-        .iter()
-        .find(|e| e["type"] == "turn.failed")
-        .unwrap_or_else(|| panic!("turn.failed expected\n{}", run.dump()));
-    let message = failure["error"]["message"].as_str().unwrap_or_default();
+    let message = run.failure_message();
     assert!(
         message.contains("codex-plus: the upstream stream broke"),
         "{message}"
@@ -203,13 +197,7 @@ async fn an_upstream_that_never_answers_fails_the_turn_with_the_reason() {
 
     let run = codex.exec("say hello", &[]).await;
 
-    assert!(!run.turn_completed(), "{}", run.dump());
-    let failure = run
-        .events
-        .iter()
-        .find(|e| e["type"] == "turn.failed")
-        .unwrap_or_else(|| panic!("turn.failed expected\n{}", run.dump()));
-    let message = failure["error"]["message"].as_str().unwrap_or_default();
+    let message = run.failure_message();
     assert!(message.contains("504"), "{message}");
     assert!(
         message.contains("timed out: no answer within 1 s"),

@@ -189,6 +189,20 @@ impl Run {
         self.events.iter().any(|e| e["type"] == "turn.completed")
     }
 
+    /// The error message of the turn, which must have failed.
+    pub fn failure_message(&self) -> String {
+        assert!(!self.turn_completed(), "{}", self.dump());
+        let failure = self
+            .events
+            .iter()
+            .find(|e| e["type"] == "turn.failed")
+            .unwrap_or_else(|| panic!("turn.failed expected\n{}", self.dump()));
+        failure["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Everything Codex printed, for assertion messages.
     pub fn dump(&self) -> String {
         format!(
