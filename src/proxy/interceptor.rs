@@ -524,13 +524,16 @@ impl Interceptor {
                     outcome: None,
                 });
             }
-            Err(reason) => self.r.calls.push(Call {
-                call_id,
-                label: "Task".into(),
-                short: "Task".into(),
-                item,
-                outcome: Some(Outcome::failed(reason)),
-            }),
+            Err(reason) => {
+                tracing::warn!(%call_id, %reason, "a Task call failed its checks; the model gets an error result");
+                self.r.calls.push(Call {
+                    call_id,
+                    label: "Task".into(),
+                    short: "Task".into(),
+                    item,
+                    outcome: Some(Outcome::failed(reason)),
+                })
+            }
         }
     }
 

@@ -77,8 +77,16 @@ impl Resolver for TurnResolver {
         req.call_id = Some(call.call_id.clone());
         req.call_key = Some(call_key);
         // The engine runs it detached: dropping this future leaves it running.
+        let agent = call.args.subagent_type.clone().unwrap_or_default();
         let handle = self.engine.spawn(req);
-        Box::pin(async move { outcome(&handle.result().await) })
+        Box::pin(async move {
+            let result = handle.result().await;
+            let outcome = outcome(&result);
+            if !outcome.ok {
+                tracing::warn!(call_id = %call.call_id, %agent, summary = %outcome.summary, "a Task failed; the model gets an error result");
+            }
+            outcome
+        })
     }
 
     fn decide(&self, call: HeldCall) -> BoxFuture<'static, Decision> {

@@ -330,6 +330,13 @@ impl EventRelay {
         };
         // A packing job still running is for a request about to grow: drop it.
         self.packing = None;
+        // The finished round's body belongs to no one now: its end (or its break)
+        // must not be read as the continuation's. Drained apart, so its connection
+        // can go back to the pool.
+        if let Some(old) = self.upstream.take() {
+            tokio::spawn(drain(old, RETIRED_BODY_DRAIN));
+        }
+        self.decoder = Decoder::new();
         let kept = c.request.take();
         let client = self.state.upstreams.client.clone();
         let url = c.url.clone();
@@ -394,6 +401,15 @@ impl EventRelay {
         }
         Some(out.freeze())
     }
+}
+
+/// How long a finished round's body may take to end before its connection is dropped.
+const RETIRED_BODY_DRAIN: Duration = Duration::from_secs(5);
+
+/// Reads what is left of a finished round's body, and drops it.
+async fn drain(mut body: ByteStream, limit: Duration) {
+    let rest = async { while let Some(Ok(_)) = body.next().await {} };
+    let _ = tokio::time::timeout(limit, rest).await;
 }
 
 /// An upstream answer's body as the bytes of its data frames.
