@@ -42,6 +42,13 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     pub stream_keepalive_secs: u64,
     pub pack_request_after_ms: u64,
+    /// Host names besides loopback that may reach the proxy (src/guard.rs).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// A request's head must arrive within this long.
+    pub header_read_timeout_secs: u64,
+    /// Each window this long must bring a request body's end or `BODY_PROGRESS_BYTES` of it.
+    pub body_progress_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +58,8 @@ pub struct UpstreamConfig {
     pub chatgpt: String,
     pub connect_timeout_secs: u64,
     pub idle_timeout_secs: u64,
+    /// An unused pooled connection to an upstream is closed after this long.
+    pub pool_idle_timeout_secs: u64,
 }
 
 /// `[tasks]`: the agent engine that runs Task subagents.
@@ -124,6 +133,30 @@ impl ServerConfig {
     pub fn body_limit(&self) -> usize {
         self.body_limit_mb.saturating_mul(1024 * 1024)
     }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn body_progress_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_progress_timeout_secs)
+    }
+
+    /// Rejects read deadlines that would refuse every request.
+    fn check(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            (
+                "body_progress_timeout_secs",
+                self.body_progress_timeout_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(format!("server.{key} must be more than 0"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl UpstreamConfig {
@@ -131,11 +164,16 @@ impl UpstreamConfig {
         Duration::from_secs(self.idle_timeout_secs)
     }
 
+    pub fn pool_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.pool_idle_timeout_secs)
+    }
+
     /// Rejects timeouts that would fail every request at once.
     fn check(&self) -> Result<(), String> {
         for (key, value) in [
             ("connect_timeout_secs", self.connect_timeout_secs),
             ("idle_timeout_secs", self.idle_timeout_secs),
+            ("pool_idle_timeout_secs", self.pool_idle_timeout_secs),
         ] {
             if value == 0 {
                 return Err(format!("upstream.{key} must be more than 0"));
@@ -227,6 +265,7 @@ impl Config {
             .tasks
             .check()
             .and_then(|()| config.upstream.check())
+            .and_then(|()| config.server.check())
             .map_err(|cause| ConfigError::Invalid { source_desc, cause })?;
         Ok(config)
     }

@@ -11,6 +11,9 @@ pub enum ProxyError {
     BodyTooLarge { limit: usize },
     #[error("could not read the request body: {0}")]
     BodyRead(String),
+    /// The client stopped sending its body (server.body_progress_timeout_secs).
+    #[error("{0}")]
+    BodyStalled(String),
     #[error("cannot decode the {encoding} request body: {cause}")]
     BodyDecode { encoding: String, cause: String },
     #[error("upstream {upstream} is unreachable: {cause}")]
@@ -54,6 +57,7 @@ impl ProxyError {
                 StatusCode::BAD_GATEWAY
             }
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::BodyStalled(_) => StatusCode::REQUEST_TIMEOUT,
             Self::NoRoute { .. } | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Disabled(_) => StatusCode::FORBIDDEN,
@@ -67,6 +71,7 @@ impl ProxyError {
         match self {
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::BodyRead(_) => "body_read_failed",
+            Self::BodyStalled(_) => "request_timeout",
             Self::BodyDecode { .. } => "body_decode_failed",
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamFailed { .. } => "upstream_failed",

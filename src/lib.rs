@@ -1,7 +1,7 @@
 //! codex-plus: a local proxy for the OpenAI Codex CLI.
 //!
-//! The modules follow the path a request takes (see DESIGN.md): `server` accepts it,
-//! `proxy` routes and relays it, `middleware` adapts a `/responses` turn, `wire` knows
+//! The modules follow the path a request takes (see docs/architecture.md): `server`
+//! accepts it, `guard` refuses callers that are not local, `proxy` routes and relays it, `middleware` adapts a `/responses` turn, `wire` knows
 //! the Responses API bytes, and the interceptor in `proxy` hands Task calls to `engine`,
 //! which runs subagents against `providers` and records them in `store`.
 
@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod guard;
 pub mod hooks;
 pub mod middleware;
 pub mod providers;
@@ -23,6 +24,7 @@ pub mod trim;
 pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -38,6 +40,10 @@ pub fn app(state: SharedState) -> Router {
         pipeline: proxy::responses::pipeline(state.clone()),
     };
     let relay = Router::new().fallback(proxy::handle).with_state(relay);
+    let guard = Arc::new(guard::Guard::new(
+        state.addr.get().copied(),
+        &state.config.server.allowed_hosts,
+    ));
     Router::new()
         .route("/health", get(api::health::health))
         .route("/status", get(api::health::status))
@@ -49,6 +55,9 @@ pub fn app(state: SharedState) -> Router {
         .route("/api/agents", get(api::agents::list))
         .with_state(state)
         .fallback_service(relay)
+        .layer(axum::middleware::from_fn(move |req, next| {
+            guard::enforce(Arc::clone(&guard), req, next)
+        }))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &http::Request<_>| {

@@ -27,6 +27,11 @@ pub struct AppState {
     pub started: Instant,
     /// Where the server listens, as clients reach it (set once bound).
     pub listen: std::sync::OnceLock<Vec<String>>,
+    /// The bound address, for the local-callers check (set once bound).
+    pub addr: std::sync::OnceLock<std::net::SocketAddr>,
+    /// Cancelled when shutdown's grace period is over: each open stream then ends
+    /// with `response.failed` rather than a bare cut.
+    pub last_call: tokio_util::sync::CancellationToken,
     /// `$CODEX_PLUS_HOME/ledger.db`: sessions, tasks, tool calls, hook runs.
     pub ledger: Arc<Ledger>,
     /// Agents, commands and settings per workspace.
@@ -69,6 +74,8 @@ impl AppState {
             stats: Stats::default(),
             started: Instant::now(),
             listen: std::sync::OnceLock::new(),
+            addr: std::sync::OnceLock::new(),
+            last_call: tokio_util::sync::CancellationToken::new(),
             ledger,
             catalogs,
             engine: Engine::new(deps),

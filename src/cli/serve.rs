@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::CliError;
 use crate::config::Config;
-use crate::server::Server;
+use crate::server::{ReadDeadlines, Server};
 use crate::state::AppState;
 
 /// A proxy running in this process.
@@ -61,13 +61,17 @@ async fn launch(
     };
     let listen = config.server.listen;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let server =
+    let mut server =
         Server::bind(listen, config.server.workers(), tls.clone(), grace).map_err(|e| {
             CliError::Bind {
                 addr: listen.to_string(),
                 cause: e.to_string(),
             }
         })?;
+    server.reads = ReadDeadlines {
+        header: config.server.header_read_timeout(),
+        body: config.server.body_progress_timeout(),
+    };
     let addr = server.local_addr();
     let state = AppState::new(config).map_err(|e| CliError::Other(e.to_string()))?;
     let mut urls = vec![format!("http://{addr}")];
@@ -75,6 +79,8 @@ async fn launch(
         urls.push(format!("https://{addr}"));
     }
     let _ = state.listen.set(urls);
+    let _ = state.addr.set(addr);
+    server.last_call = state.last_call.clone();
     tracing::info!(
         %addr,
         tls = tls.is_some(),
@@ -89,6 +95,8 @@ async fn launch(
         server.run(app, shutdown).await;
         sweeper.abort();
         trimmer.abort();
+        // The workers' runtimes are gone, and the Tasks they ran with them.
+        state.ledger.interrupt_open();
         // Every session ends with the proxy.
         let ended = state.sessions.take_all();
         crate::hooks::session_end::fire(&state, ended, "shutdown").await;

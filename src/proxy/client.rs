@@ -32,9 +32,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A request body on its way upstream.
 pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 
-/// How long an idle pooled connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(90);
-
 /// How long the client waits, and for what.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -43,6 +40,9 @@ pub struct Timeouts {
     /// From sending a request to the head of its answer: an upstream that takes a
     /// request and says nothing must not hold the client forever.
     pub answer: Duration,
+    /// How long an unused pooled connection is kept. A burst leaves many; the pool's
+    /// timer closes them without waiting for the next request.
+    pub pool_idle: Duration,
 }
 
 /// Why a request got no answer.
@@ -114,7 +114,7 @@ impl Client {
         let pools = (0..workers.max(1))
             .map(|_| {
                 Pool::builder(TokioExecutor::new())
-                    .pool_idle_timeout(POOL_IDLE)
+                    .pool_idle_timeout(timeouts.pool_idle)
                     .pool_timer(TokioTimer::new())
                     .build(connector.clone())
             })
@@ -331,6 +331,7 @@ mod tests {
         Timeouts {
             connect,
             answer: Duration::from_secs(30),
+            pool_idle: Duration::from_secs(90),
         }
     }
 
@@ -410,6 +411,7 @@ mod tests {
             Timeouts {
                 connect: Duration::from_secs(5),
                 answer: limit,
+                pool_idle: Duration::from_secs(90),
             },
             Matcher::builder().build(),
             rustls::RootCertStore::empty(),

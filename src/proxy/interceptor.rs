@@ -40,6 +40,8 @@ pub enum End {
     Oversized { limit: usize },
     /// The continuation request itself failed (status or transport).
     Refused(String),
+    /// The proxy is stopping and its grace period is over.
+    Shutdown,
 }
 
 /// What the model asked a Task to do.
@@ -698,6 +700,7 @@ impl Interceptor {
                 format!("the upstream sent an event larger than {limit} bytes")
             }
             End::Refused(cause) => format!("the continuation after the Task calls failed: {cause}"),
+            End::Shutdown => "codex-plus is shutting down".to_string(),
         };
         self.fail(&reason, out);
     }

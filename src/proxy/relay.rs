@@ -135,6 +135,9 @@ pub async fn read_limited(
             state.stats.rejected_bodies.inc();
             Err(ProxyError::BodyTooLarge { limit })
         }
+        Err(e) if crate::server::deadline::is_stalled(e.as_ref()) => {
+            Err(ProxyError::BodyStalled(e.to_string()))
+        }
         Err(e) => Err(ProxyError::BodyRead(e.to_string())),
     }
 }

@@ -85,6 +85,8 @@ struct EventRelay {
     /// Quiet time already spent waiting for the current chunk (the idle timeout
     /// counts it too).
     quiet: Duration,
+    /// Resolves when the proxy's shutdown grace is over.
+    last_call: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
     state: SharedState,
     _open: OpenStream,
 }
@@ -109,6 +111,7 @@ pub fn relay_events(
         pack_after: state.config.server.pack_request_after(),
         packing: None,
         quiet: Duration::ZERO,
+        last_call: Box::pin(state.last_call.clone().cancelled_owned()),
         _open: OpenStream::new(&state.stats.open_streams),
         state,
     };
@@ -145,6 +148,10 @@ impl EventRelay {
             .filter(|after| *after < idle && self.packing.is_none() && self.kept_is_parsed());
         let waiting = self.interceptor.is_waiting();
         tokio::select! {
+            () = &mut self.last_call => {
+                self.upstream = None;
+                Some(vec![Input::End(End::Shutdown)])
+            }
             () = tokio::time::sleep(self.keepalive), if waiting => Some(vec![Input::Tick]),
             Some(input) = self.calls.next(), if !self.calls.is_empty() => {
                 tracing::debug!("resolved a call");

@@ -85,6 +85,7 @@ impl Upstreams {
         let timeouts = Timeouts {
             connect: Duration::from_secs(config.connect_timeout_secs),
             answer: config.idle_timeout(),
+            pool_idle: config.pool_idle_timeout(),
         };
         let client = Client::new(timeouts, workers);
         Ok(Upstreams {
@@ -163,6 +164,7 @@ mod tests {
                 chatgpt: "https://c.test/prefix".into(),
                 connect_timeout_secs: 1,
                 idle_timeout_secs: 1,
+                pool_idle_timeout_secs: 1,
             },
             1,
         )

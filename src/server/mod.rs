@@ -1,14 +1,17 @@
 //! The listener: plain HTTP and TLS on one port, told apart by the first byte
 //! (0x16 starts a TLS handshake), HTTP/1.1 and HTTP/2, served by one worker thread
-//! per core; graceful shutdown.
+//! per core; read deadlines; graceful shutdown.
+
+pub mod deadline;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -16,6 +19,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use deadline::ProgressBody;
 
 /// A client that connects and says nothing is dropped after this long.
 const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -23,6 +30,27 @@ const TLS_HANDSHAKE: u8 = 0x16;
 /// What a worker's runtime waits, once its connections are done, for blocking work
 /// (a hook's process, a file read) that requests left behind.
 const BLOCKING_GRACE: Duration = Duration::from_secs(1);
+/// Once the grace period is over and open streams are told to end, how long they
+/// get to write their last event.
+const LAST_WORD: Duration = Duration::from_secs(2);
+
+/// How long a client may take to send a request.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadDeadlines {
+    /// For the request's head (and a TLS handshake).
+    pub header: Duration,
+    /// For each window of the body's progress (see `deadline`).
+    pub body: Duration,
+}
+
+impl Default for ReadDeadlines {
+    fn default() -> Self {
+        ReadDeadlines {
+            header: Duration::from_secs(10),
+            body: Duration::from_secs(10),
+        }
+    }
+}
 
 thread_local! {
     static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -47,6 +75,10 @@ pub struct Server {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How long open connections may take to finish after shutdown starts.
     pub grace: Duration,
+    pub reads: ReadDeadlines,
+    /// Cancelled when the grace period is over: open streams then end with a last
+    /// event of their own instead of being cut.
+    pub last_call: CancellationToken,
 }
 
 impl Server {
@@ -72,6 +104,8 @@ impl Server {
             workers,
             tls,
             grace,
+            reads: ReadDeadlines::default(),
+            last_call: CancellationToken::new(),
         })
     }
 
@@ -94,6 +128,8 @@ impl Server {
                 acceptor: acceptor.clone(),
                 stop: stopped.clone(),
                 grace: self.grace,
+                reads: self.reads,
+                last_call: self.last_call.clone(),
             };
             let (done, finish) = oneshot::channel::<()>();
             let dispatch = dispatch.clone();
@@ -135,6 +171,8 @@ struct Worker {
     /// Closed when the server stops.
     stop: watch::Receiver<()>,
     grace: Duration,
+    reads: ReadDeadlines,
+    last_call: CancellationToken,
 }
 
 impl Worker {
@@ -147,7 +185,14 @@ impl Worker {
             }
         };
         let graceful = GracefulShutdown::new();
-        let builder = Arc::new(Builder::new(TokioExecutor::new()));
+        let mut builder = Builder::new(TokioExecutor::new());
+        // A client that drips its request's head a byte at a time is cut.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.reads.header);
+        builder.http2().timer(TokioTimer::new());
+        let builder = Arc::new(builder);
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -169,13 +214,20 @@ impl Worker {
                 self.app.clone(),
                 builder.clone(),
                 graceful.watcher(),
+                self.reads,
             ));
         }
         drop(listener);
+        let all_closed = graceful.shutdown();
+        tokio::pin!(all_closed);
         tokio::select! {
-            () = graceful.shutdown() => tracing::debug!("a worker's connections all closed"),
+            () = &mut all_closed => tracing::debug!("a worker's connections all closed"),
             () = tokio::time::sleep(self.grace) => {
-                tracing::warn!(grace_secs = self.grace.as_secs(), "grace period over; closing open connections")
+                tracing::warn!(grace_secs = self.grace.as_secs(), "grace period over; ending open streams");
+                self.last_call.cancel();
+                if tokio::time::timeout(LAST_WORD, &mut all_closed).await.is_err() {
+                    tracing::warn!("closing the connections that are still open");
+                }
             }
         }
     }
@@ -188,7 +240,12 @@ async fn serve_connection(
     app: Router,
     builder: Arc<Builder<TokioExecutor>>,
     watcher: hyper_util::server::graceful::Watcher,
+    reads: ReadDeadlines,
 ) {
+    let window = reads.body;
+    let app = app.map_request(move |req: http::Request<hyper::body::Incoming>| {
+        req.map(|body| Body::new(ProgressBody::new(Body::new(body), window)))
+    });
     let service = TowerToHyperService::new(app);
     let mut first = [0u8; 1];
     let is_tls = match tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.peek(&mut first)).await {
@@ -199,7 +256,8 @@ async fn serve_connection(
         // Boxed: a TLS connection's state is kilobytes, and the task of every plain
         // connection would otherwise be sized for it.
         (true, Some(acceptor)) => {
-            match Box::pin(serve_tls(stream, acceptor, service, &builder, watcher)).await {
+            let tls = serve_tls(stream, acceptor, service, &builder, watcher, reads.header);
+            match Box::pin(tls).await {
                 Ok(result) => result,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -221,15 +279,29 @@ async fn serve_connection(
     }
 }
 
-/// A TLS connection: the handshake (its error, if it fails), then HTTP over it.
-async fn serve_tls(
+/// A TLS connection: the handshake (its error, if it fails or takes longer than
+/// `handshake`), then HTTP over it.
+async fn serve_tls<S>(
     stream: TcpStream,
     acceptor: TlsAcceptor,
-    service: TowerToHyperService<Router>,
+    service: TowerToHyperService<S>,
     builder: &Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
-) -> std::io::Result<Result<(), Box<dyn std::error::Error + Send + Sync>>> {
-    let tls = acceptor.accept(stream).await?;
+    handshake: Duration,
+) -> std::io::Result<Result<(), Box<dyn std::error::Error + Send + Sync>>>
+where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = axum::response::Response>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let tls = tokio::time::timeout(handshake, acceptor.accept(stream))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake took too long")
+        })??;
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
     Ok(watcher.watch(conn.into_owned()).await)
 }
@@ -276,6 +348,7 @@ mod tests {
             Router::new(),
             Arc::new(Builder::new(TokioExecutor::new())),
             graceful.watcher(),
+            ReadDeadlines::default(),
         );
         let size = std::mem::size_of_val(&task);
         assert!(size <= 3072, "a connection task is {size} bytes");
