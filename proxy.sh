@@ -243,7 +243,7 @@ pretty_json() {
 # --- commands -----------------------------------------------------------------
 
 cmd_enable() {
-    mkdir -p "$STATE_DIR"
+    mkdir -p "$STATE_DIR" && chmod 700 "$STATE_DIR"
     ensure_binary
     local listen dial pid
     listen=$(listen_addr)

@@ -54,11 +54,17 @@ impl Ledger {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_owned();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            private_dir(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_owned(),
                 source,
             })?;
         }
+        // Prompts, outputs and transcripts are the user's: 0600 before SQLite opens
+        // it, so its WAL and shared-memory files are created with the same mode.
+        private_file(&path).map_err(|source| StoreError::CreateDir {
+            path: path.clone(),
+            source,
+        })?;
         let open_err = |source| StoreError::Open {
             path: path.clone(),
             source,
@@ -152,6 +158,14 @@ impl Ledger {
     /// Records one call to a model provider.
     pub fn model_attempt(&self, attempt: &ModelAttemptRecord) {
         self.send(Write::ModelAttempt(attempt.clone()));
+    }
+
+    /// The proxy is stopping: queued and running tasks end as `interrupted` with an
+    /// `ended_at`, after every write queued before this one.
+    pub fn interrupt_open(&self) {
+        self.send(Write::InterruptOpen {
+            at: Timestamp::now(),
+        });
     }
 
     /// Records one hook command run.
@@ -288,35 +302,81 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn recover_interrupted(conn: &Connection) -> rusqlite::Result<u64> {
-    let changed = conn.execute(
-        "UPDATE tasks SET status = ?1,
-            error = COALESCE(error, 'codex-plus stopped while the task was ' || status)
-         WHERE status IN (?2, ?3)",
-        params![
-            TaskStatus::Interrupted,
-            TaskStatus::Queued,
-            TaskStatus::Running
-        ],
-    )?;
+    let changed = interrupt_open(conn, Timestamp::now(), "codex-plus stopped")?;
     if changed > 0 {
         tracing::warn!(
             tasks = changed,
             "marked tasks left open by a previous run as interrupted"
         );
     }
+    Ok(changed)
+}
+
+/// Ends every queued or running task as `interrupted` at `at`, saying what it was
+/// doing. Returns how many.
+pub(super) fn interrupt_open(conn: &Connection, at: Timestamp, why: &str) -> rusqlite::Result<u64> {
+    let changed = conn.execute(
+        "UPDATE tasks SET status = ?1,
+            error = COALESCE(error, ?4 || ' while the task was ' || status),
+            ended_at = COALESCE(ended_at, ?5),
+            duration_ms = COALESCE(duration_ms, MAX(0, ?5 - COALESCE(started_at, created_at)))
+         WHERE status IN (?2, ?3)",
+        params![
+            TaskStatus::Interrupted,
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            why,
+            at,
+        ],
+    )?;
     Ok(changed as u64)
+}
+
+/// Creates `dir` (and its parents) and makes it private (0700): the state directory
+/// holds the ledger, the CA key and logs.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Creates `path` if missing, and makes it readable by its owner only (0600); a file
+/// an older version left 0644 is mended. SQLite's side files (`-wal`, `-shm`) that
+/// already exist are mended too.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    File::options()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    for side in ["-wal", "-shm", ".lock"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(side);
+        match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Takes an exclusive advisory lock beside the database. Returns whether this process owns
 /// the ledger, and the lock to hold while it does. The kernel drops the lock when its holder
 /// dies, so a crash never leaves it stale.
 fn claim_owner(db: &Path) -> (bool, Option<File>) {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
     let file = match File::options()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&name)
     {
         Ok(file) => file,

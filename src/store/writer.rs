@@ -47,6 +47,10 @@ pub(super) enum Write {
         requests: u64,
     },
     LinkHistory(HistoryLink),
+    /// The proxy is stopping: every queued or running task ends `interrupted` now.
+    InterruptOpen {
+        at: Timestamp,
+    },
 }
 
 /// Who is waiting for a flush, and how.
@@ -237,6 +241,7 @@ impl Write {
             Self::HookRun(_) => "hook_run",
             Self::TouchSession { .. } => "touch_session",
             Self::LinkHistory(_) => "link_history",
+            Self::InterruptOpen { .. } => "interrupt_open",
         }
     }
 }
@@ -313,6 +318,15 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
                 ])?;
             if changed == 0 {
                 tracing::warn!(task_id = %id, "ledger: a task finished that was never recorded");
+            }
+        }
+        Write::InterruptOpen { at } => {
+            let changed = super::ledger::interrupt_open(conn, *at, "codex-plus was shut down")?;
+            if changed > 0 {
+                tracing::warn!(
+                    tasks = changed,
+                    "shutting down: running tasks marked interrupted"
+                );
             }
         }
         Write::ToolCall(c) => {
