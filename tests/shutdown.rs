@@ -93,19 +93,26 @@ async fn sigterm_ends_open_streams_with_response_failed_and_marks_tasks_interrup
     assert_eq!(resp.status(), 200);
     let mut stream = resp.bytes_stream();
     let mut text = String::new();
-    // Wait until the Task runs (its progress line is out, its model call is in).
-    while !(text.contains("Task(hang-agent)")
-        && mock
-            .responses_requests()
-            .iter()
-            .any(|r| r.text().contains(AGENT_PROMPT)))
-    {
+    // Wait until the Task runs: its progress line is out, and its model call is in.
+    while !text.contains("Task(hang-agent)") {
         let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
             .await
             .expect("the turn went quiet before its Task started")
             .expect("the stream ended early")
             .unwrap();
         text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let waiting = Instant::now();
+    while !mock
+        .responses_requests()
+        .iter()
+        .any(|r| r.text().contains(AGENT_PROMPT))
+    {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "the subagent never called its model"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     let sigterm = Instant::now();

@@ -146,7 +146,10 @@ mod tests {
         let c = config_with("");
         let err = get(&c, "server.lisen").unwrap_err().to_string();
         assert!(err.contains("`server.lisen`"), "{err}");
-        assert!(err.contains("`server` has body_limit_mb, listen,"), "{err}");
+        assert!(
+            err.contains("`server` has allowed_hosts, body_limit_mb, body_progress_timeout_secs,"),
+            "{err}"
+        );
 
         let err = get(&c, "sever").unwrap_err().to_string();
         assert!(err.contains("`sever`"), "{err}");

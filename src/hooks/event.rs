@@ -12,6 +12,8 @@ pub enum HookEvent {
     PreToolUse,
     /// After a tool call ran; may send the model a reason.
     PostToolUse,
+    /// After a tool call failed.
+    PostToolUseFailure,
     /// Before a user prompt is sent; may refuse it or add context.
     UserPromptSubmit,
     /// When the main agent is about to stop; may make it continue.
@@ -28,13 +30,16 @@ pub enum HookEvent {
     Notification,
     /// Before the conversation is compacted.
     PreCompact,
+    /// After the conversation was compacted.
+    PostCompact,
 }
 
 impl HookEvent {
     /// Every event, in declaration order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::PreToolUse,
         Self::PostToolUse,
+        Self::PostToolUseFailure,
         Self::UserPromptSubmit,
         Self::Stop,
         Self::SubagentStart,
@@ -43,6 +48,7 @@ impl HookEvent {
         Self::SessionEnd,
         Self::Notification,
         Self::PreCompact,
+        Self::PostCompact,
     ];
 
     /// The name used in settings files and in `hook_event_name`.
@@ -50,6 +56,7 @@ impl HookEvent {
         match self {
             Self::PreToolUse => "PreToolUse",
             Self::PostToolUse => "PostToolUse",
+            Self::PostToolUseFailure => "PostToolUseFailure",
             Self::UserPromptSubmit => "UserPromptSubmit",
             Self::Stop => "Stop",
             Self::SubagentStart => "SubagentStart",
@@ -58,6 +65,7 @@ impl HookEvent {
             Self::SessionEnd => "SessionEnd",
             Self::Notification => "Notification",
             Self::PreCompact => "PreCompact",
+            Self::PostCompact => "PostCompact",
         }
     }
 
@@ -84,6 +92,7 @@ impl HookEvent {
             self,
             Self::PreToolUse
                 | Self::PostToolUse
+                | Self::PostToolUseFailure
                 | Self::UserPromptSubmit
                 | Self::SessionStart
                 | Self::SubagentStart
@@ -143,7 +152,11 @@ mod tests {
             assert_eq!(HookEvent::parse(event.as_str()), Some(event));
         }
         assert_eq!(HookEvent::parse("pretooluse"), None);
-        assert_eq!(HookEvent::parse("PostToolUseFailure"), None);
+        assert_eq!(
+            HookEvent::parse("PostToolUseFailure"),
+            Some(HookEvent::PostToolUseFailure)
+        );
+        assert_eq!(HookEvent::parse("WorktreeCreate"), None);
     }
 
     #[test]

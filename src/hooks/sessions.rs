@@ -74,8 +74,29 @@ impl Sessions {
 
     /// Keeps `text` as a developer message at input index `at` for the rest of the session.
     pub fn add_context(&self, session_id: &str, at: usize, event: &str, text: &str) {
+        self.add_item(session_id, at, context_item(event, text));
+    }
+
+    /// Keeps `item` at input index `at` for the rest of the session.
+    pub fn add_item(&self, session_id: &str, at: usize, item: RawJson) {
         if let Some(s) = self.lock().get_mut(session_id) {
-            s.injections.push((at, context_item(event, text)));
+            s.injections.push((at, item));
+        }
+    }
+
+    /// The session's added items with their positions, in the order they were added
+    /// (what the ledger keeps, so a restarted proxy puts them back in place).
+    pub fn injections(&self, session_id: &str) -> Vec<(usize, RawJson)> {
+        self.lock()
+            .get(session_id)
+            .map(|s| s.injections.clone())
+            .unwrap_or_default()
+    }
+
+    /// Gives a session the added items an earlier run of the proxy kept for it.
+    pub fn load(&self, session_id: &str, injections: Vec<(usize, RawJson)>) {
+        if let Some(s) = self.lock().get_mut(session_id) {
+            s.injections = injections;
         }
     }
 

@@ -28,6 +28,10 @@ impl History {
 }
 
 impl Step for History {
+    fn concern(&self) -> crate::proxy::kind::Concern {
+        crate::proxy::kind::Concern::History
+    }
+
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
         let marked: Vec<(usize, String)> = turn
             .request()

@@ -1,5 +1,6 @@
 //! The hooks that fire on a request: SessionStart (the first request of a session),
-//! UserPromptSubmit (once per new turn), PostToolUse (when tool results come back).
+//! UserPromptSubmit (once per new turn), PostToolUse (when tool results come back),
+//! PreCompact (before a compaction).
 //! Context they add is kept for the session and put back into every later request
 //! at the same place (Codex's own history does not have it). The stream-side hooks
 //! (PreToolUse, Stop) fire in the interceptor; subagent hooks in the engine.
@@ -15,6 +16,7 @@ use crate::hooks::service::Hooks;
 use crate::hooks::sessions::{context_item, Sessions};
 use crate::hooks::HookEvent;
 use crate::proxy::answer;
+use crate::proxy::kind::Concern;
 use crate::proxy::turn::Turn;
 use crate::store::Ledger;
 use crate::wire::request::RawJson;
@@ -36,13 +38,26 @@ impl PromptHooks {
 }
 
 impl Step for PromptHooks {
+    fn concern(&self) -> Concern {
+        Concern::RestoreContext
+    }
+
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
         let (Some(env), Some(session)) = (turn.env.clone(), turn.session_id().map(str::to_string))
         else {
             return Ok(turn);
         };
         let cwd = &env.cwd;
-        let new_session = self.sessions.touch(&session, cwd);
+        let mut new_session = false;
+        if self.sessions.touch(&session, cwd) {
+            // New to this process: a restarted proxy finds what it added in the ledger,
+            // and a session it already knew gets no second SessionStart.
+            let (known, kept) = self.recall(&session).await;
+            if !kept.is_empty() {
+                self.sessions.load(&session, kept);
+            }
+            new_session = !known;
+        }
         self.ledger.touch_session(&session, Some(cwd));
         if self.sessions.has_context(&session) {
             let mut input = turn.request().input.clone();
@@ -50,7 +65,7 @@ impl Step for PromptHooks {
             turn.request_mut().input = input;
         }
 
-        if new_session {
+        if new_session && turn.applies(Concern::SessionStart) {
             let source = match turn.meta.history_initialization.as_deref() {
                 None | Some("new") => "startup",
                 Some(_) => "resume",
@@ -116,7 +131,7 @@ impl Step for PromptHooks {
                     );
                 }
             }
-        } else {
+        } else if turn.applies(Concern::PostToolUse) {
             self.post_tool_use(&mut turn, &session, cwd).await;
         }
         Ok(turn)
@@ -125,9 +140,39 @@ impl Step for PromptHooks {
 
 impl PromptHooks {
     fn add_context(&self, turn: &mut Turn, session: &str, at: usize, event: &str, text: &str) {
-        self.sessions.add_context(session, at, event, text);
-        let input = &mut turn.request_mut().input;
-        input.insert(at.min(input.len()), context_item(event, text));
+        keep_item(
+            &self.sessions,
+            &self.ledger,
+            turn,
+            session,
+            at,
+            context_item(event, text),
+        );
+    }
+
+    /// Whether the ledger knows the session, and the context kept for it.
+    async fn recall(&self, session: &str) -> (bool, Vec<(usize, RawJson)>) {
+        let ledger = self.ledger.clone();
+        let id = session.to_string();
+        let read = tokio::task::spawn_blocking(move || {
+            let known = ledger.session(&id).ok().flatten().is_some();
+            let kept = ledger.session_context(&id).unwrap_or_else(|e| {
+                tracing::warn!(session = %id, "cannot read the session's context from the ledger: {e}");
+                Vec::new()
+            });
+            (known, kept)
+        })
+        .await
+        .unwrap_or_default();
+        let (known, kept) = read;
+        let kept = kept
+            .into_iter()
+            .filter_map(|(at, json)| {
+                let value = serde_json::from_str::<serde_json::Value>(&json).ok()?;
+                Some((at, RawJson::from_value(&value)))
+            })
+            .collect();
+        (known, kept)
     }
 
     /// PostToolUse for the tool results at the end of the history (what Codex just
@@ -178,15 +223,79 @@ impl PromptHooks {
                 notes.push((i + 1, note));
             }
         }
-        // From the back, so earlier positions stay valid; recorded front to back.
-        for (at, note) in notes.iter().rev() {
-            let input = &mut turn.request_mut().input;
-            input.insert(*at, context_item("PostToolUse", note));
-        }
+        // Front to back, each position counted with the earlier notes in place.
         for (shift, (at, note)) in notes.into_iter().enumerate() {
-            self.sessions
-                .add_context(session, at + shift, "PostToolUse", &note);
+            self.add_context(turn, session, at + shift, "PostToolUse", &note);
         }
+    }
+}
+
+/// Inserts `item` at `at` in this request, and keeps it there in every later request
+/// of the session: in memory, and in the ledger for a restarted proxy. What the
+/// proxy adds then stays where it was, and the prompt-cache prefix with it.
+pub fn keep_item(
+    sessions: &Sessions,
+    ledger: &Ledger,
+    turn: &mut Turn,
+    session: &str,
+    at: usize,
+    item: RawJson,
+) {
+    let input = &mut turn.request_mut().input;
+    let at = at.min(input.len());
+    input.insert(at, item.clone());
+    sessions.add_item(session, at, item);
+    let kept = sessions
+        .injections(session)
+        .into_iter()
+        .map(|(at, item)| (at, item.as_str().to_string()))
+        .collect();
+    ledger.set_session_context(session, kept);
+}
+
+/// PreCompact before Codex's compaction request goes upstream (PostCompact follows
+/// its answer, in `proxy::responses`).
+pub struct CompactHooks {
+    hooks: Arc<Hooks>,
+}
+
+impl CompactHooks {
+    pub fn new(hooks: Arc<Hooks>) -> CompactHooks {
+        CompactHooks { hooks }
+    }
+}
+
+/// `auto` or `manual`, as Claude Code says it; Codex's metadata carries the trigger.
+pub fn compaction_trigger(turn: &Turn) -> &'static str {
+    match turn.meta.compaction_trigger() {
+        Some(t) if t.eq_ignore_ascii_case("manual") => "manual",
+        _ => "auto",
+    }
+}
+
+impl Step for CompactHooks {
+    fn concern(&self) -> Concern {
+        Concern::CompactHooks
+    }
+
+    async fn apply(&self, turn: Turn) -> Result<Turn, Response> {
+        let (Some(env), Some(session)) = (turn.env.clone(), turn.session_id()) else {
+            return Ok(turn);
+        };
+        let trigger = compaction_trigger(&turn);
+        if self.hooks.has(&env.cwd, HookEvent::PreCompact, &[trigger]) {
+            let input = self
+                .hooks
+                .input(HookEvent::PreCompact, session, &env.cwd)
+                .with("trigger", trigger)
+                .with("custom_instructions", "");
+            // Claude Code's PreCompact cannot stop a compaction; its output is shown
+            // to the user, who is not in this loop.
+            self.hooks
+                .fire(&env.cwd, HookEvent::PreCompact, input, &[trigger])
+                .await;
+        }
+        Ok(turn)
     }
 }
 

@@ -1,8 +1,11 @@
-//! One tower Layer per concern on a `/responses` turn, in the order DESIGN.md gives.
+//! One tower Layer per concern on a `/responses` turn, in the order of
+//! docs/architecture.md.
 //!
 //! Each concern is a `Step`: it takes the turn, adapts it, and passes it on (or
 //! answers the client itself). `StepLayer` turns any step into a tower Layer, so
-//! every file here is only its concern.
+//! every file here is only its concern. A step runs only for the kinds of request
+//! its concern applies to (`proxy::kind`): Codex's internal requests pass through
+//! every layer untouched.
 
 pub mod allowed_tools;
 pub mod git_status;
@@ -24,19 +27,22 @@ use axum::response::Response;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
+use crate::proxy::kind::Concern;
 use crate::proxy::responses::{Dispatch, Pipeline};
 use crate::proxy::turn::Turn;
 use crate::state::SharedState;
 
 /// One concern applied to a turn on its way upstream.
 pub trait Step: Send + Sync + 'static {
+    /// What this step is, in the table of which concern applies to which request.
+    fn concern(&self) -> Concern;
     /// The adapted turn, or `Err(response)` to answer the client without going upstream.
     fn apply(&self, turn: Turn) -> impl Future<Output = Result<Turn, Response>> + Send;
 }
 
-/// The stack around dispatch. Request order follows DESIGN.md: history first (the
-/// model must see what really happened), the Task tool last (it lists the agents
-/// of the workspace the earlier steps settled on).
+/// The stack around dispatch. History first (the model must see what really
+/// happened), the Task tool last (it lists the agents of the workspace the earlier
+/// steps settled on).
 pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
     let catalogs = state.catalogs.clone();
     let config = &state.config;
@@ -48,14 +54,17 @@ pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
                 state.sessions.clone(),
                 state.ledger.clone(),
             )))
+            .layer(StepLayer::new(hooks::CompactHooks::new(
+                state.hooks.clone(),
+            )))
             .layer(StepLayer::new(slash::Slash::new(
                 catalogs.clone(),
                 &config.commands,
             )))
-            .layer(StepLayer::new(status_line::StatusLine::new(
-                catalogs.clone(),
-                &config.status_line,
-            )))
+            .layer(StepLayer::new(
+                status_line::StatusLine::new(catalogs.clone(), &config.status_line)
+                    .keeping(state.sessions.clone(), state.ledger.clone()),
+            ))
             .layer(StepLayer::new(task_tool::TaskTool::new(
                 catalogs,
                 config.tasks.enabled,
@@ -124,6 +133,9 @@ where
     fn call(&mut self, turn: Turn) -> Self::Future {
         let layered = self.0.clone();
         Box::pin(async move {
+            if !turn.applies(layered.step.concern()) {
+                return layered.inner.clone().oneshot(turn).await;
+            }
             match layered.step.apply(turn).await {
                 Ok(turn) => layered.inner.clone().oneshot(turn).await,
                 Err(answer) => Ok(answer),

@@ -46,6 +46,10 @@ impl Slash {
 }
 
 impl Step for Slash {
+    fn concern(&self) -> crate::proxy::kind::Concern {
+        crate::proxy::kind::Concern::Slash
+    }
+
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
         if !self.enabled {
             return Ok(turn);
@@ -61,7 +65,12 @@ impl Step for Slash {
                 let mut input = turn.request().input.clone();
                 restored = restore(&mut input, &expansions);
                 if !restored.is_empty() {
+                    let prompt = turn.new_turn_prompt();
                     turn.request_mut().input = input;
+                    // A retried turn: its prompt is the expansion again.
+                    if let Some(prompt) = prompt.filter(|p| restored.contains(p)) {
+                        turn.mark_prompt(prompt);
+                    }
                 }
             }
         }
@@ -107,7 +116,7 @@ impl Slash {
         };
         let original = turn.request().input[inv.item].clone();
         if let Some(expanded) = with_first_text(&original, &text) {
-            turn.request_mut().input[inv.item] = expanded.clone();
+            turn.replace_input(inv.item, expanded.clone());
             if let Some(session) = session {
                 self.memory
                     .remember(session, Expansion { original, expanded });

@@ -1,5 +1,5 @@
 //! Claude Code's status line, for the model: each new turn gets one small developer
-//! message at the very end of its input,
+//! message at the end of its input,
 //!
 //! ```text
 //! <status_line>
@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Appended, never inserted: the history before it is byte-identical to what Codex
-//! sent, so prompt caching keeps everything up to the new prompt. Codex never sees the
-//! message, so it does not pile up in later turns.
+//! sent. Codex never sees the message, so the proxy keeps it (in the session's
+//! memory and the ledger) and puts it back at the same place in the turn's tool
+//! follow-ups and in every later turn: the prompt-cache prefix never moves, and the
+//! model sees the same history each time. Each turn adds one short line.
 //!
 //! The line is the stdout of the `statusLine` command from the merged settings, run
 //! with Claude Code's JSON on stdin, or, without one (or when it fails), the built-in
@@ -25,11 +27,14 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::git_status::{builtin_line, GitStatusCache};
+use super::hooks::keep_item;
 use super::Step;
 use crate::claude::{ClaudeCatalogs, StatusLineSetting};
 use crate::config::StatusLineConfig;
 use crate::hooks::runner::{run_command, Exit, OutputLimits, RunError};
+use crate::hooks::sessions::Sessions;
 use crate::proxy::turn::Turn;
+use crate::store::Ledger;
 use crate::wire::environment::Environment;
 use crate::wire::request::{RawJson, ResponsesRequest};
 
@@ -40,6 +45,9 @@ const MAX_LINE_CHARS: usize = 400;
 
 pub struct StatusLine {
     catalogs: Arc<ClaudeCatalogs>,
+    /// Where lines are kept for later requests; without it, each goes to its own
+    /// request only.
+    memory: Option<(Arc<Sessions>, Arc<Ledger>)>,
     enabled: bool,
     command_timeout: Duration,
     git: GitStatusCache,
@@ -51,6 +59,7 @@ impl StatusLine {
     pub fn new(catalogs: Arc<ClaudeCatalogs>, config: &StatusLineConfig) -> StatusLine {
         StatusLine {
             catalogs,
+            memory: None,
             enabled: config.enabled,
             command_timeout: config.command_timeout(),
             git: GitStatusCache::new(config.refresh(), config.first_wait()),
@@ -59,7 +68,19 @@ impl StatusLine {
     }
 }
 
+impl StatusLine {
+    /// Keeps each line for the session's later requests (see the module doc).
+    pub fn keeping(mut self, sessions: Arc<Sessions>, ledger: Arc<Ledger>) -> StatusLine {
+        self.memory = Some((sessions, ledger));
+        self
+    }
+}
+
 impl Step for StatusLine {
+    fn concern(&self) -> crate::proxy::kind::Concern {
+        crate::proxy::kind::Concern::StatusLine
+    }
+
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
         if !self.enabled || turn.new_turn_prompt().is_none() {
             return Ok(turn);
@@ -85,7 +106,21 @@ impl Step for StatusLine {
             None => self.builtin(&env.cwd).await,
         };
         if let Some(line) = line.filter(|l| !l.is_empty()) {
-            append_status(turn.request_mut(), &line);
+            let session = turn.session_id().map(str::to_string);
+            match (&self.memory, session) {
+                (Some((sessions, ledger)), Some(session)) => {
+                    let at = turn.request().input.len();
+                    keep_item(
+                        sessions,
+                        ledger,
+                        &mut turn,
+                        &session,
+                        at,
+                        status_item(&line),
+                    );
+                }
+                _ => append_status(turn.request_mut(), &line),
+            }
         }
         Ok(turn)
     }

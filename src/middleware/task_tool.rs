@@ -52,6 +52,10 @@ impl TaskTool {
 }
 
 impl Step for TaskTool {
+    fn concern(&self) -> crate::proxy::kind::Concern {
+        crate::proxy::kind::Concern::TaskTool
+    }
+
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
         if !self.enabled {
             return Ok(turn);

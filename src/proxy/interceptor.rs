@@ -61,6 +61,8 @@ pub struct TaskArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskCall {
     pub call_id: String,
+    /// The name the model called it by (`Task` or `Agent`), for hooks.
+    pub name: String,
     pub args: TaskArgs,
 }
 
@@ -516,6 +518,7 @@ impl Interceptor {
             Ok(args) => {
                 out.push(Output::Start(TaskCall {
                     call_id: call_id.clone(),
+                    name: item["name"].as_str().unwrap_or("Task").to_string(),
                     args: args.clone(),
                 }));
                 self.r.calls.push(Call {

@@ -8,6 +8,7 @@ pub mod interceptor;
 #[cfg(test)]
 mod interceptor_tests;
 pub mod kept_request;
+pub mod kind;
 pub mod relay;
 pub mod resolver;
 pub mod responses;

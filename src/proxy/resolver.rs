@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskCall};
+use super::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskArgs, TaskCall};
 use super::stream::Resolver;
 use crate::engine::progress::finished_summary;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
@@ -32,25 +32,67 @@ pub struct TurnResolver {
 
 impl TurnResolver {
     /// The same Task in the same turn is the same call: a retry reuses its result.
-    fn call_key(&self, call: &TaskCall) -> String {
-        let mut h = Sha256::new();
-        for part in [
-            self.session_id.as_deref().unwrap_or(""),
-            &self.turn_key,
-            call.args.subagent_type.as_deref().unwrap_or(""),
-            &call.args.description,
-            &call.args.prompt,
-            call.args.model.as_deref().unwrap_or(""),
-        ] {
-            h.update(part.as_bytes());
-            h.update([0]);
+    fn key_of(&self) -> impl Fn(&TaskCall) -> String + Send + 'static {
+        let session = self.session_id.clone().unwrap_or_default();
+        let turn = self.turn_key.clone();
+        move |call: &TaskCall| {
+            let mut h = Sha256::new();
+            for part in [
+                session.as_str(),
+                &turn,
+                call.args.subagent_type.as_deref().unwrap_or(""),
+                &call.args.description,
+                &call.args.prompt,
+                call.args.model.as_deref().unwrap_or(""),
+            ] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+            format!("{:x}", h.finalize())
         }
-        format!("{:x}", h.finalize())
     }
 
     fn session(&self) -> &str {
         self.session_id.as_deref().unwrap_or("")
     }
+}
+
+/// The names a Task call's hooks match: as called, and under both of the tool's
+/// names (Claude Code's matchers say `Task` or `Agent` for the same tool).
+fn task_hook_names(called: &str) -> Vec<&str> {
+    let mut names = vec![called];
+    for name in super::interceptor::TASK_NAMES {
+        if name != called {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// A Task call's input as the model gave it.
+fn args_json(args: &TaskArgs) -> Value {
+    let mut v = serde_json::json!({
+        "description": args.description,
+        "prompt": args.prompt,
+    });
+    if let Some(t) = &args.subagent_type {
+        v["subagent_type"] = t.clone().into();
+    }
+    if let Some(m) = &args.model {
+        v["model"] = m.clone().into();
+    }
+    v
+}
+
+/// `updated` over `args`: a hook's `updatedInput` may give only the fields it changes.
+fn merged(args: &TaskArgs, updated: &Value) -> Value {
+    let mut v = args_json(args);
+    if let (Some(base), Some(over)) = (v.as_object_mut(), updated.as_object()) {
+        for (k, val) in over {
+            base.insert(k.clone(), val.clone());
+        }
+    }
+    v
 }
 
 /// How a finished Task reads to the model and to the user.
@@ -64,26 +106,91 @@ pub fn outcome(result: &TaskResult) -> Outcome {
 
 impl Resolver for TurnResolver {
     fn start(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
-        let call_key = self.call_key(&call);
-        let mut req = TaskRequest::new(
-            call.args.subagent_type.clone(),
-            call.args.prompt.clone(),
-            call.args.description.clone(),
-            self.workspace.clone(),
-        );
-        req.model = call.args.model.clone();
+        let hooks = self.hooks.clone();
+        let engine = self.engine.clone();
+        let cwd = self.workspace.cwd.clone();
+        let session = self.session().to_string();
+        let mut req = TaskRequest::new(None, String::new(), String::new(), self.workspace.clone());
         req.inherit = Some(self.inherit.target());
         req.session_id = self.session_id.clone();
         req.call_id = Some(call.call_id.clone());
-        req.call_key = Some(call_key);
-        // The engine runs it detached: dropping this future leaves it running.
-        let agent = call.args.subagent_type.clone().unwrap_or_default();
-        let handle = self.engine.spawn(req);
+        let key_of = self.key_of();
         Box::pin(async move {
-            let result = handle.result().await;
-            let outcome = outcome(&result);
+            let mut call = call;
+            let called = call.name.clone();
+            let names = task_hook_names(&called);
+            // PreToolUse, as for any tool: a deny is the model's result, an edit is the call.
+            if hooks.has(&cwd, HookEvent::PreToolUse, &names) {
+                let input = hooks
+                    .input(HookEvent::PreToolUse, &session, &cwd)
+                    .with("tool_name", call.name.clone())
+                    .with("tool_input", args_json(&call.args))
+                    .with("tool_use_id", call.call_id.clone());
+                let decision = hooks.fire(&cwd, HookEvent::PreToolUse, input, &names).await;
+                let denied =
+                    decision.is_blocked() || decision.permission == Some(PermissionDecision::Deny);
+                if denied {
+                    let reason = decision
+                        .permission_reason
+                        .or(decision.block)
+                        .or(decision.stop)
+                        .filter(|r| !r.trim().is_empty())
+                        .unwrap_or_else(|| "a PreToolUse hook denied this call".to_string());
+                    tracing::warn!(call_id = %call.call_id, %reason, "a PreToolUse hook denied a Task call");
+                    return Outcome {
+                        ok: false,
+                        output: format!("{} was denied by a PreToolUse hook: {reason}", call.name),
+                        summary: format!("Denied: {reason}"),
+                    };
+                }
+                if let Some(updated) = decision.updated_input.as_ref() {
+                    match serde_json::from_value::<TaskArgs>(merged(&call.args, updated)) {
+                        Ok(args) => call.args = args,
+                        Err(e) => tracing::warn!("a PreToolUse hook's updatedInput for a Task is not a Task input; ignored: {e}"),
+                    }
+                }
+            }
+            req.subagent_type = call.args.subagent_type.clone();
+            req.prompt = call.args.prompt.clone();
+            req.description = call.args.description.clone();
+            req.model = call.args.model.clone();
+            req.call_key = Some(key_of(&call));
+            // The engine runs it detached: dropping this future leaves it running.
+            let result = engine.spawn(req).result().await;
+            let mut outcome = outcome(&result);
             if !outcome.ok {
-                tracing::warn!(call_id = %call.call_id, %agent, summary = %outcome.summary, "a Task failed; the model gets an error result");
+                tracing::warn!(call_id = %call.call_id, agent = %call.args.subagent_type.as_deref().unwrap_or(""), summary = %outcome.summary, "a Task failed; the model gets an error result");
+            }
+            // PostToolUse for a call that ran to its end, PostToolUseFailure otherwise.
+            let event = if outcome.ok {
+                HookEvent::PostToolUse
+            } else {
+                HookEvent::PostToolUseFailure
+            };
+            if hooks.has(&cwd, event, &names) {
+                let mut input = hooks
+                    .input(event, &session, &cwd)
+                    .with("tool_name", call.name.clone())
+                    .with("tool_input", args_json(&call.args))
+                    .with("tool_use_id", call.call_id.clone());
+                input = if outcome.ok {
+                    input.with(
+                        "tool_response",
+                        serde_json::json!({"content": [{"type": "text", "text": outcome.output}]}),
+                    )
+                } else {
+                    input.with("error", outcome.summary.clone())
+                };
+                let decision = hooks.fire(&cwd, event, input, &names).await;
+                let notes: Vec<String> = [decision.block, decision.additional_context]
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| !t.trim().is_empty())
+                    .collect();
+                if !notes.is_empty() {
+                    outcome.output =
+                        format!("{}\n\n{} hook: {}", outcome.output, event, notes.join("\n"));
+                }
             }
             outcome
         })

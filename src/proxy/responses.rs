@@ -9,6 +9,8 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
 use http::{header, Uri};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
@@ -19,6 +21,7 @@ use super::client::UpstreamBody;
 use super::headers;
 use super::interceptor::{Interceptor, Settings};
 use super::kept_request::KeptRequest;
+use super::kind::Concern;
 use super::relay::{read_limited, respond};
 use super::resolver::{body_key, Inherit, TurnResolver};
 use super::stream::{relay_events, Continuation};
@@ -117,6 +120,7 @@ impl Service<Turn> for Dispatch {
             };
             let (body, original) = turn.body_chunks();
             let streaming = turn.request().stream == Some(true);
+            let post_compact = post_compact(&state, &turn);
             // The client's headers are not read again: moved, not copied.
             let headers = upstream_headers(std::mem::take(&mut turn.parts.headers), original);
             let plan = plan(&state, &turn, &url, &headers);
@@ -128,7 +132,11 @@ impl Service<Turn> for Dispatch {
                 (interceptor, continuation)
             });
             let request = upstream_request(&parts.method, url, body, headers);
-            Ok(send(&state, backend, request, streaming, plan).await)
+            let response = send(&state, backend, request, streaming, plan).await;
+            Ok(match post_compact {
+                Some(fire) => after_body(response, fire),
+                None => response,
+            })
         })
     }
 }
@@ -151,13 +159,13 @@ fn plan(
         max_stop_continuations: state.config.hooks.max_stop_continuations,
         ..Settings::default()
     };
-    if state.hooks.has(cwd, HookEvent::PreToolUse, &[]) {
+    if turn.applies(Concern::PreToolUse) && state.hooks.has(cwd, HookEvent::PreToolUse, &[]) {
         let runner = state.hooks.runner(cwd);
         settings.hold = Some(Arc::new(move |name: &str| {
             runner.has_hooks(HookEvent::PreToolUse, &[claude_name(name), name])
         }));
     }
-    settings.stop_check = state.hooks.has(cwd, HookEvent::Stop, &[]);
+    settings.stop_check = turn.applies(Concern::Stop) && state.hooks.has(cwd, HookEvent::Stop, &[]);
     if !settings.intercept_tasks && settings.hold.is_none() && !settings.stop_check {
         return None;
     }
@@ -200,6 +208,48 @@ fn plan(
         headers,
     };
     Some((Interceptor::new(settings), continuation))
+}
+
+/// PostCompact, for a compaction whose workspace has such hooks: fired once the
+/// answer has been relayed whole.
+fn post_compact(state: &SharedState, turn: &Turn) -> Option<BoxFuture<'static, ()>> {
+    if !turn.applies(Concern::CompactHooks) {
+        return None;
+    }
+    let env = turn.env.clone()?;
+    let session = turn.session_id()?.to_string();
+    let trigger = crate::middleware::hooks::compaction_trigger(turn);
+    if !state
+        .hooks
+        .has(&env.cwd, HookEvent::PostCompact, &[trigger])
+    {
+        return None;
+    }
+    let hooks = state.hooks.clone();
+    Some(Box::pin(async move {
+        let input = hooks
+            .input(HookEvent::PostCompact, &session, &env.cwd)
+            .with("trigger", trigger);
+        hooks
+            .fire(&env.cwd, HookEvent::PostCompact, input, &[trigger])
+            .await;
+    }))
+}
+
+/// The response with `fire` run (apart, so the client is not kept waiting) when its
+/// body has been relayed to the end.
+fn after_body(response: Response, fire: BoxFuture<'static, ()>) -> Response {
+    let (parts, body) = response.into_parts();
+    let mut fire = Some(fire);
+    let stream = body
+        .into_data_stream()
+        .chain(futures_util::stream::poll_fn(move |_| {
+            if let Some(fire) = fire.take() {
+                tokio::spawn(fire);
+            }
+            std::task::Poll::Ready(None)
+        }));
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// The client's end-to-end headers, for the upstream. `original_encoding`: the body

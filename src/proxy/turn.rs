@@ -1,16 +1,16 @@
 //! One model call (`POST .../responses`) on its way through the middleware stack.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
 
+use super::kind::{self, Kind};
 use super::upstream::Backend;
 use crate::wire::environment::{Environment, TurnMetadata};
-use crate::wire::request::ResponsesRequest;
+use crate::wire::request::{RawJson, ResponsesRequest};
 
-/// Bytes of a message read to tell what it is (`<skill>`, `/command`, a prompt).
-pub const LOOK_AHEAD: usize = 4096;
+pub use super::kind::LOOK_AHEAD;
 
 /// A parsed `/responses` request and what the proxy learned about it. Middleware
 /// edits `request` through `request_mut`, which marks the body for re-serialising;
@@ -28,10 +28,13 @@ pub struct Turn {
     pub env: Option<Arc<Environment>>,
     /// The `x-codex-turn-metadata` header, when present and valid.
     pub meta: Arc<TurnMetadata>,
+    /// What Codex sent, decided before any step ran (`kind::classify`).
+    pub kind: Kind,
+    /// The typed prompt's item, by identity: steps insert items before and after it,
+    /// and it is found again wherever they put it.
+    prompt: Option<Bytes>,
     /// The proxy offered the Task tool, so it answers the turn's Task calls itself.
     pub intercept_tasks: bool,
-    /// `new_turn_prompt`, which several steps ask for; forgotten on every edit.
-    prompt: OnceLock<Option<usize>>,
 }
 
 impl Turn {
@@ -43,6 +46,8 @@ impl Turn {
             .and_then(TurnMetadata::parse)
             .unwrap_or_default();
         let env = Environment::from_request(&request);
+        let (kind, prompt) = kind::classify(&meta, &request.input);
+        let prompt = prompt.map(|i| request.input[i].bytes().clone());
         Turn {
             backend,
             parts: Box::new(parts),
@@ -51,9 +56,15 @@ impl Turn {
             changed: false,
             env,
             meta: Arc::new(meta),
+            kind,
+            prompt,
             intercept_tasks: false,
-            prompt: OnceLock::new(),
         }
+    }
+
+    /// Whether `concern` applies to this request (the table in `kind`).
+    pub fn applies(&self, concern: kind::Concern) -> bool {
+        kind::applies(concern, self.kind)
     }
 
     pub fn request(&self) -> &ResponsesRequest {
@@ -63,7 +74,6 @@ impl Turn {
     /// The request, for editing: the body will be re-serialised.
     pub fn request_mut(&mut self) -> &mut ResponsesRequest {
         self.changed = true;
-        self.prompt = OnceLock::new();
         &mut self.request
     }
 
@@ -76,36 +86,35 @@ impl Turn {
         session_id(&self.parts.headers, &self.meta)
     }
 
-    /// The index of the user's typed prompt when this request starts a new turn: the
-    /// input ends with a user message (after it, Codex may put one `<skill>` item per
-    /// skill the prompt mentions). Requests that follow tool outputs, compactions and
-    /// the TUI's title request are not new turns.
+    /// Where the user's typed prompt is now, when this request is a new turn. Fixed
+    /// when the request was classified: whatever steps insert before or after it,
+    /// this is still the message the user typed (or its expansion).
     pub fn new_turn_prompt(&self) -> Option<usize> {
-        *self.prompt.get_or_init(|| self.find_new_turn_prompt())
+        let mark = self.prompt.as_ref()?;
+        let same = |item: &RawJson| {
+            let bytes = item.bytes();
+            bytes.as_ptr() == mark.as_ptr() && bytes.len() == mark.len()
+        };
+        self.request.input.iter().rposition(same)
     }
 
-    fn find_new_turn_prompt(&self) -> Option<usize> {
-        if self
-            .meta
-            .request_kind
-            .as_deref()
-            .is_some_and(|k| k != "turn")
-            || self.meta.thread_source.as_deref() == Some("thread_title")
-        {
-            return None;
-        }
-        let input = &self.request.input;
-        // Skip back over `<skill>` items to the typed message; only the start of
-        // each is read (a prompt can be megabytes).
-        let mut i = input.len().checked_sub(1)?;
-        loop {
-            let text = input[i].user_text_head(LOOK_AHEAD)?;
-            let text = text.trim_start();
-            if text.starts_with("<skill>") {
-                i = i.checked_sub(1)?;
-                continue;
+    /// Marks input item `i` as the prompt of this new turn (a step put the prompt's
+    /// own expansion there). Only for a user's turn.
+    pub fn mark_prompt(&mut self, i: usize) {
+        if self.kind == Kind::UserTurn {
+            if let Some(item) = self.request.input.get(i) {
+                self.prompt = Some(item.bytes().clone());
             }
-            return (!text.starts_with("<environment_context>")).then_some(i);
+        }
+    }
+
+    /// Replaces input item `i`; when it was the prompt, `item` is the prompt now.
+    pub fn replace_input(&mut self, i: usize, item: RawJson) {
+        if self.new_turn_prompt() == Some(i) {
+            self.prompt = Some(item.bytes().clone());
+        }
+        if let Some(slot) = self.request_mut().input.get_mut(i) {
+            *slot = item;
         }
     }
 
@@ -219,11 +228,25 @@ mod tests {
     }
 
     #[test]
-    fn the_prompt_index_follows_edits() {
+    fn the_prompt_is_found_again_wherever_steps_put_it() {
         let mut t = turn(json!([user("hi"), user("/greet Bob")]), None);
         assert_eq!(t.new_turn_prompt(), Some(1));
         let context = t.request().input[0].clone();
         t.request_mut().input.insert(0, context);
+        assert_eq!(t.new_turn_prompt(), Some(2));
+        // Context added after the prompt (a UserPromptSubmit hook's) does not hide it,
+        // even when it is a user message too.
+        let after = RawJson::from_value(&user("more context"));
+        t.request_mut().input.push(after);
+        assert_eq!(t.new_turn_prompt(), Some(2));
+        // An expansion replaces the prompt, and is the prompt from then on.
+        t.replace_input(2, RawJson::from_value(&user("Say hello to Bob")));
+        assert_eq!(t.new_turn_prompt(), Some(2));
+        assert_eq!(
+            t.request().input[2].message_text().as_deref(),
+            Some("Say hello to Bob")
+        );
+        t.replace_input(0, RawJson::from_value(&user("other")));
         assert_eq!(t.new_turn_prompt(), Some(2));
     }
 }

@@ -168,6 +168,17 @@ impl Ledger {
         });
     }
 
+    /// Keeps a session's added context (all of it, replacing what was kept).
+    pub fn set_session_context(&self, session_id: &str, items: Vec<(usize, String)>) {
+        self.send(Write::SessionContext {
+            session_id: session_id.to_owned(),
+            items: items
+                .into_iter()
+                .map(|(at, item)| (i64::try_from(at).unwrap_or(i64::MAX), item))
+                .collect(),
+        });
+    }
+
     /// Records one hook command run.
     pub fn hook_run(&self, run: &HookRunRecord) {
         self.send(Write::HookRun(run.clone()));
@@ -265,6 +276,12 @@ impl Ledger {
     /// A session as seen so far.
     pub fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         Ok(read::session(&self.reader(), session_id)?)
+    }
+
+    /// The context the proxy added to a session, as (input position, item JSON), in
+    /// the order it was added.
+    pub fn session_context(&self, session_id: &str) -> Result<Vec<(usize, String)>, StoreError> {
+        Ok(read::session_context(&self.reader(), session_id)?)
     }
 
     /// The real items behind a synthesized progress message.

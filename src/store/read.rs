@@ -214,3 +214,20 @@ fn usage_by(conn: &Connection, key: &str) -> rusqlite::Result<Vec<UsageTotals>> 
     })?
     .collect()
 }
+
+pub fn session_context(
+    conn: &Connection,
+    session_id: &str,
+) -> rusqlite::Result<Vec<(usize, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT position, item_json FROM session_context WHERE session_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![session_id], |r| {
+        let at: i64 = r.get(0)?;
+        Ok((
+            usize::try_from(at).unwrap_or(usize::MAX),
+            r.get::<_, String>(1)?,
+        ))
+    })?;
+    rows.collect()
+}

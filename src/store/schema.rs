@@ -7,7 +7,8 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Append only; never edit.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE sessions (
     session_id TEXT PRIMARY KEY,
     cwd        TEXT,
@@ -95,7 +96,17 @@ CREATE TABLE history_links (
     output_item_json TEXT NOT NULL,
     created_at       INTEGER NOT NULL
 );
-"];
+",
+    r"
+CREATE TABLE session_context (
+    session_id TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    position   INTEGER NOT NULL,
+    item_json  TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+",
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -162,6 +173,7 @@ mod tests {
                 "history_links",
                 "hook_runs",
                 "model_attempts",
+                "session_context",
                 "sessions",
                 "tasks",
                 "tool_calls"

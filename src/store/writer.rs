@@ -51,6 +51,11 @@ pub(super) enum Write {
     InterruptOpen {
         at: Timestamp,
     },
+    /// A session's added context, whole: (input position, item JSON), in order.
+    SessionContext {
+        session_id: String,
+        items: Vec<(i64, String)>,
+    },
 }
 
 /// Who is waiting for a flush, and how.
@@ -242,6 +247,7 @@ impl Write {
             Self::TouchSession { .. } => "touch_session",
             Self::LinkHistory(_) => "link_history",
             Self::InterruptOpen { .. } => "interrupt_open",
+            Self::SessionContext { .. } => "session_context",
         }
     }
 }
@@ -318,6 +324,18 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
                 ])?;
             if changed == 0 {
                 tracing::warn!(task_id = %id, "ledger: a task finished that was never recorded");
+            }
+        }
+        Write::SessionContext { session_id, items } => {
+            // Kept exact, like history links: the items go back to the model verbatim.
+            conn.prepare_cached("DELETE FROM session_context WHERE session_id = ?1")?
+                .execute(params![session_id])?;
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO session_context (session_id, seq, position, item_json)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (seq, (position, item)) in items.iter().enumerate() {
+                insert.execute(params![session_id, seq as i64, position, item])?;
             }
         }
         Write::InterruptOpen { at } => {

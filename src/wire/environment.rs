@@ -196,11 +196,20 @@ pub struct TurnMetadata {
     /// `user` for turns the user started; `thread_title` for the TUI's title request.
     #[serde(default)]
     pub thread_source: Option<String>,
+    /// On compaction requests: `{"trigger": "auto" | "manual", ...}`. Kept loose: a
+    /// shape this build does not know must not make the whole header unreadable.
+    #[serde(default)]
+    pub compaction: Option<serde_json::Value>,
 }
 
 impl TurnMetadata {
     pub fn parse(header: &str) -> Option<TurnMetadata> {
         serde_json::from_str(header).ok()
+    }
+
+    /// What started a compaction, when Codex says.
+    pub fn compaction_trigger(&self) -> Option<&str> {
+        self.compaction.as_ref()?.get("trigger")?.as_str()
     }
 }
 
