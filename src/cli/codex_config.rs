@@ -1,6 +1,6 @@
 //! `codex-plus codex-config [--install]`: the `~/.codex/config.toml` lines that point
-//! Codex at the proxy, in API-key mode and in ChatGPT-login mode (PROTOCOL.md §1:
-//! `OPENAI_BASE_URL` is ignored by current Codex).
+//! Codex at the proxy, in API-key mode and in ChatGPT-login mode (current Codex
+//! ignores `OPENAI_BASE_URL`, so it has to be its config file).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

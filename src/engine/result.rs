@@ -91,7 +91,7 @@ impl TaskResult {
         Some(first.strip_prefix("Error: ").unwrap_or(first).to_string())
     }
 
-    /// What the model reads as the Task tool's output (PROTOCOL.md §2): the final text,
+    /// What the model reads as the Task tool's output, as Claude Code words it: the final text,
     /// then the `agentId` line and the `<usage>` block. A task that did not complete
     /// says so first, with the reason, and keeps its partial text.
     pub fn to_claude_text(&self) -> String {

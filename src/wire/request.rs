@@ -40,7 +40,7 @@ enum Slot {
     Rest(usize),
 }
 
-/// How the request offers tools to the model (PROTOCOL.md): classic models get a
+/// How the request offers tools to the model, in Codex's two dialects: classic models get a
 /// top-level `tools` array; "lite" models get them inside an `additional_tools`
 /// item at the start of `input`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
