@@ -7,6 +7,7 @@
 //! - memory per running subagent: RSS growth with 200 subagents parked in a model
 //!   call (the mock runs in a child process so its memory is not counted);
 //! - loading 200 agent files with a fresh `AgentSet::load`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 #[path = "../tests/engine_mock/mod.rs"]
 mod engine_mock;

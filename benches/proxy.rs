@@ -6,6 +6,7 @@
 //! (client → mock) against PROXY (client → proxy → mock), interleaving the two so
 //! machine drift hits both alike. It prints a table of figures with their targets
 //! and writes them to `target/bench-proxy.json`. docs/benchmarks.md explains each one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 #[path = "proxy/bodies.rs"]
 mod bodies;

@@ -7,6 +7,7 @@
 //! the benchmark uses (`serve --listen ADDR --openai-upstream URL`) and answers
 //! `GET /health`. `BARE_RELAY_CLIENT=hyper` sends upstream through hyper-util's
 //! client (the one codex-plus uses) instead of reqwest, to tell the two apart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

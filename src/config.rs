@@ -283,6 +283,10 @@ impl Config {
     }
 
     /// Defaults only, with the given home: for tests and tools that need no user file.
+    #[allow(
+        clippy::expect_used,
+        reason = "the defaults are compiled in, and a unit test parses them"
+    )]
     pub fn defaults(home: PathBuf) -> Config {
         let mut config = Self::from_sources(None).expect("config/default.toml is valid");
         config.home = home;

@@ -1,5 +1,6 @@
 //! Hot reload of the per-workspace catalogs: agent, command and settings files added,
 //! changed or removed are picked up without a restart, by watching or by polling.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Slash command rendering against a real workspace: `!`cmd`` runs in a shell with a
 //! timeout, `@path` includes files only from inside the workspace.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Real-world-shaped agent and command files (tests/fixtures/) loaded the way the proxy
 //! loads them, and the agent templates shipped in .claude/agents/ checked for validity.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 use std::fs;
 use std::path::{Path, PathBuf};

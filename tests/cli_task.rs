@@ -1,5 +1,6 @@
 //! `codex-plus task` and `codex-plus agents` as a user runs them: the built binary,
 //! a mock model as the OpenAI upstream, and a temporary home.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod engine_mock;
 

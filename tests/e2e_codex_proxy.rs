@@ -1,5 +1,6 @@
 //! The real Codex CLI through codex-plus against a mock upstream: the client is the
 //! judge of protocol correctness.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod support;
 

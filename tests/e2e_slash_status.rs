@@ -1,5 +1,6 @@
 //! Slash commands and the status line with the real Codex CLI (`codex exec`) through a
 //! proxy running those steps, against a mock upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod support;
 

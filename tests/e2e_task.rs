@@ -1,6 +1,7 @@
 //! Task calls in the Codex stream, end to end with the real Codex CLI: the proxy
 //! withholds the call, runs the subagent against the same upstream (inherit), and
 //! resumes the model's answer so Codex sees one turn.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod support;
 

@@ -5,6 +5,7 @@
 //! plus the skill's marked text, and the proxy puts the expanded command in its place.
 //! This test types exactly that and checks the upstream got the expansion and the
 //! answer reached the screen. It needs tmux (`apt-get install -y tmux`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod support;
 

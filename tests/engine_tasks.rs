@@ -1,6 +1,7 @@
 //! The engine end to end against a mock model: the tool loop, what the subagent's
 //! request carries, access control, limits, cancellation, concurrency, call_key
 //! reuse, nested subagents, and what the ledger records.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod engine_mock;
 

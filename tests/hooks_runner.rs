@@ -1,4 +1,5 @@
 //! Hook commands run for real through `sh`: protocol, timeouts, parallelism, records.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

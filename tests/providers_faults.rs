@@ -1,5 +1,6 @@
 //! Providers against in-process mock APIs with faults: retries, Retry-After,
 //! broken and stalled streams, malformed events, fallback and the circuit breaker.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod providers_mock;
 

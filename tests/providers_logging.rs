@@ -1,6 +1,7 @@
 //! What the router logs: one warning per provider without a key, failures with
 //! their cause, and never a credential. Its own test binary, because tracing's
 //! per-callsite interest is process-wide and parallel tests would race on it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod providers_mock;
 mod support;

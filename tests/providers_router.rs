@@ -1,5 +1,6 @@
 //! The router end to end: aliases resolved to real providers behind mock APIs,
 //! fallback across providers, `inherit`, missing keys, and the error report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod providers_mock;
 

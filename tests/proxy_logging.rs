@@ -2,6 +2,7 @@
 //! the event stream's own warnings included, and never a credential. Its own test
 //! binary, because tracing's per-callsite interest is process-wide and parallel
 //! tests would race on it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod support;
 

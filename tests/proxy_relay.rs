@@ -1,5 +1,6 @@
 //! The relay against an in-process mock upstream: routing, headers, status codes,
 //! streaming, and every upstream fault the proxy must turn into a clear answer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod support;
 

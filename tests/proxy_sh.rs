@@ -1,7 +1,7 @@
 //! `proxy.sh` driving the real binary: start, idempotence, a busy port, stop, stale pid
 //! files, logs, failed starts. Every proxy a test starts is stopped by a guard, also
 //! when the test fails. Nothing is proxied: the upstreams point at a closed port.
-
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 #![cfg(target_os = "linux")]
 
 use std::io::{Read, Write};

@@ -1,6 +1,7 @@
 //! Every kind of `/responses` request Codex sends, with a whole Claude Code setup on
 //! at once (agents, a command, hooks for every event, a status line), against the
 //! mock upstream: what each kind gets added, and what it must be left without.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! The ledger against a real SQLite file: round trips, crash recovery, concurrency, flushing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! successes, several at once), and however the upstream body ends after
 //! `response.completed`, each turn ends with exactly one `response.completed` and
 //! sends exactly one continuation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod support;
 

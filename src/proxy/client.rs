@@ -83,6 +83,10 @@ impl Client {
     }
 
     /// The client with the given proxies and trusted roots.
+    #[allow(
+        clippy::expect_used,
+        reason = "start-up only, and ring supports every default TLS version"
+    )]
     pub fn build(
         timeouts: Timeouts,
         proxies: Matcher,
