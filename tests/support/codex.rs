@@ -1,6 +1,7 @@
-//! Runs the real Codex CLI (`codex exec`) against the proxy. The CLI is installed at
-//! a pinned version by `scripts/install-codex.sh`; a missing binary fails the test
-//! with that instruction rather than skipping it.
+//! Runs the real Codex CLI (`codex exec`) against the proxy. `scripts/install-codex.sh`
+//! installs every pinned version into `.tools/codex-<version>`; `CODEX_E2E_VERSION`
+//! picks the one a test run drives (the oldest pinned one by default). A missing binary
+//! fails the test with the install instruction rather than skipping it.
 
 #![allow(dead_code)]
 
@@ -11,29 +12,59 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-pub const VERSION: &str = "0.169.0";
+/// The pinned Codex versions, oldest first: the oldest supported and the newest on npm.
+/// The same list as `PINNED` in `scripts/install-codex.sh` (checked by [`version`]).
+pub const PINNED: &[&str] = &["0.169.0", "0.171.0"];
 
-/// The pinned Codex binary: `CODEX_BIN`, or where `scripts/install-codex.sh` puts it.
+/// The Codex version this run drives: `CODEX_E2E_VERSION`, or the oldest pinned one.
+pub fn version() -> String {
+    let script = include_str!("../../scripts/install-codex.sh");
+    let pinned = script
+        .lines()
+        .find_map(|l| l.strip_prefix("PINNED="))
+        .map(|v| v.trim_matches('"').split_whitespace().collect::<Vec<_>>());
+    assert_eq!(
+        pinned.as_deref(),
+        Some(PINNED),
+        "tests/support/codex.rs PINNED and scripts/install-codex.sh PINNED differ"
+    );
+    match std::env::var("CODEX_E2E_VERSION") {
+        Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
+        _ => PINNED[0].to_string(),
+    }
+}
+
+/// The Codex binary: `CODEX_BIN`, or where `scripts/install-codex.sh` puts [`version`].
 pub fn binary() -> PathBuf {
     if let Some(bin) = std::env::var_os("CODEX_BIN") {
         return PathBuf::from(bin);
     }
+    let version = version();
     let (pkg, triple) = match std::env::consts::ARCH {
         "aarch64" => ("codex-linux-arm64", "aarch64-unknown-linux-musl"),
         _ => ("codex-linux-x64", "x86_64-unknown-linux-musl"),
     };
+    let dir = format!(".tools/codex-{version}");
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tools/codex/node_modules/@openai")
+        .join(&dir)
+        .join("node_modules/@openai")
         .join(pkg)
         .join("vendor")
         .join(triple)
         .join("bin/codex");
+    let install = if PINNED.contains(&version.as_str()) {
+        "scripts/install-codex.sh".to_string()
+    } else {
+        format!("CODEX_VERSION={version} scripts/install-codex.sh")
+    };
     assert!(
         path.exists(),
-        "the Codex CLI {VERSION} is not installed at {}.\n\
-         Install it with: scripts/install-codex.sh   (npm install @openai/codex@{VERSION} into .tools/codex)\n\
-         or point CODEX_BIN at a codex {VERSION} binary.",
-        path.display()
+        "the Codex CLI {version} is not installed at {}.\n\
+         Install it with: {install}   (npm install @openai/codex@{version} into {dir})\n\
+         or point CODEX_BIN at a codex {version} binary. \
+         (CODEX_E2E_VERSION picks the version; pinned: {})",
+        path.display(),
+        PINNED.join(", ")
     );
     path
 }
@@ -55,8 +86,10 @@ pub struct Run {
 }
 
 impl Codex {
-    /// API-key mode through a custom provider (PROTOCOL.md §1), with retries off so
-    /// failures show at once.
+    /// API-key mode: Codex reaches a custom model provider declared in its
+    /// `config.toml` (`model_provider` and `[model_providers.<id>]` with `base_url`,
+    /// `env_key` and `wire_api = "responses"`), sending the key from `env_key` as a
+    /// bearer token; retries are off so failures show at once.
     pub fn api_mode(proxy: SocketAddr) -> Codex {
         let codex = Codex::empty();
         std::fs::write(
