@@ -6,7 +6,9 @@
 //! - 100 such tasks, limit 10: total wall time (ten rounds);
 //! - memory per running subagent: RSS growth with 200 subagents parked in a model
 //!   call (the mock runs in a child process so its memory is not counted);
-//! - loading 200 agent files with a fresh `AgentSet::load`.
+//! - loading 200 agent files with a fresh `AgentSet::load`;
+//! - the OS sandbox's start-up cost per Bash call: `true` through `run_command`,
+//!   unconfined and under workspace-write (alone: `cargo bench --bench engine -- sandbox`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 #[path = "../tests/engine_mock/mod.rs"]
@@ -19,6 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codex_plus::claude::{AgentSet, Roots};
+use codex_plus::engine::access::SandboxMode;
+use codex_plus::engine::tools::bash::{run_command, Ending};
+use codex_plus::engine::tools::sandbox::{self, Prepared, SandboxPolicy};
 use codex_plus::engine::TaskStatus;
 use engine_mock::{text, Harness, MockModel, Reply, Step};
 use futures_util::future::join_all;
@@ -33,6 +38,10 @@ fn main() {
         .expect("runtime");
     if std::env::var_os(MOCK_ENV).is_some() {
         runtime.block_on(hanging_mock());
+        return;
+    }
+    if std::env::args().skip(1).any(|a| a == "sandbox") {
+        print_rows(runtime.block_on(sandbox_start_up(SANDBOX_RUNS)));
         return;
     }
     let mut rows: Vec<(&str, String, &str)> = Vec::new();
@@ -81,12 +90,126 @@ fn main() {
         "< 20 ms",
     ));
     rows.push(("load 200 agent files (best of 7)", ms(best), "-"));
+    rows.extend(runtime.block_on(sandbox_start_up(SANDBOX_RUNS)));
+    print_rows(rows);
+}
 
+/// Mean time to spawn and reap `bash -c true` with posix_spawn (what an unconfined
+/// call uses) and with fork (what a `pre_exec` step, such as the sandbox's, forces).
+async fn spawn_ways(n: usize) -> (Duration, Duration) {
+    let once = |fork: bool| async move {
+        let mut command = tokio::process::Command::new("bash");
+        command.args(["-c", "true"]).stdin(Stdio::null());
+        if fork {
+            // SAFETY: the closure makes one system call and touches no memory.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::setsid();
+                    Ok(())
+                });
+            }
+        } else {
+            command.process_group(0);
+        }
+        let started = Instant::now();
+        let out = command.output().await.expect("bash runs");
+        assert!(out.status.success());
+        started.elapsed()
+    };
+    let (mut spawned, mut forked) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..n {
+        spawned += once(false).await;
+        forked += once(true).await;
+    }
+    (spawned / n as u32, forked / n as u32)
+}
+
+fn print_rows(rows: Vec<(&str, String, &str)>) {
     println!("\n{:<55} {:>12}   target", "measure", "measured");
     println!("{}", "-".repeat(80));
     for (name, value, target) in rows {
         println!("{name:<55} {value:>12}   {target}");
     }
+}
+
+/// Bash calls timed per sandbox setting.
+const SANDBOX_RUNS: usize = 500;
+
+/// What the OS sandbox adds to one Bash call: `true` through `run_command`, unconfined
+/// and under workspace-write, interleaved so the machine's drift hits both alike.
+async fn sandbox_start_up(n: usize) -> Vec<(&'static str, String, &'static str)> {
+    if let Err(e) = sandbox::support() {
+        return vec![("bash sandbox start-up", format!("n/a: {e}"), "-")];
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unconfined = SandboxPolicy::Unconfined;
+    let confined = SandboxPolicy::for_session(
+        SandboxMode::WorkspaceWrite,
+        &[dir.path().to_path_buf()],
+        false,
+    );
+    let path = dir.path();
+    let time = |policy| async move {
+        let started = Instant::now();
+        let run = run_command("true", path, policy, Duration::from_secs(10), 1000)
+            .await
+            .expect("runs");
+        assert_eq!(run.ending, Ending::Exited(0), "{}", run.output);
+        started.elapsed()
+    };
+    for _ in 0..20 {
+        time(&unconfined).await;
+        time(&confined).await;
+    }
+    let (mut free, mut boxed) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        free.push(time(&unconfined).await);
+        boxed.push(time(&confined).await);
+    }
+    let SandboxPolicy::Confined(confinement) = &confined else {
+        return vec![("bash sandbox start-up", "n/a: unconfined".into(), "-")];
+    };
+    let started = Instant::now();
+    for _ in 0..n {
+        Prepared::new(confinement).expect("sandbox");
+    }
+    let prepare = started.elapsed() / n as u32;
+    let (spawned, forked) = spawn_ways(n).await;
+    free.sort();
+    boxed.sort();
+    let mean = |v: &[Duration]| v.iter().sum::<Duration>() / v.len() as u32;
+    let (free_mean, boxed_mean) = (mean(&free), mean(&boxed));
+    let (free_p99, boxed_p99) = (percentile(&free, 0.99), percentile(&boxed, 0.99));
+    vec![
+        ("bash `true`, unconfined: mean", ms(free_mean), "-"),
+        ("bash `true`, unconfined: p99", ms(free_p99), "-"),
+        (
+            "bash `true`, workspace-write sandbox: mean",
+            ms(boxed_mean),
+            "-",
+        ),
+        (
+            "bash `true`, workspace-write sandbox: p99",
+            ms(boxed_p99),
+            "-",
+        ),
+        (
+            "sandbox start-up per call (difference of means)",
+            ms(boxed_mean.saturating_sub(free_mean)),
+            "-",
+        ),
+        (
+            "sandbox start-up per call (difference of p99s)",
+            ms(boxed_p99.saturating_sub(free_p99)),
+            "-",
+        ),
+        ("  of which building the ruleset, mean", ms(prepare), "-"),
+        (
+            "  of which fork() instead of posix_spawn, mean",
+            ms(forked.saturating_sub(spawned)),
+            "-",
+        ),
+    ]
 }
 
 fn ms(d: Duration) -> String {

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use codex_plus::cli::task::{TaskOptions, TaskSpec};
 use codex_plus::cli::{self, codex_config, commands, config_cmd, CliError};
 use codex_plus::config::{Config, Overrides};
+use codex_plus::engine::access::SandboxMode;
 
 // Many small, short-lived allocations per event: jemalloc serves them at a third less CPU
 // than glibc's malloc, with the same memory per stream.
@@ -112,6 +113,10 @@ struct TaskArgs {
     /// The model, overriding the agent's (e.g. sonnet, gpt-5, anthropic:claude-sonnet-4-5).
     #[arg(long)]
     model: Option<String>,
+    /// The sandbox, as in Codex: read-only (no writing tools), workspace-write (Bash
+    /// writes only in the workspace and temp dirs, no network) or danger-full-access.
+    #[arg(long, value_name = "MODE", default_value = "workspace-write")]
+    sandbox: SandboxMode,
 }
 
 #[derive(Subcommand)]
@@ -278,6 +283,7 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
                 json: args.json,
                 cwd: args.cwd,
                 model: args.model,
+                sandbox: args.sandbox,
             };
             let all_ok = runtime()?.block_on(cli::task::run(config, options))?;
             if !all_ok {

@@ -325,6 +325,18 @@ async fn bad_requests_get_400_with_what_to_change() {
             json!({"tasks": [], "model": "x"}).to_string(),
             "unknown field `model` beside `tasks`",
         ),
+        (
+            api.task(json!({"sandbox": "full"})),
+            "`sandbox`: unknown sandbox mode `full`; use one of read-only, workspace-write, danger-full-access",
+        ),
+        (
+            api.task(json!({"sandbox": true})),
+            "invalid task: invalid type: boolean `true`, expected a string",
+        ),
+        (
+            json!({"tasks": [{"prompt": "ok", "cwd": ws, "sandbox": ""}]}).to_string(),
+            "tasks[0]: `sandbox`: unknown sandbox mode ``",
+        ),
     ];
     for (body, expected) in cases {
         let (status, answer) = api.call("POST", "/api/tasks", Some(&body)).await;
@@ -336,6 +348,60 @@ async fn bad_requests_get_400_with_what_to_change() {
     let (status, answer) = api.call("GET", "/api/tasks?limit=0", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&answer).contains("from 1 to 1000"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_sandbox_field_confines_the_subagents_bash() {
+    // The prompt is where the subagent's one Bash call writes; its answer is the output.
+    let mock = MockModel::start(|seen| match seen.outputs().first() {
+        None => Step::now(call(
+            "c1",
+            "Bash",
+            json!({"command": format!("echo x > '{}'", seen.prompt())}),
+        )),
+        Some((_, output)) => Step::now(text(output)),
+    })
+    .await;
+    let api = api(&mock.url, |_| {});
+    // Not under /tmp, which workspace-write may write to.
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let run = |target: &Path, sandbox: Option<&str>| {
+        let mut extra = json!({"subagent_type": "general-purpose", "prompt": target});
+        if let Some(mode) = sandbox {
+            extra["sandbox"] = json!(mode);
+        }
+        let body = api.task(extra);
+        let api = &api;
+        async move {
+            let (status, answer) = api.call("POST", "/api/tasks", Some(&body)).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["output"].as_str().unwrap_or("").to_string()
+        }
+    };
+
+    // The default is workspace-write rooted at `cwd`.
+    for (name, sandbox) in [("default", None), ("explicit", Some("workspace-write"))] {
+        let target = outside.path().join(name);
+        let output = run(&target, sandbox).await;
+        match codex_plus::engine::tools::sandbox::support() {
+            Ok(_) => assert!(output.contains("Permission denied"), "{output}"),
+            Err(_) => assert!(output.contains("danger-full-access"), "{output}"),
+        }
+        assert!(!target.exists(), "{name}: {output}");
+    }
+    let target = outside.path().join("unconfined");
+    run(&target, Some("danger-full-access")).await;
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "x\n");
+
+    // read-only: no Bash offered at all (and no Write or Edit).
+    let target = outside.path().join("read-only");
+    run(&target, Some("read-only")).await;
+    let tools = mock.requests().last().unwrap().tools();
+    assert!(tools.contains(&"Read".to_string()), "{tools:?}");
+    for writer in ["Bash", "Write", "Edit"] {
+        assert!(!tools.contains(&writer.to_string()), "{tools:?}");
+    }
+    assert!(!target.exists());
 }
 
 #[tokio::test]

@@ -190,6 +190,53 @@ async fn an_unknown_agent_is_refused_before_anything_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_flag_takes_codexs_modes_only() {
+    let mock = MockModel::start(script).await;
+    let env = env();
+    let out = run(
+        &env,
+        &mock.url,
+        &["task", "reader", "hi", "--sandbox", "full"],
+    )
+    .await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown sandbox mode `full`; use one of read-only, workspace-write, danger-full-access"),
+        "{err}"
+    );
+    assert_eq!(mock.count(), 0);
+    // read-only: the general-purpose agent is offered no writing tools.
+    let args = [
+        "task",
+        "general-purpose",
+        "notes?",
+        "--json",
+        "--sandbox",
+        "read-only",
+    ];
+    let out = run(&env, &mock.url, &args).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tools = mock.requests()[0].tools();
+    assert!(tools.contains(&"Read".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"Bash".to_string()), "{tools:?}");
+    // The default, workspace-write, offers Bash (under the OS sandbox).
+    let out = run(
+        &env,
+        &mock.url,
+        &["task", "general-purpose", "notes?", "--json"],
+    )
+    .await;
+    assert!(out.status.success());
+    let tools = mock.requests().last().unwrap().tools();
+    assert!(tools.contains(&"Bash".to_string()), "{tools:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn agents_list_and_validate() {
     let env = env();
     let out = run(&env, "http://127.0.0.1:9", &["agents", "list"]).await;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use codex_plus::engine::access::{
     AccessPolicy, PermissionRules, RuleKind, RuleOrigin, SandboxMode,
 };
+use codex_plus::engine::tools::sandbox;
 use codex_plus::engine::tools::{all_tools, run_tool_call, ToolContext, ToolOutcome};
 use serde_json::{json, Value};
 
@@ -233,6 +234,33 @@ async fn bash_runs_in_the_workspace_with_timeout_and_exit_codes() {
         start.elapsed()
     );
     assert_error(&out, "timed out after 300 ms");
+}
+
+#[tokio::test]
+async fn bash_writes_only_inside_the_workspace_roots() {
+    let ws = workspace();
+    // Not under /tmp, which workspace-write may write to.
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let target = outside.path().join("escaped.txt");
+    let escape = json!({"command": format!("echo x > '{}'", target.display())});
+    let out = call(&ws.ctx(), "Bash", escape.clone()).await;
+    match sandbox::support() {
+        Ok(_) => {
+            assert_error(&out, "Permission denied");
+            let inside = json!({"command": "echo in > inside.txt && cat inside.txt"});
+            assert_eq!(call(&ws.ctx(), "Bash", inside).await.output, "in");
+        }
+        Err(why) => {
+            assert_error(&out, &why.to_string());
+            assert_error(&out, "danger-full-access");
+        }
+    }
+    assert!(!target.exists());
+    // danger-full-access: unconfined, so the same command writes there.
+    let free = ws.ctx_with(&[], SandboxMode::DangerFullAccess);
+    let out = call(&free, "Bash", escape).await;
+    assert!(!out.is_error, "{out:?}");
+    assert_eq!(fs::read_to_string(&target).unwrap(), "x\n");
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! `/api/tasks`: run Tasks over HTTP, follow them, cancel them, list them.
 //!
 //! - `POST /api/tasks`: one task `{subagent_type, prompt, description?, model?, cwd?,
-//!   wait?}` or a batch `{tasks: [...], wait?}`. `wait` (default true) answers with the
-//!   result(s); `wait: false` answers 202 with the ids at once.
+//!   sandbox?, wait?}` or a batch `{tasks: [...], wait?}`. `wait` (default true) answers
+//!   with the result(s); `wait: false` answers 202 with the ids at once. `sandbox` is
+//!   `read-only`, `workspace-write` (the default, rooted at `cwd`) or
+//!   `danger-full-access`, as in Codex; Bash runs under the matching OS sandbox.
 //! - `GET /api/tasks?limit=N`: the latest tasks, newest first (from the ledger).
 //! - `GET /api/tasks/{id}`: one task, running or finished.
 //! - `GET /api/tasks/{id}/events`: its progress as Server-Sent Events, ending after
@@ -25,6 +27,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::engine::access::SandboxMode;
 use crate::engine::request::default_description;
 use crate::engine::{TaskEvent, TaskRequest, TaskSnapshot, Workspace};
 use crate::error::ProxyError;
@@ -50,6 +53,9 @@ struct TaskInput {
     /// Absolute; the proxy's current directory when absent.
     #[serde(default)]
     cwd: Option<PathBuf>,
+    /// Codex's sandbox mode; `workspace-write` when absent.
+    #[serde(default)]
+    sandbox: Option<String>,
 }
 
 /// `POST /api/tasks`.
@@ -139,16 +145,19 @@ fn parse_body(body: &[u8]) -> Result<(Vec<TaskInput>, bool, bool), ProxyError> {
 
 fn to_request(input: TaskInput) -> Result<TaskRequest, String> {
     let cwd = workspace_dir(input.cwd)?;
+    let sandbox: SandboxMode = match input.sandbox {
+        Some(mode) => mode.parse().map_err(|e| format!("`sandbox`: {e}"))?,
+        None => SandboxMode::default(),
+    };
     let description = input
         .description
         .filter(|d| !d.trim().is_empty())
         .unwrap_or_else(|| default_description(&input.prompt));
-    let mut req = TaskRequest::new(
-        input.subagent_type,
-        input.prompt,
-        description,
-        Workspace::at(cwd),
-    );
+    let workspace = Workspace {
+        sandbox,
+        ..Workspace::at(cwd)
+    };
+    let mut req = TaskRequest::new(input.subagent_type, input.prompt, description, workspace);
     req.model = input.model;
     Ok(req)
 }

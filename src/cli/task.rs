@@ -20,6 +20,7 @@ use super::CliError;
 use crate::claude::catalog::{Catalog, DEFAULT_POLL_INTERVAL};
 use crate::claude::{ClaudeCatalogs, Roots};
 use crate::config::Config;
+use crate::engine::access::SandboxMode;
 use crate::engine::progress::{finished_line, started_line, tool_line, usage_note};
 use crate::engine::request::default_description;
 use crate::engine::{Engine, EngineDeps, TaskEvent, TaskRequest, TaskResult, Workspace};
@@ -64,6 +65,8 @@ pub struct TaskOptions {
     pub cwd: Option<PathBuf>,
     /// Overrides the agents' models.
     pub model: Option<String>,
+    /// The session's sandbox mode (workspace-write rooted at the workspace by default).
+    pub sandbox: SandboxMode,
 }
 
 /// Runs the tasks and prints progress and results. Ok(false) when any task failed.
@@ -89,11 +92,15 @@ pub async fn run(config: Config, options: TaskOptions) -> Result<bool, CliError>
             (Some(d), true) => d.clone(),
             _ => default_description(&spec.prompt),
         };
+        let workspace = Workspace {
+            sandbox: options.sandbox,
+            ..Workspace::at(cwd.clone())
+        };
         let mut req = TaskRequest::new(
             spec.agent.clone(),
             spec.prompt.clone(),
             description,
-            Workspace::at(cwd.clone()),
+            workspace,
         );
         req.model = options.model.clone();
         engine

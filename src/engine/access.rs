@@ -33,12 +33,46 @@ pub enum SandboxMode {
 }
 
 impl SandboxMode {
+    /// Every mode, in Codex's spelling, for messages.
+    pub const NAMES: [&'static str; 3] = ["read-only", "workspace-write", "danger-full-access"];
+
     /// Parses Codex's spelling; anything unknown is treated as `workspace-write`.
     pub fn from_codex(value: &str) -> Self {
+        value.parse().unwrap_or(Self::WorkspaceWrite)
+    }
+
+    /// Codex's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "read-only",
+            Self::WorkspaceWrite => "workspace-write",
+            Self::DangerFullAccess => "danger-full-access",
+        }
+    }
+}
+
+impl fmt::Display for SandboxMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A sandbox mode a caller spelled in a way no mode is spelled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sandbox mode `{0}`; use one of {names}", names = SandboxMode::NAMES.join(", "))]
+pub struct UnknownSandboxMode(pub String);
+
+/// Strict parsing for callers (`/api/tasks`, `codex-plus task`): an unknown value is
+/// an error, not a default. Case and `_` for `-` are forgiven.
+impl std::str::FromStr for SandboxMode {
+    type Err = UnknownSandboxMode;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
         match value.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-            "read-only" => Self::ReadOnly,
-            "danger-full-access" => Self::DangerFullAccess,
-            _ => Self::WorkspaceWrite,
+            "read-only" => Ok(Self::ReadOnly),
+            "workspace-write" => Ok(Self::WorkspaceWrite),
+            "danger-full-access" => Ok(Self::DangerFullAccess),
+            _ => Err(UnknownSandboxMode(value.to_string())),
         }
     }
 }
@@ -1229,6 +1263,17 @@ mod tests {
         assert_eq!(
             SandboxMode::from_codex("something-new"),
             SandboxMode::WorkspaceWrite
+        );
+        for name in SandboxMode::NAMES {
+            let mode: SandboxMode = name.parse().unwrap();
+            assert_eq!(mode.as_str(), name);
+            assert_eq!(mode.to_string(), name);
+        }
+        assert_eq!("Read_Only".parse(), Ok(SandboxMode::ReadOnly));
+        let err = "full".parse::<SandboxMode>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown sandbox mode `full`; use one of read-only, workspace-write, danger-full-access"
         );
 
         let f = fixture();

@@ -20,16 +20,20 @@ pub struct Workspace {
     pub roots: Vec<PathBuf>,
     /// The session's sandbox: a read-only session gets no writing tools.
     pub sandbox: SandboxMode,
+    /// Whether the session allows the network (Bash in a restricted sandbox).
+    pub network: bool,
 }
 
 impl Workspace {
-    /// A workspace of one directory with the default sandbox (workspace-write).
+    /// A workspace of one directory with the default sandbox (workspace-write, no
+    /// network).
     pub fn at(cwd: impl Into<PathBuf>) -> Self {
         let cwd = cwd.into();
         Self {
             roots: vec![cwd.clone()],
             cwd,
             sandbox: SandboxMode::default(),
+            network: false,
         }
     }
 }

@@ -133,6 +133,7 @@ impl Engine {
             ));
         }
         let mut ctx = ToolContext::new(cwd.clone(), Arc::new(policy), self.http.clone());
+        ctx.network = req.workspace.network;
         ctx.limits.bash_default_timeout = Duration::from_secs(self.config.bash_timeout_secs);
         ctx.limits.output_cap = self.config.output_cap_bytes;
 

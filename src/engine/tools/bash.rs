@@ -1,7 +1,9 @@
-//! `Bash`: run a shell command in the workspace with a timeout and an output cap.
+//! `Bash`: run a shell command in the workspace with a timeout and an output cap,
+//! under the OS sandbox of the session's sandbox mode (`sandbox.rs`).
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,6 +14,7 @@ use tokio::process::{Child, Command};
 
 use super::input::{opt_u64, parse};
 use super::output::HeadTail;
+use super::sandbox::{refused, Prepared, SandboxPolicy};
 use super::{Tool, ToolContext, ToolError};
 
 /// Runs a command with `bash -c` (or `sh -c` where bash is missing).
@@ -79,7 +82,9 @@ impl Tool for Bash {
                 ctx.cwd.display()
             )));
         }
-        let run = run_command(&input.command, &ctx.cwd, timeout, ctx.limits.output_cap).await?;
+        let sandbox = SandboxPolicy::for_session(ctx.access.sandbox(), &ctx.roots, ctx.network);
+        let cap = ctx.limits.output_cap;
+        let run = run_command(&input.command, &ctx.cwd, &sandbox, timeout, cap).await?;
         run.into_result(timeout)
     }
 }
@@ -129,15 +134,23 @@ impl CommandRun {
     }
 }
 
-/// Runs `command` in `cwd`; stdout and stderr are merged in arrival order and capped
-/// at `cap` bytes (start and end kept).
+/// Runs `command` in `cwd` under `sandbox`; stdout and stderr are merged in arrival
+/// order and capped at `cap` bytes (start and end kept). A confined command that
+/// cannot be confined here is refused, never run.
 pub async fn run_command(
     command: &str,
     cwd: &Path,
+    sandbox: &SandboxPolicy,
     timeout: Duration,
     cap: usize,
 ) -> Result<CommandRun, ToolError> {
-    let mut child = spawn_shell(command, cwd)?;
+    let confined = match sandbox {
+        SandboxPolicy::Unconfined => None,
+        SandboxPolicy::Confined(c) => {
+            Some(Arc::new(Prepared::new(c).map_err(|e| refused(c.mode, &e))?))
+        }
+    };
+    let mut child = spawn_shell(command, cwd, confined.as_ref())?;
     let pgid = child.id();
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -193,7 +206,11 @@ pub async fn run_command(
     })
 }
 
-fn spawn_shell(command: &str, cwd: &Path) -> Result<Child, ToolError> {
+fn spawn_shell(
+    command: &str,
+    cwd: &Path,
+    sandbox: Option<&Arc<Prepared>>,
+) -> Result<Child, ToolError> {
     let mut last_error = None;
     for shell in ["bash", "sh"] {
         let mut cmd = Command::new(shell);
@@ -203,9 +220,15 @@ fn spawn_shell(command: &str, cwd: &Path) -> Result<Child, ToolError> {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // Its own process group, so a timeout can kill everything it started.
-            .process_group(0)
             .kill_on_drop(true);
+        // Its own process group, so a timeout can kill everything it started (the
+        // sandbox gives it a session of its own, which is one too).
+        match sandbox {
+            Some(sandbox) => Arc::clone(sandbox).install(&mut cmd),
+            None => {
+                cmd.process_group(0);
+            }
+        }
         for (name, _) in std::env::vars_os() {
             if is_secret_name(&name.to_string_lossy()) {
                 cmd.env_remove(&name);
@@ -214,6 +237,11 @@ fn spawn_shell(command: &str, cwd: &Path) -> Result<Child, ToolError> {
         match cmd.spawn() {
             Ok(child) => return Ok(child),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => last_error = Some(e),
+            Err(e) if sandbox.is_some() => {
+                return Err(ToolError::Failed(format!(
+                    "cannot start {shell} in the sandbox: {e}"
+                )))
+            }
             Err(e) => return Err(ToolError::Failed(format!("cannot start {shell}: {e}"))),
         }
     }
@@ -270,9 +298,16 @@ mod tests {
 
     async fn run(command: &str, timeout_ms: u64, cap: usize) -> CommandRun {
         let dir = std::env::temp_dir();
-        run_command(command, &dir, Duration::from_millis(timeout_ms), cap)
-            .await
-            .unwrap()
+        let policy = SandboxPolicy::Unconfined;
+        run_command(
+            command,
+            &dir,
+            &policy,
+            Duration::from_millis(timeout_ms),
+            cap,
+        )
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -298,9 +333,16 @@ mod tests {
     async fn runs_in_the_given_directory_with_no_stdin() {
         let dir = tempfile::tempdir().unwrap();
         let real = std::fs::canonicalize(dir.path()).unwrap();
-        let got = run_command("pwd; cat; echo end", &real, Duration::from_secs(5), 1000)
-            .await
-            .unwrap();
+        let policy = SandboxPolicy::Unconfined;
+        let got = run_command(
+            "pwd; cat; echo end",
+            &real,
+            &policy,
+            Duration::from_secs(5),
+            1000,
+        )
+        .await
+        .unwrap();
         assert_eq!(got.output, format!("{}\nend\n", real.display()));
     }
 
@@ -359,6 +401,202 @@ mod tests {
         }
         for name in ["PATH", "HOME", "LANG"] {
             assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    mod sandboxed {
+        use super::*;
+        use crate::engine::access::SandboxMode;
+        use crate::engine::tools::sandbox::{self, temp_dirs, SandboxError};
+
+        /// A directory outside /tmp and $TMPDIR, which workspace-write may write to:
+        /// a write refused there is the sandbox's doing.
+        fn scratch() -> tempfile::TempDir {
+            let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sandbox-tests");
+            std::fs::create_dir_all(&base).unwrap();
+            let base = std::fs::canonicalize(base).unwrap();
+            assert!(
+                !temp_dirs().iter().any(|t| base.starts_with(t)),
+                "{base:?} is under a temp dir"
+            );
+            tempfile::tempdir_in(base).unwrap()
+        }
+
+        fn policy(mode: SandboxMode, root: &Path, network: bool) -> SandboxPolicy {
+            SandboxPolicy::for_session(mode, &[root.to_path_buf()], network)
+        }
+
+        async fn sh(
+            command: &str,
+            cwd: &Path,
+            policy: &SandboxPolicy,
+        ) -> Result<CommandRun, ToolError> {
+            run_command(command, cwd, policy, Duration::from_secs(20), 10_000).await
+        }
+
+        async fn ok(command: &str, cwd: &Path, policy: &SandboxPolicy) -> String {
+            let run = sh(command, cwd, policy).await.unwrap();
+            assert_eq!(run.ending, Ending::Exited(0), "{command}: {run:?}");
+            run.output
+        }
+
+        async fn refused_by_os(command: &str, cwd: &Path, policy: &SandboxPolicy, errno: &str) {
+            let run = sh(command, cwd, policy).await.unwrap();
+            assert_ne!(run.ending, Ending::Exited(0), "{command}: {run:?}");
+            assert!(run.output.contains(errno), "{command}: {run:?}");
+        }
+
+        /// Without a usable Landlock, a confined command is refused with the reason.
+        fn assert_refusal(result: Result<CommandRun, ToolError>, why: &SandboxError) {
+            let text = result.unwrap_err().to_string();
+            assert!(text.contains(&why.to_string()), "{text}");
+            assert!(text.contains("danger-full-access"), "{text}");
+        }
+
+        #[tokio::test]
+        async fn workspace_write_writes_only_inside_the_roots_and_temp_dirs() {
+            let (root, outside) = (scratch(), scratch());
+            let (root, outside) = (root.path(), outside.path());
+            let control = outside.join("control.txt");
+            let escape = outside.join("escape.txt");
+            // Unconfined, the outside directory is writable: what fails below is the sandbox.
+            let write_control = format!("echo x > '{}'", control.display());
+            ok(&write_control, root, &SandboxPolicy::Unconfined).await;
+
+            let ws = policy(SandboxMode::WorkspaceWrite, root, false);
+            let escaping = format!("echo x > '{}'", escape.display());
+            match sandbox::support() {
+                Ok(_) => {
+                    refused_by_os(&escaping, root, &ws, "Permission denied").await;
+                    let control = control.display();
+                    refused_by_os(&format!("rm '{control}'"), root, &ws, "Permission denied").await;
+                    refused_by_os(
+                        &format!("truncate -s 0 '{control}'"),
+                        root,
+                        &ws,
+                        "Permission denied",
+                    )
+                    .await;
+                    let inside =
+                        "echo in > a.txt && mkdir -p d/e && mv a.txt d/e/ && cat d/e/a.txt";
+                    assert_eq!(ok(inside, root, &ws).await, "in\n");
+                    assert_eq!(
+                        std::fs::read_to_string(root.join("d/e/a.txt")).unwrap(),
+                        "in\n"
+                    );
+                    let temp = r#"f=$(mktemp) && echo t > "$f" && cat "$f" && rm "$f" && echo x > /dev/null"#;
+                    assert_eq!(ok(temp, root, &ws).await, "t\n");
+                }
+                Err(why) => assert_refusal(sh(&escaping, root, &ws).await, &why),
+            }
+            assert!(!escape.exists());
+            assert_eq!(std::fs::read_to_string(&control).unwrap(), "x\n");
+        }
+
+        #[tokio::test]
+        async fn read_only_writes_nowhere_but_device_nodes() {
+            let root = scratch();
+            let root = root.path();
+            let ro = policy(SandboxMode::ReadOnly, root, false);
+            let in_tmp = format!("/tmp/codex-plus-read-only-{}", std::process::id());
+            match sandbox::support() {
+                Ok(_) => {
+                    refused_by_os("echo x > inside.txt", root, &ro, "Permission denied").await;
+                    refused_by_os(
+                        &format!("echo x > {in_tmp}"),
+                        root,
+                        &ro,
+                        "Permission denied",
+                    )
+                    .await;
+                    refused_by_os("mkdir sub", root, &ro, "Permission denied").await;
+                    // Reads stay allowed everywhere.
+                    let reads =
+                        "ls / > /dev/null && head -c 1 /etc/hostname > /dev/null && echo read";
+                    assert_eq!(ok(reads, root, &ro).await, "read\n");
+                }
+                Err(why) => assert_refusal(sh("echo x > inside.txt", root, &ro).await, &why),
+            }
+            assert!(!root.join("inside.txt").exists());
+            assert!(!root.join("sub").exists());
+            assert!(!Path::new(&in_tmp).exists());
+        }
+
+        #[tokio::test]
+        async fn the_network_is_restricted_unless_the_session_allows_it() {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let root = scratch();
+            let root = root.path();
+            let connect = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected");
+            let free = policy(SandboxMode::DangerFullAccess, root, false);
+            assert_eq!(ok(&connect, root, &free).await, "connected\n");
+            let closed = policy(SandboxMode::WorkspaceWrite, root, false);
+            match sandbox::support() {
+                Ok(_) => {
+                    refused_by_os(&connect, root, &closed, "Operation not permitted").await;
+                    // Unix sockets by path too (a session bus or a Docker socket).
+                    let sock = root.join("s.sock");
+                    let _server = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+                    let unix = format!(
+                        "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"{}\")'",
+                        sock.display()
+                    );
+                    let python = "command -v python3 > /dev/null && echo y || echo n";
+                    if ok(python, root, &free).await == "y\n" {
+                        assert_eq!(
+                            ok(&format!("{unix} && echo connected"), root, &free).await,
+                            "connected\n"
+                        );
+                        refused_by_os(&unix, root, &closed, "Operation not permitted").await;
+                    }
+                    let open = policy(SandboxMode::WorkspaceWrite, root, true);
+                    assert_eq!(ok(&connect, root, &open).await, "connected\n");
+                }
+                Err(why) => assert_refusal(sh(&connect, root, &closed).await, &why),
+            }
+        }
+
+        #[tokio::test]
+        async fn a_confined_command_cannot_signal_the_proxy_and_dies_whole_on_timeout() {
+            let root = scratch();
+            let root = root.path();
+            let ws = policy(SandboxMode::WorkspaceWrite, root, false);
+            let abi = match sandbox::support() {
+                Ok(abi) => abi,
+                Err(why) => return assert_refusal(sh("true", root, &ws).await, &why),
+            };
+            let signal = format!("kill -0 {}", std::process::id());
+            ok(&signal, root, &SandboxPolicy::Unconfined).await;
+            if abi >= 6 {
+                refused_by_os(&signal, root, &ws, "not permitted").await;
+            }
+            // setsid: the shell leads its own session and process group.
+            let ids = ok("ps -o sid= -o pgid= -p $$; echo $$", root, &ws).await;
+            let numbers: Vec<&str> = ids.split_whitespace().collect();
+            assert_eq!(numbers.len(), 3, "{ids}");
+            assert!(numbers.iter().all(|n| *n == numbers[2]), "{ids}");
+
+            let start = Instant::now();
+            let command = "sleep 30 & echo $! > bg.pid; sleep 30";
+            let got = run_command(command, root, &ws, Duration::from_millis(300), 1000)
+                .await
+                .unwrap();
+            assert_eq!(got.ending, Ending::TimedOut);
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                start.elapsed()
+            );
+            let pid = std::fs::read_to_string(root.join("bg.pid")).unwrap();
+            let proc = Path::new("/proc").join(pid.trim());
+            let gone = Instant::now();
+            while proc.join("stat").exists() && gone.elapsed() < Duration::from_secs(3) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Killed; at most a zombie until its new parent reaps it.
+            let state = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
+            assert!(state.is_empty() || state.contains(") Z"), "{state}");
         }
     }
 }

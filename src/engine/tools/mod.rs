@@ -1,8 +1,9 @@
 //! The tools a subagent can call, with Claude Code's names and input schemas.
 //!
 //! Each tool is one file. A tool never panics and never escapes the workspace
-//! roots: every failure is a `ToolError` whose text goes back to the model as an
-//! error result, so a bad call never ends the run.
+//! roots (Bash, by running under the OS sandbox of `sandbox.rs`): every failure is a
+//! `ToolError` whose text goes back to the model as an error result, so a bad call
+//! never ends the run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ mod input;
 pub mod output;
 pub mod paths;
 pub mod read;
+pub mod sandbox;
 pub mod shell_split;
 pub mod todo_write;
 pub mod walk;
@@ -39,6 +41,10 @@ pub struct ToolContext {
     /// Directories the subagent may read and write under (cwd is always one).
     pub roots: Vec<PathBuf>,
     pub access: Arc<AccessPolicy>,
+    /// Whether Bash in a restricted sandbox mode may use the network. Codex says so
+    /// only in its permissions message, which does not reach the engine yet, so it
+    /// stays off, as in Codex's own workspace-write default.
+    pub network: bool,
     pub limits: ToolLimits,
     /// Shared by WebFetch.
     pub http: reqwest::Client,
@@ -121,6 +127,7 @@ impl ToolContext {
             cwd,
             roots,
             access,
+            network: false,
             limits: ToolLimits::default(),
             http,
             todos: Arc::default(),
