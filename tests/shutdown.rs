@@ -62,11 +62,14 @@ async fn sigterm_ends_open_streams_with_response_failed_and_marks_tasks_interrup
         .env("CODEX_PLUS_OPENAI_UPSTREAM", mock.url())
         .env("CODEX_PLUS_CHATGPT_UPSTREAM", mock.url())
         .env("OPENAI_API_KEY", "sk-test")
+        .env("CODEX_PLUS_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(root.join("proxy.log")).unwrap())
         .spawn()
         .unwrap();
+    let log = root.join("proxy.log");
+    let log = move || std::fs::read_to_string(&log).unwrap_or_default();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
@@ -127,7 +130,10 @@ async fn sigterm_ends_open_streams_with_response_failed_and_marks_tasks_interrup
     {
         match chunk {
             Ok(chunk) => text.push_str(&String::from_utf8_lossy(&chunk)),
-            Err(e) => panic!("the stream was cut instead of ended: {e}\n{text}"),
+            Err(e) => panic!(
+                "the stream was cut instead of ended: {e}\n{text}\n--- proxy log:\n{}",
+                log()
+            ),
         }
     }
     assert!(text.contains("event: response.failed"), "{text}");

@@ -29,6 +29,8 @@ struct Session {
 #[derive(Debug, Default)]
 pub struct Sessions {
     inner: Mutex<HashMap<String, Session>>,
+    /// The last turn id each session sent: a request with another one starts a turn.
+    turns: Mutex<HashMap<String, String>>,
 }
 
 /// A session that ended, for its SessionEnd hooks.
@@ -67,6 +69,23 @@ impl Sessions {
                         fired: HashSet::new(),
                     },
                 );
+                true
+            }
+        }
+    }
+
+    /// True when `turn_id` is not the turn this session's last request was part of;
+    /// it is from now on.
+    pub fn turn_is_new(&self, session_id: &str, turn_id: &str) -> bool {
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        match turns.get_mut(session_id) {
+            Some(last) if last == turn_id => false,
+            Some(last) => {
+                turn_id.clone_into(last);
+                true
+            }
+            None => {
+                turns.insert(session_id.to_string(), turn_id.to_string());
                 true
             }
         }
@@ -141,6 +160,11 @@ impl Sessions {
             .filter(|(_, s)| now.duration_since(s.last_seen) >= idle)
             .map(|(id, _)| id.clone())
             .collect();
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &gone {
+            turns.remove(id);
+        }
+        drop(turns);
         gone.into_iter()
             .filter_map(|id| {
                 sessions.remove(&id).map(|s| Ended {
@@ -153,6 +177,7 @@ impl Sessions {
 
     /// Every session, for SessionEnd at shutdown; they are forgotten.
     pub fn take_all(&self) -> Vec<Ended> {
+        self.turns.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.lock()
             .drain()
             .map(|(session_id, s)| Ended {
@@ -238,6 +263,16 @@ mod tests {
         s.restore("a", &mut compacted);
         assert_eq!(compacted.len(), 1);
         assert!(s.lock()["a"].injections.is_empty());
+    }
+
+    #[test]
+    fn a_turn_is_new_once_until_another_comes() {
+        let s = Sessions::new();
+        assert!(s.turn_is_new("a", "t1"));
+        assert!(!s.turn_is_new("a", "t1"), "a follow-up of the same turn");
+        assert!(s.turn_is_new("b", "t1"), "each session has its own");
+        assert!(s.turn_is_new("a", "t2"));
+        assert!(!s.turn_is_new("a", "t2"));
     }
 
     #[test]

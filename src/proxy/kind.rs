@@ -75,8 +75,11 @@ pub const fn applies(concern: Concern, kind: Kind) -> bool {
 }
 
 /// The kind of a request Codex sent, and the index of the typed prompt for a user's
-/// turn. Pure: the turn metadata header and the input items.
-pub fn classify(meta: &TurnMetadata, input: &[RawJson]) -> (Kind, Option<usize>) {
+/// turn. Pure: the turn metadata header, the input items, and whether an earlier
+/// request of this session already had this `turn_id` (then it cannot start the
+/// turn: after a mid-turn compaction, Codex's next request ends with the summary as
+/// a user message; a retried first request gets what the first try got, restored).
+pub fn classify(meta: &TurnMetadata, input: &[RawJson], turn_seen: bool) -> (Kind, Option<usize>) {
     match meta.request_kind.as_deref() {
         None | Some("turn") => {}
         Some("compaction" | "compact") => return (Kind::Compaction, None),
@@ -85,6 +88,9 @@ pub fn classify(meta: &TurnMetadata, input: &[RawJson]) -> (Kind, Option<usize>)
     match meta.thread_source.as_deref() {
         None | Some("user") => {}
         Some(_) => return (Kind::Internal, None),
+    }
+    if turn_seen && meta.turn_id.is_some() {
+        return (Kind::ToolFollowUp, None);
     }
     match typed_prompt(input) {
         Some(i) => (Kind::UserTurn, Some(i)),
@@ -135,10 +141,13 @@ mod tests {
             user("<environment_context><cwd>/w</cwd></environment_context>"),
             user("/greet Bob"),
         ];
-        assert_eq!(classify(&meta(EXEC), &input), (Kind::UserTurn, Some(1)));
+        assert_eq!(
+            classify(&meta(EXEC), &input, false),
+            (Kind::UserTurn, Some(1))
+        );
         // Older Codex sends no metadata at all.
         assert_eq!(
-            classify(&TurnMetadata::default(), &input),
+            classify(&TurnMetadata::default(), &input, false),
             (Kind::UserTurn, Some(1))
         );
         let skills = [
@@ -146,7 +155,10 @@ mod tests {
             user("$greet Bob"),
             user("<skill>\n<name>greet</name>\n</skill>"),
         ];
-        assert_eq!(classify(&meta(EXEC), &skills), (Kind::UserTurn, Some(1)));
+        assert_eq!(
+            classify(&meta(EXEC), &skills, false),
+            (Kind::UserTurn, Some(1))
+        );
     }
 
     #[test]
@@ -158,17 +170,44 @@ mod tests {
             ),
             item(json!({"type": "function_call_output", "call_id": "c", "output": "ok"})),
         ];
-        assert_eq!(classify(&meta(EXEC), &input), (Kind::ToolFollowUp, None));
+        assert_eq!(
+            classify(&meta(EXEC), &input, false),
+            (Kind::ToolFollowUp, None)
+        );
         let env_last = [
             user("hi"),
             user("<environment_context><cwd>/w</cwd></environment_context>"),
         ];
-        assert_eq!(classify(&meta(EXEC), &env_last).0, Kind::ToolFollowUp);
         assert_eq!(
-            classify(&meta(EXEC), &[user("<skill>a</skill>")]).0,
+            classify(&meta(EXEC), &env_last, false).0,
             Kind::ToolFollowUp
         );
-        assert_eq!(classify(&meta(EXEC), &[]).0, Kind::ToolFollowUp);
+        assert_eq!(
+            classify(&meta(EXEC), &[user("<skill>a</skill>")], false).0,
+            Kind::ToolFollowUp
+        );
+        assert_eq!(classify(&meta(EXEC), &[], false).0, Kind::ToolFollowUp);
+    }
+
+    #[test]
+    fn a_turn_seen_before_is_not_new_again() {
+        // Codex's request after a mid-turn compaction: the same turn, ending with the
+        // summary as a user message.
+        let input = [
+            user("<environment_context><cwd>/w</cwd></environment_context>"),
+            user("run echo"),
+            user("Another language model started to solve this problem and produced a summary"),
+        ];
+        assert_eq!(
+            classify(&meta(EXEC), &input, true),
+            (Kind::ToolFollowUp, None)
+        );
+        assert_eq!(classify(&meta(EXEC), &input, false).0, Kind::UserTurn);
+        // Without a turn id there is nothing to have seen.
+        assert_eq!(
+            classify(&TurnMetadata::default(), &input, true).0,
+            Kind::UserTurn
+        );
     }
 
     #[test]
@@ -176,18 +215,21 @@ mod tests {
         let prompt = [user("Write a handoff summary")];
         let compaction = r#"{"request_kind":"compaction","compaction":{"trigger":"auto"}}"#;
         assert_eq!(
-            classify(&meta(compaction), &prompt),
+            classify(&meta(compaction), &prompt, false),
             (Kind::Compaction, None)
         );
         let title =
             r#"{"session_id":"other","request_kind":"turn","thread_source":"thread_title"}"#;
-        assert_eq!(classify(&meta(title), &prompt), (Kind::Internal, None));
+        assert_eq!(
+            classify(&meta(title), &prompt, false),
+            (Kind::Internal, None)
+        );
         for unknown in [
             r#"{"request_kind":"memory_consolidation"}"#,
             r#"{"request_kind":"turn","thread_source":"subagent"}"#,
         ] {
             assert_eq!(
-                classify(&meta(unknown), &prompt),
+                classify(&meta(unknown), &prompt, false),
                 (Kind::Internal, None),
                 "{unknown}"
             );

@@ -34,6 +34,7 @@ use crate::hooks::codex_tools::claude_name;
 use crate::hooks::HookEvent;
 use crate::state::SharedState;
 use crate::wire::encoding::Encoding;
+use crate::wire::environment::network_access;
 use crate::wire::request::ResponsesRequest;
 
 /// The middleware stack with dispatch at its core.
@@ -68,7 +69,15 @@ pub async fn handle(
         .and_then(|decoded| ResponsesRequest::parse(&decoded).map_err(|e| e.to_string()));
     match parsed {
         Ok(request) => {
-            let turn = Turn::new(backend, parts, original, request);
+            let sessions = state.sessions.clone();
+            let headers = parts.headers.clone();
+            let turn = Turn::classified(backend, parts, original, request, |meta| {
+                let session = super::turn::session_id(&headers, meta);
+                match (session, meta.turn_id.as_deref()) {
+                    (Some(session), Some(turn)) => !sessions.turn_is_new(session, turn),
+                    _ => false,
+                }
+            });
             match pipeline.oneshot(turn).await {
                 Ok(resp) => resp,
                 Err(never) => match never {},
@@ -178,6 +187,7 @@ fn plan(
     // One detached copy of the headers, for the continuation and for Tasks alike;
     // what they send is re-serialised, so never in the turn's content-encoding.
     let headers = Arc::new(headers::detached_copy(upstream, &header::CONTENT_ENCODING));
+    let sandbox = SandboxMode::from_codex(turn.meta.sandbox_mode.as_deref().unwrap_or(""));
     let resolver = TurnResolver {
         engine: state.engine.clone(),
         ledger: state.ledger.clone(),
@@ -185,7 +195,9 @@ fn plan(
         workspace: Workspace {
             cwd: env.cwd.clone(),
             roots: env.roots.clone(),
-            sandbox: SandboxMode::from_codex(turn.meta.sandbox_mode.as_deref().unwrap_or("")),
+            sandbox,
+            network: sandbox == SandboxMode::DangerFullAccess
+                || network_access(turn.request()).unwrap_or(false),
         },
         inherit: Inherit::new(
             state.upstreams.base(turn.backend),

@@ -38,7 +38,20 @@ pub struct Turn {
 }
 
 impl Turn {
+    /// A turn from what Codex sent, its turn id not seen before.
     pub fn new(backend: Backend, parts: Parts, original: Bytes, request: ResponsesRequest) -> Turn {
+        Turn::classified(backend, parts, original, request, |_| false)
+    }
+
+    /// A turn from what Codex sent; `seen` says whether an earlier request had the
+    /// same session and turn id (see `kind::classify`).
+    pub fn classified(
+        backend: Backend,
+        parts: Parts,
+        original: Bytes,
+        request: ResponsesRequest,
+        seen: impl FnOnce(&TurnMetadata) -> bool,
+    ) -> Turn {
         let meta = parts
             .headers
             .get("x-codex-turn-metadata")
@@ -46,7 +59,8 @@ impl Turn {
             .and_then(TurnMetadata::parse)
             .unwrap_or_default();
         let env = Environment::from_request(&request);
-        let (kind, prompt) = kind::classify(&meta, &request.input);
+        let turn_seen = seen(&meta);
+        let (kind, prompt) = kind::classify(&meta, &request.input, turn_seen);
         let prompt = prompt.map(|i| request.input[i].bytes().clone());
         Turn {
             backend,

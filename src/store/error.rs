@@ -13,6 +13,14 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
+    /// The ledger's files could not be made readable by their owner only.
+    #[error("cannot make the ledger {path} private (mode 0600): {source}")]
+    Private {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// SQLite refused to open or configure the database file.
     #[error("cannot open the ledger {path}: {source} (check permissions, or move the file aside to start a fresh ledger)")]
     Open {

@@ -61,7 +61,7 @@ impl Ledger {
         }
         // Prompts, outputs and transcripts are the user's: 0600 before SQLite opens
         // it, so its WAL and shared-memory files are created with the same mode.
-        private_file(&path).map_err(|source| StoreError::CreateDir {
+        private_file(&path).map_err(|source| StoreError::Private {
             path: path.clone(),
             source,
         })?;
@@ -365,6 +365,10 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 /// already exist are mended too.
 fn private_file(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    // Something that is not a file (a directory) is SQLite's to refuse, by name.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(());
+    }
     File::options()
         .create(true)
         .append(true)

@@ -160,6 +160,16 @@ impl Codex {
         self.run(&args).await
     }
 
+    /// `codex exec --json` in the workspace under Codex's sandbox `mode`
+    /// (`read-only`, `workspace-write`), approvals never asked, stdin closed.
+    pub async fn exec_sandboxed(&self, prompt: &str, mode: &str, extra: &[&str]) -> Run {
+        let mut args: Vec<&str> =
+            vec!["exec", "--json", "--skip-git-repo-check", "--sandbox", mode];
+        args.extend_from_slice(extra);
+        args.push(prompt);
+        self.run(&args).await
+    }
+
     /// Any codex command line, with this home and workspace.
     pub async fn run(&self, args: &[&str]) -> Run {
         let mut cmd = tokio::process::Command::new(binary());
