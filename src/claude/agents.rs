@@ -500,7 +500,7 @@ fn canonical_key(key: &str) -> String {
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<f64>() {
-        return (secs > 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
+        return seconds(secs);
     }
     let mut total = 0.0f64;
     let mut rest = text;
@@ -523,7 +523,15 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         total += value * factor;
         rest = rest[unit_len..].trim_start();
     }
-    (total > 0.0).then(|| Duration::from_secs_f64(total))
+    seconds(total)
+}
+
+/// A duration of at least a millisecond: anything shorter would expire at once, and
+/// anything too large for a `Duration` (`1e20`) is no duration either.
+fn seconds(secs: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d >= Duration::from_millis(1))
 }
 
 fn suggested_name(path: Option<&Path>) -> String {

@@ -39,7 +39,8 @@ pub struct Frontmatter {
     /// The markdown after the frontmatter, without leading blank lines or trailing
     /// whitespace, with `\n` line endings.
     pub body: String,
-    /// 1-based file line where `body` starts.
+    /// 1-based file line where `body` starts (for an empty body, the last line before
+    /// it).
     pub body_line: usize,
     /// Problems found while reading the frontmatter, with file line numbers.
     pub diagnostics: Vec<Diagnostic>,
@@ -259,7 +260,14 @@ fn body_from(lines: &[&str], start: usize) -> (String, usize) {
         .find(|&i| !lines[i].trim().is_empty())
         .unwrap_or(lines.len());
     let body = lines[first.min(lines.len())..].join("\n");
-    (body.trim_end().to_string(), first + 1)
+    // An empty body has no line of its own: name the last line before it (the
+    // closing `---`), which is in the file.
+    let line = if first >= lines.len() {
+        start.max(1)
+    } else {
+        first + 1
+    };
+    (body.trim_end().to_string(), line)
 }
 
 /// Leading spaces and tabs, in bytes (other whitespace is content, and slicing at a
@@ -454,9 +462,12 @@ fn parse_chunk(chunk: &Chunk, diagnostics: &mut Vec<Diagnostic>) -> Field {
         }
         Ok(_) => (String::from("not a single `key: value`"), chunk.line),
         Err(e) => {
-            let line = e
-                .location()
-                .map_or(chunk.line, |l| chunk.line + l.line() - 1);
+            // YAML counts more line breaks than `\n` (a lone CR, U+0085, U+2028):
+            // keep the line within the chunk's own lines.
+            let last = chunk.line + chunk.text.len().saturating_sub(1);
+            let line = e.location().map_or(chunk.line, |l| {
+                (chunk.line + l.line().saturating_sub(1)).min(last)
+            });
             (e.to_string(), line)
         }
     };

@@ -167,10 +167,11 @@ fn parse_frame(raw: Bytes) -> Frame {
     let base = raw.as_ptr() as usize;
     // A value that is valid UTF-8 stays a span of `raw`; the rest is decoded lossily.
     let text = |value: &[u8]| match simdutf8::basic::from_utf8(value) {
-        Ok(_) => {
-            let at = value.as_ptr() as usize - base;
-            Text::Span(at..at + value.len())
-        }
+        Ok(_) => match (value.as_ptr() as usize).checked_sub(base) {
+            Some(at) if at + value.len() <= raw.len() => Text::Span(at..at + value.len()),
+            // Never a slice of another buffer; stay safe if one ever is.
+            _ => Text::Owned(String::from_utf8_lossy(value).into_owned()),
+        },
         Err(_) => Text::Owned(String::from_utf8_lossy(value).into_owned()),
     };
     for line in lines(&raw) {
@@ -217,7 +218,9 @@ fn field(line: &[u8]) -> (&[u8], &[u8]) {
         Some(name) => (name, &line[name.len() + 1..]),
         None => match memchr::memchr(b':', line) {
             Some(colon) => (&line[..colon], &line[colon + 1..]),
-            None => (line, &b""[..]),
+            // A name alone: its value is empty, and still a span of the line (a
+            // slice from elsewhere would not be one of the frame's bytes).
+            None => (line, &line[line.len()..]),
         },
     };
     (name, value.strip_prefix(b" ").unwrap_or(value))
