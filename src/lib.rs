@@ -1,9 +1,11 @@
 //! codex-plus: a local proxy for the OpenAI Codex CLI.
 //!
 //! The modules follow the path a request takes (see docs/architecture.md): `server`
-//! accepts it, `guard` refuses callers that are not local, `proxy` routes and relays it, `middleware` adapts a `/responses` turn, `wire` knows
-//! the Responses API bytes, and the interceptor in `proxy` hands Task calls to `engine`,
-//! which runs subagents against `providers` and records them in `store`.
+//! accepts it, `guard` refuses callers that are not local, `proxy` routes and relays
+//! it, `turn` adapts a `/responses` turn one concern at a time (each concern in its own
+//! folder, request side and stream side together), `wire` knows the Responses API
+//! bytes, and the interceptor in `proxy` hands Task calls to `engine`, which runs
+//! subagents against `providers` and records them in `store`.
 
 pub mod api;
 pub mod ca;
@@ -14,13 +16,13 @@ pub mod engine;
 pub mod error;
 pub mod guard;
 pub mod hooks;
-pub mod middleware;
 pub mod providers;
 pub mod proxy;
 pub mod server;
 pub mod state;
 pub mod store;
 pub mod trim;
+pub mod turn;
 pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,7 +3,7 @@
 //!
 //! The TUI refuses an unknown `/name` itself, so `sync` writes one Codex skill per
 //! command under `$CODEX_HOME/skills/codex-plus/<name>/` (see
-//! `middleware::skill_entry`). In the TUI the user types `$name args`; Codex sends
+//! `turn::slash::skill_entry`). In the TUI the user types `$name args`; Codex sends
 //! the skill's text after the message and the proxy puts the expanded command there.
 //!
 //! Sync is idempotent (an entry is rewritten only when its text changes), touches only
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::claude::discovery::source_dirs;
 use crate::claude::{commands_list, CommandDef, CommandSet, Roots};
-use crate::middleware::skill_entry::{skill_md, Marker, OPENAI_YAML};
+use crate::turn::slash::skill_entry::{skill_md, Marker, OPENAI_YAML};
 
 /// Where sync keeps its entries, under the Codex home.
 pub fn sync_root(codex_home: &Path) -> PathBuf {

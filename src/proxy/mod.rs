@@ -8,12 +8,9 @@ pub mod interceptor;
 #[cfg(test)]
 mod interceptor_tests;
 pub mod kept_request;
-pub mod kind;
 pub mod relay;
-pub mod resolver;
 pub mod responses;
 pub mod stream;
-pub mod turn;
 pub mod upstream;
 pub mod upstream_body;
 

@@ -1,5 +1,5 @@
 //! The `/responses` pipeline: read and decode the body, parse it into a `Turn`, run
-//! the middleware stack, send it upstream and relay the events back.
+//! the turn pipeline, send it upstream and relay the events back.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,11 +21,8 @@ use super::client::UpstreamBody;
 use super::headers;
 use super::interceptor::{Interceptor, Settings};
 use super::kept_request::KeptRequest;
-use super::kind::Concern;
 use super::relay::{read_limited, respond};
-use super::resolver::{body_key, Inherit, TurnResolver};
 use super::stream::{relay_events, Continuation};
-use super::turn::{session_id, Turn};
 use super::upstream::{no_answer, Backend};
 use super::upstream_body::upstream_body;
 use crate::engine::access::SandboxMode;
@@ -33,16 +30,19 @@ use crate::engine::Workspace;
 use crate::hooks::codex_tools::claude_name;
 use crate::hooks::HookEvent;
 use crate::state::SharedState;
+use crate::turn::kind::Concern;
+use crate::turn::task::resolver::{body_key, Inherit, TurnResolver};
+use crate::turn::{session_id, Turn};
 use crate::wire::encoding::Encoding;
 use crate::wire::environment::network_access;
 use crate::wire::request::ResponsesRequest;
 
-/// The middleware stack with dispatch at its core.
+/// The turn pipeline with dispatch at its core.
 pub type Pipeline = BoxCloneSyncService<Turn, Response, Infallible>;
 
-/// Builds the stack once at start-up. Layers are added in `middleware::stack`.
+/// Builds the stack once at start-up. Layers are added in `turn::pipeline::stack`.
 pub fn pipeline(state: SharedState) -> Pipeline {
-    crate::middleware::stack(state.clone(), Dispatch { state })
+    crate::turn::pipeline::stack(state.clone(), Dispatch { state })
 }
 
 /// Handles `POST .../responses`.
@@ -72,7 +72,7 @@ pub async fn handle(
             let sessions = state.sessions.clone();
             let headers = parts.headers.clone();
             let turn = Turn::classified(backend, parts, original, request, |meta| {
-                let session = super::turn::session_id(&headers, meta);
+                let session = crate::turn::session_id(&headers, meta);
                 match (session, meta.turn_id.as_deref()) {
                     (Some(session), Some(turn)) => !sessions.turn_is_new(session, turn),
                     _ => false,
@@ -230,7 +230,7 @@ fn post_compact(state: &SharedState, turn: &Turn) -> Option<BoxFuture<'static, (
     }
     let env = turn.env.clone()?;
     let session = turn.session_id()?.to_string();
-    let trigger = crate::middleware::hooks::compaction_trigger(turn);
+    let trigger = crate::turn::hooks::compaction_trigger(turn);
     if !state
         .hooks
         .has(&env.cwd, HookEvent::PostCompact, &[trigger])

@@ -60,7 +60,7 @@ pub trait Resolver: Send + Sync {
 /// What a turn needs to continue after its calls are resolved.
 pub struct Continuation {
     pub resolver: Arc<dyn Resolver>,
-    /// The request as sent upstream (after middleware); None while a continuation
+    /// The request as sent upstream (after the turn pipeline); None while a continuation
     /// of it is on its way.
     pub request: Option<KeptRequest>,
     pub url: http::Uri,

@@ -1,5 +1,5 @@
 //! An in-process proxy whose `/responses` pipeline is exactly the slash command and
-//! status line steps around dispatch, whatever `middleware::stack` wires, with the
+//! status line steps around dispatch, whatever `turn::pipeline::stack` wires, with the
 //! Claude files' home directory chosen by the test.
 
 #![allow(dead_code)]
@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use codex_plus::claude::{ClaudeCatalogs, Roots};
 use codex_plus::config::Config;
-use codex_plus::middleware::slash::Slash;
-use codex_plus::middleware::status_line::StatusLine;
-use codex_plus::middleware::StepLayer;
 use codex_plus::proxy::responses::Dispatch;
 use codex_plus::proxy::{self, Relay};
 use codex_plus::state::AppState;
+use codex_plus::turn::pipeline::StepLayer;
+use codex_plus::turn::slash::Slash;
+use codex_plus::turn::status_line::StatusLine;
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 

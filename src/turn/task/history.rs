@@ -9,9 +9,9 @@ use std::sync::Arc;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::Step;
-use crate::proxy::turn::Turn;
 use crate::store::Ledger;
+use crate::turn::pipeline::Step;
+use crate::turn::Turn;
 use crate::wire::request::RawJson;
 
 /// Ids the interceptor gives its progress messages.
@@ -28,8 +28,8 @@ impl History {
 }
 
 impl Step for History {
-    fn concern(&self) -> crate::proxy::kind::Concern {
-        crate::proxy::kind::Concern::History
+    fn concern(&self) -> crate::turn::kind::Concern {
+        crate::turn::kind::Concern::History
     }
 
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {

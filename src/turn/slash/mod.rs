@@ -18,14 +18,18 @@ use std::time::Duration;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::allowed_tools::{narrowed, ToolScope};
-use super::skill_entry::{skill_item_header, Marker};
-use super::slash_memory::{restore, Expansion, SlashMemory, TurnScope};
-use super::Step;
+pub mod allowed_tools;
+pub mod memory;
+pub mod skill_entry;
+
 use crate::claude::{parse_invocation, render, ClaudeCatalogs, CommandDef};
 use crate::config::CommandsConfig;
-use crate::proxy::turn::{Turn, LOOK_AHEAD};
+use crate::turn::pipeline::Step;
+use crate::turn::{Turn, LOOK_AHEAD};
 use crate::wire::request::RawJson;
+use allowed_tools::{narrowed, ToolScope};
+use memory::{restore, Expansion, SlashMemory, TurnScope};
+use skill_entry::{skill_item_header, Marker};
 
 pub struct Slash {
     catalogs: Arc<ClaudeCatalogs>,
@@ -46,8 +50,8 @@ impl Slash {
 }
 
 impl Step for Slash {
-    fn concern(&self) -> crate::proxy::kind::Concern {
-        crate::proxy::kind::Concern::Slash
+    fn concern(&self) -> crate::turn::kind::Concern {
+        crate::turn::kind::Concern::Slash
     }
 
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
@@ -398,8 +402,8 @@ mod tests {
     // --- the step on whole requests ---
 
     use crate::claude::Roots;
-    use crate::proxy::turn::Turn;
     use crate::proxy::upstream::Backend;
+    use crate::turn::Turn;
     use bytes::Bytes;
     use std::path::PathBuf;
 

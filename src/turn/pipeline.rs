@@ -1,21 +1,11 @@
-//! One tower Layer per concern on a `/responses` turn, in the order of
+//! The pipeline: one tower Layer per concern on a `/responses` turn, in the order of
 //! docs/architecture.md.
 //!
 //! Each concern is a `Step`: it takes the turn, adapts it, and passes it on (or
 //! answers the client itself). `StepLayer` turns any step into a tower Layer, so
-//! every file here is only its concern. A step runs only for the kinds of request
+//! each concern's folder holds only that concern. A step runs only for the kinds of request
 //! its concern applies to (`proxy::kind`): Codex's internal requests pass through
 //! every layer untouched.
-
-pub mod allowed_tools;
-pub mod git_status;
-pub mod history;
-pub mod hooks;
-pub mod skill_entry;
-pub mod slash;
-pub mod slash_memory;
-pub mod status_line;
-pub mod task_tool;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -27,9 +17,10 @@ use axum::response::Response;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
-use crate::proxy::kind::Concern;
+use super::kind::Concern;
+use super::Turn;
+use super::{hooks, slash, status_line, task};
 use crate::proxy::responses::{Dispatch, Pipeline};
-use crate::proxy::turn::Turn;
 use crate::state::SharedState;
 
 /// One concern applied to a turn on its way upstream.
@@ -48,7 +39,9 @@ pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
     let config = &state.config;
     BoxCloneSyncService::new(
         ServiceBuilder::new()
-            .layer(StepLayer::new(history::History::new(state.ledger.clone())))
+            .layer(StepLayer::new(task::history::History::new(
+                state.ledger.clone(),
+            )))
             .layer(StepLayer::new(hooks::PromptHooks::new(
                 state.hooks.clone(),
                 state.sessions.clone(),
@@ -65,7 +58,7 @@ pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
                 status_line::StatusLine::new(catalogs.clone(), &config.status_line)
                     .keeping(state.sessions.clone(), state.ledger.clone()),
             ))
-            .layer(StepLayer::new(task_tool::TaskTool::new(
+            .layer(StepLayer::new(task::TaskTool::new(
                 catalogs,
                 config.tasks.enabled,
             )))

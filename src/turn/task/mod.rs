@@ -10,9 +10,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::Step;
+pub mod history;
+pub mod resolver;
+
 use crate::claude::{AgentSet, ClaudeCatalogs};
-use crate::proxy::turn::Turn;
+use crate::turn::pipeline::Step;
+use crate::turn::Turn;
 use crate::wire::request::{Dialect, RawJson, ResponsesRequest};
 
 pub struct TaskTool {
@@ -20,7 +23,7 @@ pub struct TaskTool {
     /// `[tasks] enabled`; a workspace's `.codexplus/settings.json` may turn it off.
     enabled: bool,
     /// The serialised spec of the agent sets seen last: building it cost more than
-    /// the rest of the request's middleware, and it only changes with the agents.
+    /// the rest of the request's pipeline, and it only changes with the agents.
     specs: Mutex<Vec<(Arc<AgentSet>, RawJson)>>,
 }
 
@@ -52,8 +55,8 @@ impl TaskTool {
 }
 
 impl Step for TaskTool {
-    fn concern(&self) -> crate::proxy::kind::Concern {
-        crate::proxy::kind::Concern::TaskTool
+    fn concern(&self) -> crate::turn::kind::Concern {
+        crate::turn::kind::Concern::TaskTool
     }
 
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
@@ -258,7 +261,7 @@ mod tests {
                 if let Some(entries) = scope {
                     let entries: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
                     parts.extensions.insert(
-                        crate::middleware::allowed_tools::ToolScope::from_claude(&entries),
+                        crate::turn::slash::allowed_tools::ToolScope::from_claude(&entries),
                     );
                 }
                 let req = ResponsesRequest::parse(&body).unwrap();

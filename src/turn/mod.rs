@@ -1,16 +1,27 @@
-//! One model call (`POST .../responses`) on its way through the middleware stack.
+//! The turn: one model call (`POST .../responses`) on its way through the pipeline, and
+//! each concern that adapts it, in its own folder with both its request side and its
+//! stream side: `slash` (commands and skills), `hooks`, `status_line`, `task` (the
+//! Task tool, its history, and the resolver that runs its calls). `kind` says which
+//! concern applies to which kind of request; `pipeline` runs them in order.
+
+pub mod hooks;
+pub mod kind;
+pub mod pipeline;
+pub mod slash;
+pub mod status_line;
+pub mod task;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
 
-use super::kind::{self, Kind};
-use super::upstream::Backend;
+use crate::proxy::upstream::Backend;
 use crate::wire::environment::{Environment, TurnMetadata};
 use crate::wire::request::{RawJson, ResponsesRequest};
+use kind::Kind;
 
-pub use super::kind::LOOK_AHEAD;
+pub use kind::LOOK_AHEAD;
 
 /// A parsed `/responses` request and what the proxy learned about it. Middleware
 /// edits `request` through `request_mut`, which marks the body for re-serialising;
@@ -18,7 +29,7 @@ pub use super::kind::LOOK_AHEAD;
 pub struct Turn {
     pub backend: Backend,
     /// Boxed, like the environment and the metadata behind their `Arc`s: a turn is
-    /// moved through every middleware step's future, so it is kept small.
+    /// moved through every pipeline step's future, so it is kept small.
     pub parts: Box<Parts>,
     /// The body as received (still compressed if it came compressed).
     pub original: Bytes,

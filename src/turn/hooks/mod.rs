@@ -1,24 +1,29 @@
-//! The hooks that fire on a request: SessionStart (the first request of a session),
-//! UserPromptSubmit (once per new turn), PostToolUse (when tool results come back),
-//! PreCompact (before a compaction).
+//! The hooks of a turn. Request side (here): SessionStart (the first request of a
+//! session), UserPromptSubmit (once per new turn), PostToolUse (when tool results come
+//! back), PreCompact (before a compaction), and added context kept in place. Stream
+//! side (`stream`): PreToolUse on held calls, the Task calls' own PreToolUse /
+//! PostToolUse / PostToolUseFailure, Stop; PostCompact follows a compaction's answer
+//! (`proxy::responses`). Subagents' hooks are the engine's (`engine::hooks`).
+//!
 //! Context they add is kept for the session and put back into every later request
-//! at the same place (Codex's own history does not have it). The stream-side hooks
-//! (PreToolUse, Stop) fire in the interceptor; subagent hooks in the engine.
+//! at the same place (Codex's own history does not have it).
+
+pub mod stream;
 
 use std::sync::Arc;
 
 use axum::response::Response;
 use serde_json::json;
 
-use super::Step;
 use crate::hooks::codex_tools::view;
 use crate::hooks::service::Hooks;
 use crate::hooks::sessions::{context_item, Sessions};
 use crate::hooks::HookEvent;
 use crate::proxy::answer;
-use crate::proxy::kind::Concern;
-use crate::proxy::turn::Turn;
 use crate::store::Ledger;
+use crate::turn::kind::Concern;
+use crate::turn::pipeline::Step;
+use crate::turn::Turn;
 use crate::wire::request::RawJson;
 
 pub struct PromptHooks {
@@ -94,7 +99,7 @@ impl Step for PromptHooks {
                 turn.meta
                     .turn_id
                     .clone()
-                    .unwrap_or_else(|| crate::proxy::resolver::body_key(
+                    .unwrap_or_else(|| crate::turn::task::resolver::body_key(
                         turn.request().input[prompt].as_str().as_bytes()
                     ))
             );

@@ -26,17 +26,19 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::git_status::{builtin_line, GitStatusCache};
-use super::hooks::keep_item;
-use super::Step;
+pub mod git;
+
 use crate::claude::{ClaudeCatalogs, StatusLineSetting};
 use crate::config::StatusLineConfig;
 use crate::hooks::runner::{run_command, Exit, OutputLimits, RunError};
 use crate::hooks::sessions::Sessions;
-use crate::proxy::turn::Turn;
 use crate::store::Ledger;
+use crate::turn::hooks::keep_item;
+use crate::turn::pipeline::Step;
+use crate::turn::Turn;
 use crate::wire::environment::Environment;
 use crate::wire::request::{RawJson, ResponsesRequest};
+use git::{builtin_line, GitStatusCache};
 
 /// Lines of command output kept.
 const MAX_LINES: usize = 5;
@@ -77,8 +79,8 @@ impl StatusLine {
 }
 
 impl Step for StatusLine {
-    fn concern(&self) -> crate::proxy::kind::Concern {
-        crate::proxy::kind::Concern::StatusLine
+    fn concern(&self) -> crate::turn::kind::Concern {
+        crate::turn::kind::Concern::StatusLine
     }
 
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {

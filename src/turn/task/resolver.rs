@@ -9,15 +9,14 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskArgs, TaskCall};
-use super::stream::Resolver;
 use crate::engine::progress::finished_summary;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
-use crate::hooks::codex_tools::{apply_updated_input, view};
 use crate::hooks::service::Hooks;
-use crate::hooks::{HookEvent, PermissionDecision};
 use crate::providers::router::InheritTarget;
+use crate::proxy::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskCall};
+use crate::proxy::stream::Resolver;
 use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp};
+use crate::turn::hooks::stream::TurnHooks;
 
 pub struct TurnResolver {
     pub engine: Arc<Engine>,
@@ -52,47 +51,14 @@ impl TurnResolver {
         }
     }
 
-    fn session(&self) -> &str {
-        self.session_id.as_deref().unwrap_or("")
-    }
-}
-
-/// The names a Task call's hooks match: as called, and under both of the tool's
-/// names (Claude Code's matchers say `Task` or `Agent` for the same tool).
-fn task_hook_names(called: &str) -> Vec<&str> {
-    let mut names = vec![called];
-    for name in super::interceptor::TASK_NAMES {
-        if name != called {
-            names.push(name);
+    /// The turn's hooks (`turn::hooks::stream`).
+    fn hooks(&self) -> TurnHooks {
+        TurnHooks {
+            hooks: self.hooks.clone(),
+            cwd: self.workspace.cwd.clone(),
+            session: self.session_id.clone().unwrap_or_default(),
         }
     }
-    names
-}
-
-/// A Task call's input as the model gave it.
-fn args_json(args: &TaskArgs) -> Value {
-    let mut v = serde_json::json!({
-        "description": args.description,
-        "prompt": args.prompt,
-    });
-    if let Some(t) = &args.subagent_type {
-        v["subagent_type"] = t.clone().into();
-    }
-    if let Some(m) = &args.model {
-        v["model"] = m.clone().into();
-    }
-    v
-}
-
-/// `updated` over `args`: a hook's `updatedInput` may give only the fields it changes.
-fn merged(args: &TaskArgs, updated: &Value) -> Value {
-    let mut v = args_json(args);
-    if let (Some(base), Some(over)) = (v.as_object_mut(), updated.as_object()) {
-        for (k, val) in over {
-            base.insert(k.clone(), val.clone());
-        }
-    }
-    v
 }
 
 /// How a finished Task reads to the model and to the user.
@@ -106,10 +72,8 @@ pub fn outcome(result: &TaskResult) -> Outcome {
 
 impl Resolver for TurnResolver {
     fn start(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
-        let hooks = self.hooks.clone();
+        let hooks = self.hooks();
         let engine = self.engine.clone();
-        let cwd = self.workspace.cwd.clone();
-        let session = self.session().to_string();
         let mut req = TaskRequest::new(None, String::new(), String::new(), self.workspace.clone());
         req.inherit = Some(self.inherit.target());
         req.session_id = self.session_id.clone();
@@ -117,38 +81,8 @@ impl Resolver for TurnResolver {
         let key_of = self.key_of();
         Box::pin(async move {
             let mut call = call;
-            let called = call.name.clone();
-            let names = task_hook_names(&called);
-            // PreToolUse, as for any tool: a deny is the model's result, an edit is the call.
-            if hooks.has(&cwd, HookEvent::PreToolUse, &names) {
-                let input = hooks
-                    .input(HookEvent::PreToolUse, &session, &cwd)
-                    .with("tool_name", call.name.clone())
-                    .with("tool_input", args_json(&call.args))
-                    .with("tool_use_id", call.call_id.clone());
-                let decision = hooks.fire(&cwd, HookEvent::PreToolUse, input, &names).await;
-                let denied =
-                    decision.is_blocked() || decision.permission == Some(PermissionDecision::Deny);
-                if denied {
-                    let reason = decision
-                        .permission_reason
-                        .or(decision.block)
-                        .or(decision.stop)
-                        .filter(|r| !r.trim().is_empty())
-                        .unwrap_or_else(|| "a PreToolUse hook denied this call".to_string());
-                    tracing::warn!(call_id = %call.call_id, %reason, "a PreToolUse hook denied a Task call");
-                    return Outcome {
-                        ok: false,
-                        output: format!("{} was denied by a PreToolUse hook: {reason}", call.name),
-                        summary: format!("Denied: {reason}"),
-                    };
-                }
-                if let Some(updated) = decision.updated_input.as_ref() {
-                    match serde_json::from_value::<TaskArgs>(merged(&call.args, updated)) {
-                        Ok(args) => call.args = args,
-                        Err(e) => tracing::warn!("a PreToolUse hook's updatedInput for a Task is not a Task input; ignored: {e}"),
-                    }
-                }
+            if let Some(denied) = hooks.before_task(&mut call).await {
+                return denied;
             }
             req.subagent_type = call.args.subagent_type.clone();
             req.prompt = call.args.prompt.clone();
@@ -161,89 +95,19 @@ impl Resolver for TurnResolver {
             if !outcome.ok {
                 tracing::warn!(call_id = %call.call_id, agent = %call.args.subagent_type.as_deref().unwrap_or(""), summary = %outcome.summary, "a Task failed; the model gets an error result");
             }
-            // PostToolUse for a call that ran to its end, PostToolUseFailure otherwise.
-            let event = if outcome.ok {
-                HookEvent::PostToolUse
-            } else {
-                HookEvent::PostToolUseFailure
-            };
-            if hooks.has(&cwd, event, &names) {
-                let mut input = hooks
-                    .input(event, &session, &cwd)
-                    .with("tool_name", call.name.clone())
-                    .with("tool_input", args_json(&call.args))
-                    .with("tool_use_id", call.call_id.clone());
-                input = if outcome.ok {
-                    input.with(
-                        "tool_response",
-                        serde_json::json!({"content": [{"type": "text", "text": outcome.output}]}),
-                    )
-                } else {
-                    input.with("error", outcome.summary.clone())
-                };
-                let decision = hooks.fire(&cwd, event, input, &names).await;
-                let notes: Vec<String> = [decision.block, decision.additional_context]
-                    .into_iter()
-                    .flatten()
-                    .filter(|t| !t.trim().is_empty())
-                    .collect();
-                if !notes.is_empty() {
-                    outcome.output =
-                        format!("{}\n\n{} hook: {}", outcome.output, event, notes.join("\n"));
-                }
-            }
+            hooks.after_task(&call, &mut outcome).await;
             outcome
         })
     }
 
     fn decide(&self, call: HeldCall) -> BoxFuture<'static, Decision> {
-        let hooks = self.hooks.clone();
-        let cwd = self.workspace.cwd.clone();
-        let v = view(&call.item);
-        let input = hooks
-            .input(HookEvent::PreToolUse, self.session(), &cwd)
-            .with("tool_name", v.tool_name.clone())
-            .with("tool_input", v.tool_input.clone())
-            .with("tool_use_id", call.call_id.clone());
-        Box::pin(async move {
-            let decision = hooks
-                .fire(&cwd, HookEvent::PreToolUse, input, &v.match_names())
-                .await;
-            let denied = decision.block.is_some()
-                || decision.stop.is_some()
-                || decision.permission == Some(PermissionDecision::Deny);
-            if denied {
-                let reason = decision
-                    .permission_reason
-                    .or(decision.block)
-                    .or(decision.stop)
-                    .filter(|r| !r.trim().is_empty())
-                    .unwrap_or_else(|| "a PreToolUse hook denied this call".to_string());
-                return Decision::Deny { reason };
-            }
-            // `ask` leaves the call to Codex's own approval policy.
-            let item = decision
-                .updated_input
-                .as_ref()
-                .and_then(|updated| apply_updated_input(&call.item, updated));
-            Decision::Allow { item }
-        })
+        let hooks = self.hooks();
+        Box::pin(async move { hooks.decide(call).await })
     }
 
     fn stop(&self, active: bool) -> BoxFuture<'static, Option<String>> {
-        let hooks = self.hooks.clone();
-        let cwd = self.workspace.cwd.clone();
-        let input = hooks
-            .input(HookEvent::Stop, self.session(), &cwd)
-            .with("stop_hook_active", active);
-        Box::pin(async move {
-            let decision = hooks.fire(&cwd, HookEvent::Stop, input, &[]).await;
-            if decision.stop.is_some() {
-                // `continue: false` ends the turn, whatever else was said.
-                return None;
-            }
-            decision.block.filter(|r| !r.trim().is_empty())
-        })
+        let hooks = self.hooks();
+        Box::pin(async move { hooks.stop(active).await })
     }
 
     fn remember(&self, link: HistoryLink) {
