@@ -217,3 +217,123 @@ async fn a_synced_command_typed_in_the_tui_reaches_the_upstream_expanded() {
 fn toml_key(path: &str) -> String {
     toml::Value::String(path.to_string()).to_string()
 }
+
+/// A whole Claude Code setup in the interactive TUI, through the full proxy: an
+/// agent, a synced command typed as `$greet`, a prompt hook that adds context, and a
+/// status line all show in the user's turn, while the TUI's own thread-title request
+/// reaches the upstream exactly as Codex sent it.
+#[tokio::test]
+async fn the_whole_setup_in_the_tui_and_its_title_request_left_alone() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        let meta = req.header("x-codex-turn-metadata").unwrap_or("");
+        if meta.contains("thread_title") {
+            return Reply::sse(&answer("resp_title", r#"{"title":"Greet Bob"}"#));
+        }
+        Reply::sse(&answer("resp_tui", ANSWER))
+    })
+    .await;
+    let state = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), state.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    let workspace = std::fs::canonicalize(codex.workspace()).unwrap();
+    let home = codex.home.path();
+    let claude = workspace.join(".claude");
+    std::fs::create_dir_all(claude.join("commands")).unwrap();
+    std::fs::create_dir_all(claude.join("agents")).unwrap();
+    std::fs::write(
+        claude.join("commands/greet.md"),
+        "---\ndescription: Greet someone\n---\nSay hello to $ARGUMENTS from the whole setup.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        claude.join("agents/setup-agent.md"),
+        "---\nname: setup-agent\ndescription: The whole-setup agent\ntools: Read\n---\nYou help.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        claude.join("settings.json"),
+        serde_json::json!({
+            "statusLine": {"type": "command", "command": "echo TUI-STATUS-LINE"},
+            "hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command", "command": "echo TUI-PROMPT-CONTEXT"}]}]}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    config.push_str(&format!(
+        "\n[projects.{}]\ntrust_level = \"trusted\"\n",
+        toml_key(workspace.to_str().unwrap())
+    ));
+    std::fs::write(home.join("config.toml"), config).unwrap();
+    let sync = Command::new(env!("CARGO_BIN_EXE_codex-plus"))
+        .args(["commands", "sync", "--cwd"])
+        .arg(&workspace)
+        .arg("--codex-home")
+        .arg(home)
+        .env("CODEX_PLUS_HOME", state.path())
+        .output()
+        .unwrap();
+    assert!(sync.status.success(), "sync: {sync:?}");
+
+    let command = format!(
+        "env -u OPENAI_BASE_URL CODEX_HOME={} OPENAI_API_KEY=sk-test-key RUST_LOG=warn {} --no-daemon",
+        quote(home.to_str().unwrap()),
+        quote(codex::binary().to_str().unwrap()),
+    );
+    let tui = Tmux::start(&workspace, &command);
+    tui.wait_for_screen("Ask Codex to do anything", Duration::from_secs(30))
+        .await;
+    tui.type_text("$greet Bob");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tui.press("Enter");
+    tui.wait_for_screen(ANSWER, Duration::from_secs(30)).await;
+
+    let is_title = |r: &Recorded| {
+        r.header("x-codex-turn-metadata")
+            .is_some_and(|m| m.contains("thread_title"))
+    };
+    let turn = mock
+        .responses_requests()
+        .into_iter()
+        .find(|r| !is_title(r))
+        .unwrap();
+    let text = turn.text();
+    assert!(
+        text.contains("Say hello to Bob from the whole setup."),
+        "{text}"
+    );
+    assert!(text.contains("TUI-PROMPT-CONTEXT"), "the hook's context");
+    assert!(text.contains("TUI-STATUS-LINE"), "the status line");
+    assert!(
+        text.contains("setup-agent"),
+        "the Task tool lists the agent"
+    );
+    // The title request comes a little after the turn.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !mock.responses_requests().iter().any(is_title) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(tui);
+    let titles: Vec<_> = mock
+        .responses_requests()
+        .into_iter()
+        .filter(is_title)
+        .collect();
+    assert!(!titles.is_empty(), "the TUI asked for a thread title");
+    for title in titles {
+        let text = title.text();
+        for added in [
+            "TUI-PROMPT-CONTEXT",
+            "TUI-STATUS-LINE",
+            "setup-agent",
+            "Say hello to Bob",
+        ] {
+            assert!(
+                !text.contains(added),
+                "the title request got {added}: {text}"
+            );
+        }
+    }
+    proxy.stop().await;
+}

@@ -127,10 +127,13 @@ impl Step for PromptHooks {
                     )));
                 }
                 if let Some(context) = decision.additional_context {
+                    // After the prompt and the `<skill>` items Codex sends with it:
+                    // between them, the skill would no longer be the prompt's.
+                    let end = turn.request().input.len();
                     self.add_context(
                         &mut turn,
                         &session,
-                        prompt + 1,
+                        end,
                         "UserPromptSubmit",
                         &context,
                     );
