@@ -262,7 +262,56 @@ impl Run {
         if self.plan.runs("6") {
             self.memory(rss_fresh).await?;
         }
+        if self.plan.runs("7") {
+            self.boundary_checks();
+        }
         Ok(())
+    }
+
+    /// Phase 7: what the trust boundary's checks cost one request, timed in this
+    /// process on the headers a Codex turn carries (a share of phase 5's CPU).
+    fn boundary_checks(&mut self) {
+        use codex_plus::guard::{has_dot_segments, Guard};
+        use std::hint::black_box;
+        let rounds: u32 = if self.plan.quick { 200_000 } else { 2_000_000 };
+        eprintln!("phase 7: Host/Origin and path checks, in process ({rounds} rounds)");
+        let guard = Guard::new(Some(self.shared.proxy), &[]);
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("host", self.shared.proxy.to_string()),
+            ("content-type", "application/json".to_string()),
+            ("authorization", "Bearer sk-bench".to_string()),
+            ("accept", "text/event-stream".to_string()),
+            (
+                "session-id",
+                "0199a8c4-3f0e-7e41-9d1a-5c2b8f3e6a10".to_string(),
+            ),
+            ("originator", "codex_exec".to_string()),
+        ] {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        }
+        let per = |start: Instant| start.elapsed().as_nanos() as f64 / f64::from(rounds);
+        let start = Instant::now();
+        for _ in 0..rounds {
+            let _ = black_box(guard.check(
+                black_box(&http::Method::POST),
+                black_box("/v1/responses"),
+                None,
+                black_box(&headers),
+            ));
+        }
+        let whole = per(start);
+        let start = Instant::now();
+        for _ in 0..rounds {
+            black_box(has_dot_segments(black_box("/backend-api/codex/responses")));
+        }
+        let path = per(start);
+        self.rows.extend([
+            Row::new("7", "Host, Origin, path checks per request", "ns").proxy(whole),
+            Row::new("7", "of which the dot-segment check", "ns").proxy(path),
+        ]);
     }
 
     async fn latency_16k(&mut self) -> Res<()> {
