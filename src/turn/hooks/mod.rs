@@ -130,13 +130,7 @@ impl Step for PromptHooks {
                     // After the prompt and the `<skill>` items Codex sends with it:
                     // between them, the skill would no longer be the prompt's.
                     let end = turn.request().input.len();
-                    self.add_context(
-                        &mut turn,
-                        &session,
-                        end,
-                        "UserPromptSubmit",
-                        &context,
-                    );
+                    self.add_context(&mut turn, &session, end, "UserPromptSubmit", &context);
                 }
             }
         } else if turn.applies(Concern::PostToolUse) {
