@@ -51,6 +51,10 @@ async fn subagent_hooks_fire_in_process() {
         "{secret}"
     );
     assert!(!secret.contains("the password"));
+    assert!(
+        !secret.contains("PostToolUse hook"),
+        "a call blocked by PreToolUse never ran, so no PostToolUse: {secret}"
+    );
     let notes = &outputs.iter().find(|(id, _)| id == "c_notes").unwrap().1;
     assert!(
         notes.contains("hello from the notes")
@@ -75,5 +79,141 @@ async fn subagent_hooks_fire_in_process() {
             runs.iter().any(|r| r.event == event),
             "{event} recorded: {runs:?}"
         );
+    }
+}
+
+/// The hook records (one JSON object a line) in `file`, or none when it was never written.
+fn records(file: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn post_hooks_fire_only_for_calls_that_ran() {
+    let mock = MockModel::start(|seen| match seen.turn() {
+        0 => Step::now(calls(
+            None,
+            &[
+                // Denied by the PreToolUse hook.
+                (
+                    "c_denied",
+                    "Bash",
+                    json!({"command": "echo forbidden > made.txt"}),
+                ),
+                // Runs and fails.
+                ("c_fails", "Bash", json!({"command": "echo oops; exit 3"})),
+                // Runs and succeeds.
+                ("c_ok", "Bash", json!({"command": "echo hello"})),
+                // Refused by the access policy: the agent has only `Bash(echo:*)`, `Bash(exit:*)`.
+                ("c_policy", "Bash", json!({"command": "rm -f keep.txt"})),
+                // Refused: invalid input.
+                ("c_invalid", "Read", json!({})),
+                // Refused: a tool the agent does not have.
+                (
+                    "c_write",
+                    "Write",
+                    json!({"file_path": "w.txt", "content": "x"}),
+                ),
+            ],
+        )),
+        _ => Step::now(text("done")),
+    })
+    .await;
+    let h = Harness::new(&mock.url, |_| {});
+    h.agent(
+        "runner",
+        "tools: Read, Bash(echo:*), Bash(exit:*)\n",
+        "You run commands.",
+    );
+    std::fs::write(h.ws.join("keep.txt"), "keep me").unwrap();
+    let pre = h.ws.join("pre.jsonl");
+    let post = h.ws.join("post.jsonl");
+    let failure = h.ws.join("failure.jsonl");
+    let record = |file: &std::path::Path| json!([{"type": "command", "command": format!("{{ cat; echo; }} >> {}", file.display())}]);
+    h.settings(
+        &json!({"hooks": {
+            "PreToolUse": [
+                {"matcher": "Bash", "hooks": [{"type": "command",
+                    "command": "grep -q forbidden && { echo 'no forbidden things' >&2; exit 2; }; exit 0"}]},
+                {"hooks": record(&pre)}
+            ],
+            "PostToolUse": [{"hooks": record(&post)}],
+            "PostToolUseFailure": [{"matcher": "Bash|Read|Write", "hooks": record(&failure)}]
+        }})
+        .to_string(),
+    );
+    let mut req = h.request("runner", "Run the commands");
+    req.session_id = Some("sess-hooks".into());
+    // Unconfined, so the test does not depend on the kernel's Landlock; the access
+    // policy is what must stop `rm`.
+    req.workspace.sandbox = codex_plus::engine::access::SandboxMode::DangerFullAccess;
+
+    let result = h.engine.task(req).await;
+
+    assert_eq!(result.output, "done", "{:?}", result.error);
+    let outputs = mock.request(1).unwrap().outputs();
+    let output = |id: &str| outputs.iter().find(|(c, _)| c == id).unwrap().1.clone();
+    assert!(output("c_denied").contains("Blocked by hook: no forbidden things"));
+    assert!(!h.ws.join("made.txt").exists());
+    assert!(output("c_fails").contains("Exit code 3"));
+    assert!(output("c_ok").contains("hello"));
+    let policy = output("c_policy");
+    assert!(policy.contains("Bash(echo:*), Bash(exit:*)"), "{policy}");
+    assert_eq!(
+        std::fs::read_to_string(h.ws.join("keep.txt")).unwrap(),
+        "keep me"
+    );
+
+    // PreToolUse saw every call (it runs before the access check, as in Claude Code).
+    let pre = records(&pre);
+    assert_eq!(pre.len(), 6, "{pre:?}");
+
+    // PostToolUse: only the call that ran and succeeded, with its response.
+    let post = records(&post);
+    assert_eq!(post.len(), 1, "{post:?}");
+    let ok = &post[0];
+    assert_eq!(ok["hook_event_name"], "PostToolUse");
+    assert_eq!(ok["tool_use_id"], "c_ok");
+    assert_eq!(ok["tool_name"], "Bash");
+    assert_eq!(ok["tool_input"], json!({"command": "echo hello"}));
+    assert!(
+        ok["tool_response"]["output"]
+            .as_str()
+            .unwrap()
+            .contains("hello"),
+        "{ok}"
+    );
+
+    // PostToolUseFailure: only the call that ran and failed, with its error.
+    let failure = records(&failure);
+    assert_eq!(failure.len(), 1, "{failure:?}");
+    let failed = &failure[0];
+    assert_eq!(failed["hook_event_name"], "PostToolUseFailure");
+    assert_eq!(failed["tool_use_id"], "c_fails");
+    assert_eq!(
+        failed["tool_input"],
+        json!({"command": "echo oops; exit 3"})
+    );
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("oops") && error.contains("Exit code 3"),
+        "{error}"
+    );
+    assert!(failed.get("tool_response").is_none(), "{failed}");
+
+    // Every event carries the common fields and the subagent's identity.
+    for input in pre.iter().chain(&post).chain(&failure) {
+        assert_eq!(input["session_id"], "sess-hooks", "{input}");
+        assert!(input["transcript_path"].is_string(), "{input}");
+        assert_eq!(input["cwd"], h.ws.display().to_string(), "{input}");
+        assert_eq!(input["agent_id"], result.id.as_str(), "{input}");
+        assert_eq!(input["agent_type"], "runner", "{input}");
+        assert!(input["tool_name"].is_string(), "{input}");
+        assert!(input["tool_input"].is_object(), "{input}");
+        assert!(input["tool_use_id"].is_string(), "{input}");
     }
 }

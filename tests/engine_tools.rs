@@ -61,7 +61,7 @@ async fn call(ctx: &ToolContext, name: &str, input: Value) -> ToolOutcome {
 }
 
 fn assert_error(outcome: &ToolOutcome, needle: &str) {
-    assert!(outcome.is_error, "expected an error, got {outcome:?}");
+    assert!(outcome.is_error(), "expected an error, got {outcome:?}");
     assert!(
         outcome.output.contains(needle),
         "expected {needle:?} in {:?}",
@@ -125,7 +125,7 @@ async fn write_read_edit_round_trip() {
     )
     .await;
     assert!(
-        !out.is_error && out.output.starts_with("Created"),
+        !out.is_error() && out.output.starts_with("Created"),
         "{out:?}"
     );
 
@@ -148,7 +148,7 @@ async fn write_read_edit_round_trip() {
     assert_error(&out, "identical");
     let out = call(&ctx, "Edit", json!({"file_path": file, "old_string": "alpha", "new_string": "gamma", "replace_all": true})).await;
     assert!(
-        !out.is_error && out.output.contains("replaced 2 occurrences"),
+        !out.is_error() && out.output.contains("replaced 2 occurrences"),
         "{out:?}"
     );
     assert_eq!(
@@ -178,7 +178,7 @@ async fn edit_keeps_crlf_on_disk() {
         json!({"file_path": ws.path("win.txt"), "old_string": "one\ntwo", "new_string": "one\n1.5\ntwo"}),
     )
     .await;
-    assert!(!out.is_error, "{out:?}");
+    assert!(!out.is_error(), "{out:?}");
     assert_eq!(
         fs::read(ws.root.join("win.txt")).unwrap(),
         b"one\r\n1.5\r\ntwo\r\nthree\r\n"
@@ -259,7 +259,7 @@ async fn bash_writes_only_inside_the_workspace_roots() {
     // danger-full-access: unconfined, so the same command writes there.
     let free = ws.ctx_with(&[], SandboxMode::DangerFullAccess);
     let out = call(&free, "Bash", escape).await;
-    assert!(!out.is_error, "{out:?}");
+    assert!(!out.is_error(), "{out:?}");
     assert_eq!(fs::read_to_string(&target).unwrap(), "x\n");
 }
 
@@ -269,7 +269,7 @@ async fn bash_output_is_capped() {
     let mut ctx = ws.ctx();
     ctx.limits.output_cap = 1000;
     let out = call(&ctx, "Bash", json!({"command": "seq 1 50000"})).await;
-    assert!(!out.is_error);
+    assert!(!out.is_error());
     assert!(
         out.output.starts_with("1\n2\n") && out.output.ends_with("50000"),
         "{}",
@@ -319,7 +319,7 @@ async fn todo_write_stores_the_list() {
         {"content": "Fix bug", "status": "in_progress", "activeForm": "Fixing bug"}
     ]);
     let out = call(&ctx, "TodoWrite", json!({"todos": todos})).await;
-    assert!(!out.is_error, "{out:?}");
+    assert!(!out.is_error(), "{out:?}");
     assert_eq!(
         ctx.todos.lock().unwrap().as_slice(),
         todos.as_array().unwrap().as_slice()

@@ -1,12 +1,14 @@
 //! A subagent's hooks, as Claude Code fires them: SubagentStart when it begins,
-//! PreToolUse/PostToolUse around each of its tool calls, SubagentStop when it is
-//! about to finish (a blocking SubagentStop sends it on with the reason).
+//! PreToolUse before each of its tool calls, then PostToolUse after a call that ran
+//! and succeeded or PostToolUseFailure after one that ran and failed (a call refused
+//! before it ran fires neither), SubagentStop when it is about to finish (a blocking
+//! SubagentStop sends it on with the reason).
 
 use serde_json::{json, Value};
 
 use super::queue::TaskEntry;
 use super::request::TaskRequest;
-use super::tools::ToolOutcome;
+use super::tools::{ToolOutcome, ToolStatus};
 use super::Engine;
 use crate::hooks::{HookEvent, HookInput, PermissionDecision};
 
@@ -107,8 +109,10 @@ impl Engine {
         Ok(decision.updated_input.unwrap_or(input))
     }
 
-    /// PostToolUse for a subagent's call; what a blocking hook (or added context) says
-    /// goes after the result the subagent reads.
+    /// After a subagent's call, as Claude Code fires it: PostToolUse (with
+    /// `tool_response`) when it ran and succeeded, PostToolUseFailure (with `error`)
+    /// when it ran and failed, nothing when it was refused before running. What a
+    /// blocking hook or added context says goes after the result the subagent reads.
     pub(super) async fn post_tool_use(
         &self,
         entry: &TaskEntry,
@@ -116,41 +120,72 @@ impl Engine {
         call_id: &str,
         name: &str,
         input: &Value,
-        outcome: &mut ToolOutcome,
-    ) {
-        let Some(hooks) = self.hooks.as_ref() else {
-            return;
+        mut outcome: ToolOutcome,
+    ) -> ToolOutcome {
+        let Some(event) = post_event(outcome.status) else {
+            return outcome;
         };
-        if !hooks.has(&req.workspace.cwd, HookEvent::PostToolUse, &[name]) {
-            return;
+        let Some(hooks) = self.hooks.as_ref() else {
+            return outcome;
+        };
+        if !hooks.has(&req.workspace.cwd, event, &[name]) {
+            return outcome;
         }
-        let Some(hook_input) = self.hook_input(HookEvent::PostToolUse, entry, req) else {
-            return;
+        let Some(hook_input) = self.hook_input(event, entry, req) else {
+            return outcome;
         };
         let hook_input = hook_input
             .with("tool_name", name)
             .with("tool_input", input.clone())
-            .with("tool_use_id", call_id)
-            .with(
+            .with("tool_use_id", call_id);
+        let hook_input = match event {
+            HookEvent::PostToolUseFailure => hook_input
+                .with("error", outcome.output.clone())
+                .with("is_interrupt", false),
+            _ => hook_input.with(
                 "tool_response",
-                json!({"output": outcome.output, "is_error": outcome.is_error}),
-            );
+                json!({"output": outcome.output, "is_error": false}),
+            ),
+        };
         let decision = hooks
-            .fire(
-                &req.workspace.cwd,
-                HookEvent::PostToolUse,
-                hook_input,
-                &[name],
-            )
+            .fire(&req.workspace.cwd, event, hook_input, &[name])
             .await;
         for note in [decision.block, decision.additional_context]
             .into_iter()
             .flatten()
         {
             if !note.trim().is_empty() {
-                outcome.output.push_str("\n\nPostToolUse hook: ");
+                outcome.output.push_str(&format!("\n\n{event} hook: "));
                 outcome.output.push_str(note.trim());
             }
         }
+        outcome
+    }
+}
+
+/// The event that follows a call that ended so; `None` for a call that never ran.
+fn post_event(status: ToolStatus) -> Option<HookEvent> {
+    match status {
+        ToolStatus::Succeeded => Some(HookEvent::PostToolUse),
+        ToolStatus::Failed => Some(HookEvent::PostToolUseFailure),
+        ToolStatus::Refused => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_calls_that_ran_have_a_post_event() {
+        assert_eq!(
+            post_event(ToolStatus::Succeeded),
+            Some(HookEvent::PostToolUse)
+        );
+        assert_eq!(
+            post_event(ToolStatus::Failed),
+            Some(HookEvent::PostToolUseFailure)
+        );
+        assert_eq!(post_event(ToolStatus::Refused), None);
     }
 }

@@ -307,36 +307,39 @@ impl Engine {
         });
         let at = Timestamp::now();
         let started = Instant::now();
-        let mut outcome = match self
+        let outcome = match self
             .pre_tool_use(entry, req, &call_id, &name, input.clone())
             .await
         {
-            Err(reason) => ToolOutcome {
-                output: format!("Blocked by hook: {reason}"),
-                is_error: true,
-            },
-            Ok(input) if canonical_tool_name(&name) == AGENT_TOOL => {
-                self.run_agent_call(entry, req, ctx, &call_id, &input).await
+            Err(reason) => ToolOutcome::refused(format!("Blocked by hook: {reason}")),
+            Ok(ran_with) => {
+                let outcome = if canonical_tool_name(&name) == AGENT_TOOL {
+                    self.run_agent_call(entry, req, ctx, &call_id, &ran_with)
+                        .await
+                } else {
+                    run_tool_call(&self.tools, &name, ran_with.clone(), ctx).await
+                };
+                // PostToolUse / PostToolUseFailure see the input the call ran with
+                // (a PreToolUse hook may have changed it); a refused call fires neither.
+                self.post_tool_use(entry, req, &call_id, &name, &ran_with, outcome)
+                    .await
             }
-            Ok(input) => run_tool_call(&self.tools, &name, input, ctx).await,
         };
-        self.post_tool_use(entry, req, &call_id, &name, &input, &mut outcome)
-            .await;
         entry.update(|p| p.tool_uses += 1);
         self.ledger.tool_call(&ToolCallRecord {
             task_id: entry.who.id.clone(),
             seq,
             tool: name,
             input,
-            is_error: outcome.is_error,
+            is_error: outcome.is_error(),
             output_bytes: outcome.output.len() as u64,
             duration_ms: millis(started.elapsed()),
             at,
         });
         Block::ToolResult {
             call_id,
+            is_error: outcome.is_error(),
             content: outcome.output,
-            is_error: outcome.is_error,
         }
     }
 
@@ -350,16 +353,12 @@ impl Engine {
         call_id: &str,
         input: &Value,
     ) -> ToolOutcome {
-        let refused = |output: String| ToolOutcome {
-            output,
-            is_error: true,
-        };
         if let Err(e) = ctx.access.check_call(AGENT_TOOL, true, input, &ctx.cwd) {
-            return refused(e.to_string());
+            return ToolOutcome::from_error(&e);
         }
         let call = match AgentCall::parse(input) {
             Ok(call) => call,
-            Err(e) => return refused(e),
+            Err(e) => return ToolOutcome::refused(e),
         };
         let child = TaskRequest {
             subagent_type: call.subagent_type,
@@ -378,9 +377,10 @@ impl Engine {
             .spawn_with(child, entry.cancel.child_token())
             .result()
             .await;
-        ToolOutcome {
-            output: result.to_claude_text(),
-            is_error: !result.is_success(),
+        if result.is_success() {
+            ToolOutcome::ok(result.to_claude_text())
+        } else {
+            ToolOutcome::failed(result.to_claude_text())
         }
     }
 

@@ -31,7 +31,7 @@ pub mod walk;
 pub mod web_fetch;
 pub mod write;
 
-pub use dispatch::{run_tool_call, ToolOutcome};
+pub use dispatch::{run_tool_call, ToolOutcome, ToolStatus};
 
 /// What a tool call may touch and how long it may take.
 #[derive(Clone)]
