@@ -152,7 +152,12 @@ pub fn agents_list(set: &AgentSet, json: bool) -> String {
                     "source": a.source.kind(),
                     "path": a.path,
                     "model": a.model,
-                    "tools": a.effective_tools(),
+                    // As the agent may use them: `Bash(git diff:*)`, not `Bash`.
+                    "tools": a
+                        .effective_tool_entries()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>(),
                     "tools_summary": a.tools_summary(),
                     "allowed_subagent_types": a.allowed_subagent_types,
                 })

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::diagnostic::Diagnostic;
 use super::discovery::Source;
 use super::frontmatter::{unescape_newlines, unknown_key_fix, Field, Frontmatter, Presence};
-use super::tools_spec::{self, parse_tools, ToolSpec};
+use super::tools_spec::{self, parse_tools, ToolEntry, ToolSpec};
 
 /// One agent, ready for the engine.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -398,7 +398,13 @@ impl AgentDef {
         tools_spec::effective_tools(&self.tools, &self.disallowed_tools)
     }
 
-    /// `All tools`, `All tools except A, B`, `A, B` or `None`.
+    /// The entries the subagent may use, patterns kept: `Bash(git diff:*)` limits Bash
+    /// to commands starting with `git diff` (the engine enforces it).
+    pub fn effective_tool_entries(&self) -> Vec<ToolEntry> {
+        tools_spec::effective_entries(&self.tools, &self.disallowed_tools)
+    }
+
+    /// `All tools`, `All tools except A, B`, `A, B(pattern)` or `None`.
     pub fn tools_summary(&self) -> String {
         tools_spec::tools_summary(&self.tools, &self.disallowed_tools)
     }

@@ -199,16 +199,28 @@ fn raw_items(value: &Value) -> Vec<String> {
 }
 
 fn classify(item: &str, key: &str, line: usize, parsed: &mut ParsedTools) -> Option<ToolEntry> {
-    let (name, specifier) = match item.split_once('(') {
-        Some((name, rest)) => {
-            let inner = rest.strip_suffix(')').unwrap_or(rest).trim();
-            (name.trim(), (!inner.is_empty()).then(|| inner.to_string()))
+    let (name, specifier) = match split_entry(item) {
+        Ok(split) => split,
+        Err(why) => {
+            malformed(item, &why, key, line, parsed);
+            return None;
         }
-        None => (item.trim(), None),
     };
+    let name = name.as_str();
     let entry = |name: &str| ToolEntry {
         name: name.to_string(),
         specifier: specifier.clone(),
+    };
+    // A pattern must be one the engine can enforce: a tool that silently lost its
+    // pattern would allow every call.
+    let checked = |now: &str, parsed: &mut ParsedTools| -> bool {
+        match specifier.as_deref().map(|spec| check_specifier(now, spec)) {
+            Some(Err(why)) => {
+                malformed(item, &why, key, line, parsed);
+                false
+            }
+            _ => true,
+        }
     };
     if let Some((_, now)) = LEGACY_NAMES.iter().find(|(old, _)| *old == name) {
         parsed.diagnostics.push(
@@ -217,12 +229,15 @@ fn classify(item: &str, key: &str, line: usize, parsed: &mut ParsedTools) -> Opt
             ))
             .at_line(line),
         );
-        return Some(entry(now));
+        return checked(now, parsed).then(|| entry(now));
     }
     if IMPLEMENTED_TOOLS.contains(&name) {
-        return Some(entry(name));
+        return checked(name, parsed).then(|| entry(name));
     }
     if name.starts_with("mcp__") {
+        if !checked(name, parsed) {
+            return None;
+        }
         parsed.diagnostics.push(
             Diagnostic::warning(format!(
                 "`{name}`: MCP tools are not available in codex-plus; kept in the list but not offered"
@@ -249,6 +264,9 @@ fn classify(item: &str, key: &str, line: usize, parsed: &mut ParsedTools) -> Opt
             .iter()
             .find(|(old, _)| *old == known)
             .map_or(known, |(_, now)| now);
+        if !checked(now, parsed) {
+            return None;
+        }
         parsed.diagnostics.push(
             Diagnostic::warning(format!(
                 "`{name}` read as `{now}` (tool names are case-sensitive)"
@@ -272,22 +290,130 @@ fn classify(item: &str, key: &str, line: usize, parsed: &mut ParsedTools) -> Opt
     None
 }
 
-/// The tool names a subagent is offered: `tools` (legacy names mapped, `*` and
-/// omitted meaning all) minus whole-tool `disallowed` entries, implemented tools only.
-pub fn effective_tools(tools: &ToolSpec, disallowed: &ToolSpec) -> Vec<String> {
-    let allowed: Vec<&str> = match tools {
-        ToolSpec::All => IMPLEMENTED_TOOLS.to_vec(),
-        ToolSpec::None => Vec::new(),
-        ToolSpec::List(entries) => {
-            let mut names: Vec<&str> = Vec::new();
-            for entry in entries {
-                let implemented = IMPLEMENTED_TOOLS.contains(&entry.name.as_str());
-                if implemented && !names.contains(&entry.name.as_str()) {
-                    names.push(&entry.name);
-                }
-            }
-            names
+/// `Name` or `Name(specifier)`: the name and the trimmed specifier; an error for
+/// unbalanced parentheses, text after the closing one, or empty parentheses.
+fn split_entry(item: &str) -> Result<(String, Option<String>), String> {
+    let item = item.trim();
+    let Some((name, rest)) = item.split_once('(') else {
+        if item.contains(')') {
+            return Err("it has a `)` but no `(`".to_string());
         }
+        return Ok((item.to_string(), None));
+    };
+    let name = name.trim();
+    let Some(inner) = rest.strip_suffix(')') else {
+        return Err(if rest.contains(')') {
+            "text follows the closing parenthesis".to_string()
+        } else {
+            "the parenthesis is never closed".to_string()
+        });
+    };
+    let mut depth = 0i32;
+    for c in inner.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err("text follows the closing parenthesis".to_string());
+        }
+    }
+    if depth != 0 {
+        return Err("the parentheses are unbalanced".to_string());
+    }
+    let inner = inner.trim();
+    if inner.is_empty() {
+        return Err(format!(
+            "the parentheses are empty (write `{name}` alone to allow every call)"
+        ));
+    }
+    Ok((name.to_string(), Some(inner.to_string())))
+}
+
+/// Whether `spec` is a pattern `tool` takes, as settings permission rules read it:
+/// Bash a command (`git diff:*` a prefix, otherwise exact or with `*`), file tools a
+/// gitignore-style path, WebFetch `domain:<host>`, Agent subagent types.
+pub fn check_specifier(tool: &str, spec: &str) -> Result<(), String> {
+    match tool {
+        "Bash" | "Agent" => Ok(()),
+        "WebFetch" => {
+            let host = spec.strip_prefix("domain:").map(str::trim);
+            match host.map(|h| h.trim_start_matches("*.")) {
+                Some(h) if !h.is_empty() && !h.contains(['/', ' ']) => Ok(()),
+                _ => Err(
+                    "WebFetch takes `domain:<host>`, e.g. `WebFetch(domain:docs.rs)`".to_string(),
+                ),
+            }
+        }
+        "Read" | "Write" | "Edit" | "Glob" | "Grep" => {
+            if spec == "*" {
+                return Ok(());
+            }
+            let rest = spec
+                .strip_prefix("//")
+                .or_else(|| spec.strip_prefix("~/"))
+                .or_else(|| spec.strip_prefix("./"))
+                .or_else(|| spec.strip_prefix('/'))
+                .unwrap_or(spec);
+            globset::GlobBuilder::new(rest)
+                .literal_separator(true)
+                .build()
+                .map(|_| ())
+                .map_err(|e| format!("the path pattern cannot be used: {e}"))
+        }
+        _ if spec == "*" => Ok(()),
+        _ => Err(format!(
+            "{tool} takes no pattern (only Bash, Read, Write, Edit, Glob, Grep, WebFetch and Agent do)"
+        )),
+    }
+}
+
+/// An entry whose parentheses cannot be read: an error, and the entry is dropped
+/// (the tool is not given at all rather than given without its limit).
+fn malformed(item: &str, why: &str, key: &str, line: usize, parsed: &mut ParsedTools) {
+    let name = item.split('(').next().unwrap_or(item).trim();
+    let (tool, fix) = match name {
+        "" => (
+            "it".to_string(),
+            "write a tool name, e.g. `Bash(git diff:*)`".to_string(),
+        ),
+        "Bash" => (
+            "`Bash`".to_string(),
+            "write e.g. `Bash(git diff:*)` (commands starting with `git diff`), or `Bash` for every command".to_string(),
+        ),
+        _ => (
+            format!("`{name}`"),
+            format!("write `{name}(<pattern>)`, or `{name}` for every call"),
+        ),
+    };
+    parsed.diagnostics.push(
+        Diagnostic::error(format!(
+            "Malformed tool pattern `{item}` in `{key}`: {why}; the entry is dropped, so the agent does not get {tool} from it"
+        ))
+        .at_line(line)
+        .with_fix(fix),
+    );
+}
+
+/// The entries a subagent may use, patterns kept: `tools` (legacy names mapped, `*`
+/// and omitted meaning all) minus whole-tool `disallowed` entries, implemented tools
+/// only. A bare entry (`Bash`) makes patterns of the same tool (`Bash(ls:*)`) moot.
+pub fn effective_entries(tools: &ToolSpec, disallowed: &ToolSpec) -> Vec<ToolEntry> {
+    let listed: Vec<ToolEntry> = match tools {
+        ToolSpec::All => IMPLEMENTED_TOOLS
+            .iter()
+            .map(|name| ToolEntry {
+                name: (*name).to_string(),
+                specifier: None,
+            })
+            .collect(),
+        ToolSpec::None => Vec::new(),
+        ToolSpec::List(entries) => entries
+            .iter()
+            .filter(|e| IMPLEMENTED_TOOLS.contains(&e.name.as_str()))
+            .cloned()
+            .collect(),
     };
     let removed = |name: &str| match disallowed {
         ToolSpec::All => true,
@@ -296,14 +422,37 @@ pub fn effective_tools(tools: &ToolSpec, disallowed: &ToolSpec) -> Vec<String> {
             .iter()
             .any(|e| e.specifier.is_none() && e.name == name),
     };
-    allowed
-        .into_iter()
-        .filter(|name| !removed(name))
-        .map(str::to_string)
-        .collect()
+    let bare = |name: &str| {
+        listed
+            .iter()
+            .any(|e| e.name == name && e.specifier.is_none())
+    };
+    let mut out: Vec<ToolEntry> = Vec::new();
+    for entry in &listed {
+        if removed(&entry.name) || (entry.specifier.is_some() && bare(&entry.name)) {
+            continue;
+        }
+        if !out.contains(entry) {
+            out.push(entry.clone());
+        }
+    }
+    out
 }
 
-/// `All tools`, `All tools except A, B`, `A, B` or `None`, as the Task tool lists agents.
+/// The tool names a subagent is offered: the [`effective_entries`] without their
+/// patterns, each name once.
+pub fn effective_tools(tools: &ToolSpec, disallowed: &ToolSpec) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for entry in effective_entries(tools, disallowed) {
+        if !names.contains(&entry.name) {
+            names.push(entry.name);
+        }
+    }
+    names
+}
+
+/// `All tools`, `All tools except A, B`, `A, B(pattern)` or `None`, as the Task tool
+/// lists agents.
 pub fn tools_summary(tools: &ToolSpec, disallowed: &ToolSpec) -> String {
     let excluded: Vec<String> = disallowed
         .entries()
@@ -316,11 +465,15 @@ pub fn tools_summary(tools: &ToolSpec, disallowed: &ToolSpec) -> String {
         (ToolSpec::All, _) if excluded.is_empty() => "All tools".to_string(),
         (ToolSpec::All, _) => format!("All tools except {}", excluded.join(", ")),
         _ => {
-            let names = effective_tools(tools, disallowed);
-            if names.is_empty() {
+            // Patterns shown as written: `Bash(git diff:*)` is not all of Bash.
+            let entries: Vec<String> = effective_entries(tools, disallowed)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            if entries.is_empty() {
                 "None".to_string()
             } else {
-                names.join(", ")
+                entries.join(", ")
             }
         }
     }
@@ -467,5 +620,94 @@ mod tests {
     fn list_item_that_yaml_read_as_a_map_is_put_back_together() {
         let parsed = parse_tools(&json!([{"Bash(npm run": "*)"}]), "tools", 1);
         assert_eq!(names(&parsed.spec), ["Bash(npm run: *)"]);
+    }
+
+    #[test]
+    fn patterns_are_kept_on_their_entries_and_shown() {
+        let parsed = parse_tools(&json!("Read, Bash(git diff:*)"), "tools", 4);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        assert_eq!(names(&parsed.spec), ["Read", "Bash(git diff:*)"]);
+        let entries = effective_entries(&parsed.spec, &ToolSpec::None);
+        assert_eq!(
+            entries[1],
+            ToolEntry {
+                name: "Bash".into(),
+                specifier: Some("git diff:*".into())
+            }
+        );
+        assert_eq!(
+            effective_tools(&parsed.spec, &ToolSpec::None),
+            ["Read", "Bash"]
+        );
+        assert_eq!(
+            tools_summary(&parsed.spec, &ToolSpec::None),
+            "Read, Bash(git diff:*)"
+        );
+        // Several patterns of one tool are all kept; a bare entry makes them moot.
+        let two = parse_tools(&json!("Bash(git diff:*), Bash(git log:*)"), "tools", 1).spec;
+        assert_eq!(
+            tools_summary(&two, &ToolSpec::None),
+            "Bash(git diff:*), Bash(git log:*)"
+        );
+        let bare = parse_tools(&json!("Bash(git diff:*), Bash, Read(src/**)"), "tools", 1).spec;
+        assert_eq!(tools_summary(&bare, &ToolSpec::None), "Bash, Read(src/**)");
+        // A whole-tool disallow removes the patterned entries too.
+        let no_bash = parse_tools(&json!("Bash"), "disallowedTools", 1).spec;
+        assert_eq!(tools_summary(&two, &no_bash), "None");
+    }
+
+    #[test]
+    fn malformed_patterns_are_errors_and_never_widen_to_the_whole_tool() {
+        for (tools, why) in [
+            ("Read, Bash(", "never closed"),
+            ("Read, Bash()", "parentheses are empty"),
+            ("Read, Bash(ls)x", "text follows the closing parenthesis"),
+            ("Read, Bash(echo (x)", "unbalanced"),
+            ("Read, WebFetch(example.com)", "domain:<host>"),
+            ("Read, TodoWrite(x)", "takes no pattern"),
+            ("Read, Edit([z-a])", "path pattern cannot be used"),
+        ] {
+            let parsed = parse_tools(&json!(tools), "tools", 3);
+            assert_eq!(names(&parsed.spec), ["Read"], "{tools}");
+            let errors: Vec<&Diagnostic> = parsed
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
+            assert_eq!(errors.len(), 1, "{tools}: {:?}", parsed.diagnostics);
+            let message = &errors[0].message;
+            assert!(message.starts_with("Malformed tool pattern `"), "{message}");
+            assert!(message.contains(why), "{tools}: {message}");
+            assert!(message.contains("the entry is dropped"), "{message}");
+            assert_eq!(errors[0].line, Some(3));
+        }
+        let bash = parse_tools(&json!("Bash("), "tools", 1);
+        assert_eq!(bash.spec, ToolSpec::List(vec![]));
+        assert!(effective_tools(&bash.spec, &ToolSpec::None).is_empty());
+        assert!(bash.diagnostics[0]
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.contains("Bash(git diff:*)")));
+        // Good patterns of every kind pass, legacy and mis-cased names included.
+        let good = parse_tools(
+            &json!("Bash(npm run *), Read(./src/**), WebFetch(domain:docs.rs), Glob(*), bash(ls:*), Task(a)"),
+            "tools",
+            1,
+        );
+        assert!(good
+            .diagnostics
+            .iter()
+            .all(|d| d.severity != Severity::Error));
+        assert_eq!(
+            names(&good.spec),
+            [
+                "Bash(npm run *)",
+                "Read(./src/**)",
+                "WebFetch(domain:docs.rs)",
+                "Glob(*)",
+                "Bash(ls:*)",
+                "Agent(a)"
+            ]
+        );
     }
 }

@@ -505,4 +505,26 @@ mod tests {
             .contains("✗ nope.md: no such file or directory"));
         Ok(())
     }
+
+    #[test]
+    fn tool_patterns_are_shown_and_malformed_ones_fail() {
+        let r =
+            check("---\nname: differ\ndescription: Diffs\ntools: Read, Bash(git diff:*)\n---\nB");
+        assert!(
+            lines(&r).contains(&"✓ tools: Read, Bash(git diff:*)".to_string()),
+            "{:?}",
+            lines(&r)
+        );
+        assert!(r.is_ok());
+        let r = check("---\nname: differ\ndescription: Diffs\ntools: Read, Bash(\n---\nB");
+        let shown = lines(&r);
+        assert!(shown.contains(&"✓ tools: Read".to_string()), "{shown:?}");
+        assert!(
+            shown.iter().any(|l| l.starts_with(
+                "✗ line 4: Malformed tool pattern `Bash(` in `tools`: the parenthesis is never closed"
+            )),
+            "{shown:?}"
+        );
+        assert!(!r.is_ok());
+    }
 }

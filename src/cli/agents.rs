@@ -47,4 +47,53 @@ mod tests {
         );
         Ok(())
     }
+
+    #[test]
+    fn list_and_check_show_tool_patterns() -> std::io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path().join(".claude/agents");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join("differ.md"),
+            "---\nname: differ\ndescription: Diffs\ntools: Read, Bash(git diff:*)\n---\nDiff.\n",
+        )?;
+        let roots = Roots::with_home(tmp.path().join("home"));
+        let text = list(tmp.path(), false, &roots);
+        let row = text.lines().find(|l| l.starts_with("differ")).unwrap_or("");
+        assert!(row.contains("Read, Bash(git diff:*)"), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&list(tmp.path(), true, &roots)).unwrap_or_default();
+        let differ = json["agents"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == "differ"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            differ["tools"],
+            serde_json::json!(["Read", "Bash(git diff:*)"])
+        );
+        assert_eq!(differ["tools_summary"], "Read, Bash(git diff:*)");
+        let (report, ok) = check(&[], tmp.path(), &roots);
+        assert!(ok, "{report}");
+        assert!(
+            report.contains("✓ tools: Read, Bash(git diff:*)"),
+            "{report}"
+        );
+
+        std::fs::write(
+            dir.join("differ.md"),
+            "---\nname: differ\ndescription: Diffs\ntools: Read, Bash(\n---\nDiff.\n",
+        )?;
+        let (report, ok) = check(&[], tmp.path(), &roots);
+        assert!(!ok, "{report}");
+        assert!(
+            report.contains("Malformed tool pattern `Bash(` in `tools`"),
+            "{report}"
+        );
+        let text = list(tmp.path(), false, &roots);
+        let row = text.lines().find(|l| l.starts_with("differ")).unwrap_or("");
+        assert!(row.contains("Read") && !row.contains("Bash"), "{text}");
+        assert!(text.contains("Malformed tool pattern"), "{text}");
+        Ok(())
+    }
 }

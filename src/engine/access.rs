@@ -505,28 +505,52 @@ pub enum Unmatched {
 #[derive(Debug, Clone)]
 struct ToolEntry {
     name: String,
+    /// The entry as written (`Bash(git diff:*)`), for messages.
+    text: String,
+    limit: EntryLimit,
+}
+
+/// What an entry's parenthesised part allows.
+#[derive(Debug, Clone)]
+enum EntryLimit {
+    /// `Bash`: every call of the tool.
+    Whole,
     /// `Agent(a, b)`: the subagent types it may start.
-    agent_types: Option<Vec<String>>,
+    AgentTypes(Vec<String>),
+    /// `Bash(git diff:*)`, `Read(src/**)`, `WebFetch(domain:x)`: only calls the
+    /// specifier matches, read as a settings permission rule's specifier (paths
+    /// anchored at the call's working directory). Parsed from the entry's text when
+    /// checked, so a malformed one refuses every call with its reason instead of
+    /// allowing them.
+    Pattern,
 }
 
 impl ToolEntry {
     fn parse(text: &str) -> Self {
         let text = text.trim();
         if let Some((name, rest)) = text.split_once('(') {
-            let types = rest
-                .trim_end_matches(')')
-                .split(',')
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-                .collect();
+            let name = canonical_tool_name(name.trim()).to_string();
+            let limit = if name == "Agent" {
+                EntryLimit::AgentTypes(
+                    rest.trim_end_matches(')')
+                        .split(',')
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty())
+                        .collect(),
+                )
+            } else {
+                EntryLimit::Pattern
+            };
             return Self {
-                name: canonical_tool_name(name.trim()).to_string(),
-                agent_types: Some(types),
+                name,
+                text: text.to_string(),
+                limit,
             };
         }
         Self {
             name: canonical_tool_name(text).to_string(),
-            agent_types: None,
+            text: text.to_string(),
+            limit: EntryLimit::Whole,
         }
     }
 
@@ -536,6 +560,39 @@ impl ToolEntry {
             || (self.name.starts_with("mcp__")
                 && tool.starts_with(&self.name)
                 && tool[self.name.len()..].starts_with("__"))
+    }
+}
+
+/// The pattern entries that limit one tool, e.g. `Bash(git diff:*)` and `Bash(git log:*)`.
+struct EntryPatterns<'a> {
+    entries: Vec<&'a ToolEntry>,
+}
+
+impl EntryPatterns<'_> {
+    /// The entries as written, for messages: `Bash(git diff:*), Bash(git log:*)`.
+    fn listed(&self) -> String {
+        self.entries
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Each entry as a rule anchored at `cwd`, and the reasons of those that cannot be read.
+    fn rules(&self, cwd: &Path, home: Option<&Path>) -> (Vec<PermissionRule>, Vec<String>) {
+        let origin = RuleOrigin {
+            file: PathBuf::from("this agent's `tools`"),
+            base_dir: cwd.to_path_buf(),
+        };
+        let mut rules = Vec::new();
+        let mut broken = Vec::new();
+        for entry in &self.entries {
+            match PermissionRule::parse(&entry.text, &origin, home) {
+                Ok(rule) => rules.push(rule),
+                Err(e) => broken.push(format!("`{}` cannot be used ({e})", entry.text)),
+            }
+        }
+        (rules, broken)
     }
 }
 
@@ -628,7 +685,7 @@ impl AccessPolicy {
         cwd: &Path,
     ) -> Result<(), ToolError> {
         let tool = canonical_tool_name(name);
-        self.check_tool_list(tool, input)?;
+        let patterns = self.check_tool_list(tool, input)?;
         if self.sandbox == SandboxMode::ReadOnly && !read_only {
             return Err(ToolError::Denied(format!(
                 "this session's sandbox is read-only, so {name} (which can change files or \
@@ -636,6 +693,9 @@ impl AccessPolicy {
             )));
         }
         let subjects = self.subjects(tool, input, cwd)?;
+        if let Some(patterns) = patterns {
+            self.check_patterns(name, &patterns, &subjects, cwd)?;
+        }
         self.check_rules(name, tool, &subjects)
     }
 
@@ -646,7 +706,14 @@ impl AccessPolicy {
             && self.rules.find(RuleKind::Ask, "Read", &subject).is_none()
     }
 
-    fn check_tool_list(&self, tool: &str, input: &Value) -> Result<(), ToolError> {
+    /// Refuses a tool the agent does not have, or an Agent call of a type it may not
+    /// start. Returns the pattern entries that limit the call, when every entry giving
+    /// the tool has one (a bare entry gives the whole tool).
+    fn check_tool_list(
+        &self,
+        tool: &str,
+        input: &Value,
+    ) -> Result<Option<EntryPatterns<'_>>, ToolError> {
         if tool == "Agent" {
             if let Some((depth, max)) = self.depth_limited {
                 return Err(ToolError::Denied(format!(
@@ -655,8 +722,14 @@ impl AccessPolicy {
                 )));
             }
         }
-        let Some(entry) = self.tools.iter().find(|t| t.covers(tool)) else {
-            let names: Vec<&str> = self.tools.iter().map(|t| t.name.as_str()).collect();
+        let giving: Vec<&ToolEntry> = self.tools.iter().filter(|t| t.covers(tool)).collect();
+        if giving.is_empty() {
+            let mut names: Vec<&str> = Vec::new();
+            for entry in &self.tools {
+                if !names.contains(&entry.name.as_str()) {
+                    names.push(&entry.name);
+                }
+            }
             let list = if names.is_empty() {
                 "none".to_string()
             } else {
@@ -665,17 +738,86 @@ impl AccessPolicy {
             return Err(ToolError::Denied(format!(
                 "{tool} is not one of this agent's tools (it has: {list}). Use one of those."
             )));
-        };
-        if let (Some(types), "Agent") = (&entry.agent_types, tool) {
+        }
+        if giving.iter().any(|e| matches!(e.limit, EntryLimit::Whole)) {
+            return Ok(None);
+        }
+        if tool == "Agent" {
+            let mut types: Vec<&str> = Vec::new();
+            for entry in &giving {
+                if let EntryLimit::AgentTypes(list) = &entry.limit {
+                    types.extend(list.iter().map(String::as_str));
+                }
+            }
             let wanted = agent_type(input);
-            if !types.contains(&wanted) {
+            if !types.contains(&wanted.as_str()) {
                 return Err(ToolError::Denied(format!(
                     "this agent may only start subagents of type {}, not {wanted:?}",
                     types.join(", ")
                 )));
             }
+            return Ok(None);
         }
-        Ok(())
+        let entries: Vec<&ToolEntry> = giving
+            .into_iter()
+            .filter(|e| matches!(e.limit, EntryLimit::Pattern))
+            .collect();
+        Ok((!entries.is_empty()).then_some(EntryPatterns { entries }))
+    }
+
+    /// The agent's `tools` give this tool only for calls its patterns match. For Bash
+    /// every command of a compound line (`&&`, `||`, `;`, `|`, substitutions) must
+    /// match one, as with allow rules.
+    fn check_patterns(
+        &self,
+        name: &str,
+        patterns: &EntryPatterns<'_>,
+        subjects: &[Subject<'_>],
+        cwd: &Path,
+    ) -> Result<(), ToolError> {
+        let (rules, broken) = patterns.rules(cwd, self.rules.home.as_deref());
+        let matched = |subject: &Subject<'_>| rules.iter().any(|r| r.matches(subject));
+        let refused_part = if let [Subject::Command(line)] = subjects {
+            let parts = simple_commands(line);
+            if parts.is_empty() {
+                Some(format!("the Bash command `{line}`"))
+            } else {
+                parts
+                    .iter()
+                    .find(|part| !matched(&Subject::Command(Cow::Borrowed(part.as_str()))))
+                    .map(|part| {
+                        if parts.len() == 1 {
+                            format!("the Bash command `{line}`")
+                        } else {
+                            format!("`{part}` in the Bash command `{line}`")
+                        }
+                    })
+            }
+        } else if subjects.iter().any(matched) {
+            None
+        } else {
+            Some(describe_call(name, subjects))
+        };
+        let Some(what) = refused_part else {
+            return Ok(());
+        };
+        let every = if matches!(subjects, [Subject::Command(_)]) {
+            ", and every command in the line must match one"
+        } else {
+            ""
+        };
+        let mut message = format!(
+            "{what} is not allowed: this agent's `tools` give it {name} only as {}{every}. \
+             Make only calls that match, or report that the task needs more.",
+            patterns.listed()
+        );
+        if !broken.is_empty() {
+            message.push_str(&format!(
+                " (Also: {}; it allows nothing.)",
+                broken.join("; ")
+            ));
+        }
+        Err(ToolError::Denied(message))
     }
 
     /// What the rules compare against, with paths resolved inside the roots.
@@ -1390,5 +1532,139 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("not covered by any allow rule"), "{err}");
+    }
+
+    fn agent_policy(f: &Fixture, tools: &[&str]) -> AccessPolicy {
+        let tools: Vec<String> = tools.iter().map(|t| t.to_string()).collect();
+        AccessPolicy::new(
+            &tools,
+            f.rules(&[]),
+            SandboxMode::WorkspaceWrite,
+            vec![f.proj.clone()],
+        )
+    }
+
+    #[test]
+    fn a_bash_pattern_in_the_agent_tools_limits_bash_part_by_part() {
+        let f = fixture();
+        let p = agent_policy(&f, &["Read", "Bash(git diff:*)"]);
+        assert!(p.has_tool("Bash"));
+        for ok in [
+            "git diff",
+            "git diff --stat",
+            "git  diff HEAD~1",
+            "git diff && git diff --cached",
+        ] {
+            assert_eq!(bash(&p, ok, &f.proj), Ok(()), "{ok}");
+        }
+        let err = bash(&p, "rm -rf x", &f.proj).unwrap_err();
+        assert!(
+            err.contains("the Bash command `rm -rf x` is not allowed")
+                && err.contains("give it Bash only as Bash(git diff:*)"),
+            "{err}"
+        );
+        let err = bash(&p, "git diff && rm x", &f.proj).unwrap_err();
+        assert!(
+            err.contains("`rm x` in the Bash command `git diff && rm x`")
+                && err.contains("Bash(git diff:*)")
+                && err.contains("every command in the line must match"),
+            "{err}"
+        );
+        for sneaky in [
+            "git diffx",
+            "git status",
+            "git diff; rm x",
+            "git diff | sh",
+            "git diff || rm x",
+            "git diff $(rm x)",
+            "echo `rm x`",
+            "",
+        ] {
+            assert!(bash(&p, sneaky, &f.proj).is_err(), "{sneaky:?}");
+        }
+        // Without `:*` the pattern is an exact command.
+        let exact = agent_policy(&f, &["Bash(npm test)"]);
+        assert_eq!(bash(&exact, "npm test", &f.proj), Ok(()));
+        assert!(bash(&exact, "npm test --watch", &f.proj).is_err());
+        // Several patterns: each command must match one of them; a bare entry wins.
+        let two = agent_policy(&f, &["Bash(git diff:*)", "Bash(git log:*)"]);
+        assert_eq!(bash(&two, "git log -1 && git diff", &f.proj), Ok(()));
+        let err = bash(&two, "ls", &f.proj).unwrap_err();
+        assert!(err.contains("Bash(git diff:*), Bash(git log:*)"), "{err}");
+        let bare = agent_policy(&f, &["Bash(git diff:*)", "Bash"]);
+        assert_eq!(bash(&bare, "rm x", &f.proj), Ok(()));
+        // Settings rules still apply on top of the agent's pattern.
+        let mut denied = agent_policy(&f, &["Bash(git:*)"]);
+        denied.rules = f.rules(&[(RuleKind::Deny, &["Bash(git push:*)"])]);
+        assert_eq!(bash(&denied, "git status", &f.proj), Ok(()));
+        assert!(bash(&denied, "git push", &f.proj)
+            .unwrap_err()
+            .contains("deny rule `Bash(git push:*)`"));
+    }
+
+    #[test]
+    fn path_and_domain_patterns_in_the_agent_tools() {
+        let f = fixture();
+        let p = agent_policy(
+            &f,
+            &[
+                "Read(src/**)",
+                "Edit(./docs/**)",
+                "WebFetch(domain:docs.rs)",
+            ],
+        );
+        let read = |path: PathBuf| check(&p, "Read", json!({"file_path": path}), &f.proj);
+        assert_eq!(read(f.proj.join("src/main.rs")), Ok(()));
+        let err = read(f.proj.join("secret.txt")).unwrap_err();
+        assert!(
+            err.contains("is not allowed") && err.contains("give it Read only as Read(src/**)"),
+            "{err}"
+        );
+        let edit = |rel: &str| {
+            check(
+                &p,
+                "Edit",
+                json!({"file_path": rel, "old_string": "a", "new_string": "b"}),
+                &f.proj,
+            )
+        };
+        assert_eq!(edit("docs/a.md"), Ok(()));
+        assert!(edit("src/main.rs").unwrap_err().contains("Edit(./docs/**)"));
+        // Edit's pattern does not give Write.
+        assert!(check(
+            &p,
+            "Write",
+            json!({"file_path": "docs/a.md", "content": ""}),
+            &f.proj
+        )
+        .unwrap_err()
+        .contains("not one of this agent's tools"));
+        let fetch = |url: &str| check(&p, "WebFetch", json!({"url": url, "prompt": "p"}), &f.proj);
+        assert_eq!(fetch("https://docs.rs/serde"), Ok(()));
+        assert!(fetch("https://example.com/")
+            .unwrap_err()
+            .contains("WebFetch(domain:docs.rs)"));
+    }
+
+    #[test]
+    fn a_malformed_agent_tool_pattern_refuses_every_call_with_its_reason() {
+        let f = fixture();
+        let p = agent_policy(&f, &["Bash(", "Read"]);
+        assert!(p.has_tool("Bash"));
+        let err = bash(&p, "ls", &f.proj).unwrap_err();
+        assert!(
+            err.contains("`Bash(` cannot be used") && err.contains("it allows nothing"),
+            "{err}"
+        );
+        let err = bash(&agent_policy(&f, &["Bash()"]), "ls", &f.proj).unwrap_err();
+        assert!(err.contains("parentheses are empty"), "{err}");
+        let err = check(
+            &agent_policy(&f, &["WebFetch(example.com)"]),
+            "WebFetch",
+            json!({"url": "https://example.com", "prompt": "p"}),
+            &f.proj,
+        )
+        .unwrap_err();
+        assert!(err.contains("domain:<host>"), "{err}");
     }
 }

@@ -22,16 +22,19 @@ pub fn access_policy(
     depth: u32,
     max_depth: u32,
 ) -> AccessPolicy {
-    let tools: Vec<String> = agent
-        .effective_tools()
-        .into_iter()
-        .map(
-            |name| match (&agent.allowed_subagent_types, name.as_str()) {
-                (Some(types), AGENT_TOOL) => format!("{AGENT_TOOL}({})", types.join(", ")),
-                _ => name,
-            },
-        )
-        .collect();
+    // Patterns stay on their entries (`Bash(git diff:*)`): the policy limits the tool
+    // to matching calls. The Agent entries merge into one list of spawnable types.
+    let mut tools: Vec<String> = Vec::new();
+    for entry in agent.effective_tool_entries() {
+        let text = match (&agent.allowed_subagent_types, entry.name.as_str()) {
+            (Some(types), AGENT_TOOL) => format!("{AGENT_TOOL}({})", types.join(", ")),
+            (None, AGENT_TOOL) => AGENT_TOOL.to_string(),
+            _ => entry.to_string(),
+        };
+        if !tools.contains(&text) {
+            tools.push(text);
+        }
+    }
     let mode = agent.permission_mode.as_deref();
     // `plan` explores and proposes; it changes nothing, whatever the session allows.
     let sandbox = if mode == Some("plan") {
@@ -290,6 +293,40 @@ mod tests {
             err.contains(&ws_dir.join(".claude/settings.json").display().to_string()),
             "{err}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn tool_patterns_in_the_agent_file_limit_the_tool() -> std::io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let ws = Workspace::at(tmp.path());
+        let roots = Roots::with_home("/home/u");
+        let differ = agent("tools: Read, Bash(git diff:*)\n");
+        let policy = access_policy(&differ, &Settings::default(), &ws, &roots, 1, 3);
+        assert_eq!(
+            names(&offered_tools(&all_tools(), &policy)),
+            ["Bash", "Read"]
+        );
+        let bash =
+            |command: &str| check(&policy, "Bash", json!({ "command": command }), tmp.path());
+        assert!(bash("git diff --stat").is_ok());
+        for refused in ["rm -rf x", "git diff && rm x"] {
+            let err = bash(refused).unwrap_err();
+            assert!(err.contains("Bash(git diff:*)"), "{refused}: {err}");
+        }
+        // A bare entry alongside gives the whole tool; `disallowedTools: Bash` takes it away.
+        let both = agent("tools: Bash(git diff:*), Bash\n");
+        let policy = access_policy(&both, &Settings::default(), &ws, &roots, 1, 3);
+        assert!(check(&policy, "Bash", json!({"command": "ls"}), tmp.path()).is_ok());
+        let none = agent("tools: Read, Bash(git diff:*)\ndisallowedTools: Bash\n");
+        let policy = access_policy(&none, &Settings::default(), &ws, &roots, 1, 3);
+        assert_eq!(names(&offered_tools(&all_tools(), &policy)), ["Read"]);
+        // A malformed pattern is dropped when the file is read: no Bash at all.
+        let broken = agent("tools: Read, Bash(\n");
+        let policy = access_policy(&broken, &Settings::default(), &ws, &roots, 1, 3);
+        assert_eq!(names(&offered_tools(&all_tools(), &policy)), ["Read"]);
+        let err = check(&policy, "Bash", json!({"command": "ls"}), tmp.path()).unwrap_err();
+        assert!(err.contains("not one of this agent's tools"), "{err}");
         Ok(())
     }
 }
