@@ -356,3 +356,180 @@ async fn subagent_bash_in_a_workspace_write_session_cannot_write_outside() {
     assert!(!said.contains("wrote-it"), "{said}");
     proxy.stop().await;
 }
+
+/// A main answer that calls Task for `e2e-agent`, and a subagent that calls Bash with
+/// `command` and then reports what Bash said.
+fn subagent_runs_bash(command: &'static str) -> impl Fn(&Recorded, usize) -> Reply {
+    move |req, _| {
+        if is_subagent(req) {
+            if has_output(req) {
+                return Reply::sse(&answer(
+                    "resp_sub2",
+                    &format!("Bash said: {}", outputs(req)),
+                ));
+            }
+            return Reply::sse(&[
+                ev_created("resp_sub1"),
+                ev_function_call("call_bash", "Bash", &json!({"command": command})),
+                ev_completed("resp_sub1"),
+            ]);
+        }
+        if has_output(req) {
+            return Reply::sse(&answer("resp_2", "checked"));
+        }
+        Reply::sse(&[
+            ev_created("resp_1"),
+            ev_function_call(
+                "call_t",
+                "Task",
+                &json!({"description": "Clean", "prompt": "clean up", "subagent_type": "e2e-agent"}),
+            ),
+            ev_completed("resp_1"),
+        ])
+    }
+}
+
+/// What the subagent's Bash call came back with.
+fn bash_result(mock: &MockUpstream) -> String {
+    mock.responses_requests()
+        .into_iter()
+        .filter(|r| is_subagent(r) && has_output(r))
+        .map(|r| outputs(&r))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agents_bash_pattern_is_a_limit_not_full_bash() {
+    support::init_logs();
+    let mock = MockUpstream::start(subagent_runs_bash("rm -f victim.txt")).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex, "Read, Bash(git diff:*)");
+    std::fs::write(codex.workspace().join("victim.txt"), "keep me").unwrap();
+
+    let run = codex.exec("clean up", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert!(
+        codex.workspace().join("victim.txt").exists(),
+        "rm never ran"
+    );
+    let said = bash_result(&mock);
+    assert!(
+        said.contains("Bash(git diff:*)"),
+        "the refusal names the pattern: {said}"
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_subagent_call_a_hook_denied_fires_no_post_tool_use() {
+    support::init_logs();
+    let mock = MockUpstream::start(subagent_runs_bash("echo ran > ran.txt")).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex, "Bash");
+    let log = codex.workspace().join("hooks.log");
+    let record = format!("(cat; echo) >> {}", log.display());
+    let deny = format!(
+        "{record}; echo '{{\"hookSpecificOutput\":{{\"hookEventName\":\"PreToolUse\",\"permissionDecision\":\"deny\",\"permissionDecisionReason\":\"no shell for agents\"}}}}'"
+    );
+    settings(
+        &codex,
+        json!({"hooks": {
+            "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": deny}]}],
+            "PostToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": record}]}],
+            "PostToolUseFailure": [{"matcher": "Bash", "hooks": [{"type": "command", "command": record}]}]
+        }}),
+    );
+
+    let run = codex.exec("clean up", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert!(
+        !codex.workspace().join("ran.txt").exists(),
+        "the call never ran"
+    );
+    assert!(bash_result(&mock).contains("no shell for agents"));
+    let events: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let pre: Vec<_> = events
+        .iter()
+        .filter(|e| e["hook_event_name"] == "PreToolUse")
+        .collect();
+    assert_eq!(pre.len(), 1, "{events:?}");
+    assert_eq!(pre[0]["agent_type"], "e2e-agent");
+    assert_eq!(pre[0]["tool_input"]["command"], "echo ran > ran.txt");
+    assert!(
+        events.iter().all(|e| e["hook_event_name"] == "PreToolUse"),
+        "no PostToolUse or PostToolUseFailure for a call that did not run: {events:?}"
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn added_context_keeps_its_place_across_a_proxy_restart() {
+    support::init_logs();
+    let mock = MockUpstream::replying(answer("resp", "ok")).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let addr = proxy.addr;
+    let codex = Codex::api_mode(addr);
+    let log = codex.workspace().join("starts.log");
+    settings(
+        &codex,
+        json!({
+            "statusLine": {"type": "command", "command": "echo RESTART-STATUS"},
+            "hooks": {"SessionStart": [{"hooks": [{"type": "command",
+                "command": format!("echo started >> {}; echo RESTART-SESSION-CONTEXT", log.display())}]}]}
+        }),
+    );
+    let run = codex.exec("first question", &["-m", "gpt-5.5"]).await;
+    assert!(run.turn_completed(), "{}", run.dump());
+    proxy.stop().await;
+
+    // The same state directory, the same port: Codex does not notice the restart.
+    let proxy = support::proxy_with(&mock.url(), home.path(), |c| c.server.listen = addr).await;
+    let run = codex
+        .run(&[
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-m",
+            "gpt-5.5",
+            "resume",
+            "--last",
+            "second question",
+        ])
+        .await;
+    assert!(run.turn_completed(), "{}", run.dump());
+
+    let second = texts_of(
+        &mock
+            .responses_requests()
+            .into_iter()
+            .rfind(|r| r.text().contains("second question"))
+            .unwrap(),
+    );
+    let first = second.iter().position(|t| t == "first question").unwrap();
+    assert!(
+        second[first - 1].contains("RESTART-SESSION-CONTEXT"),
+        "SessionStart's context still just before the first prompt: {second:?}"
+    );
+    assert!(
+        second[first + 1].contains("RESTART-STATUS"),
+        "the first turn's status line still just after it: {second:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap().lines().count(),
+        1,
+        "the session started once"
+    );
+    proxy.stop().await;
+}
