@@ -448,3 +448,36 @@ async fn task_calls_go_through_pre_and_post_tool_use_hooks() {
     assert_eq!(setup.fired("Stop").len(), 3);
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn a_history_that_does_not_grow_gets_nothing_piled_up() {
+    // A client that sends the same history again and again as new turns of one
+    // session (a benchmark, a rewound conversation): each request goes upstream as
+    // the first did, with one status line, never the earlier ones on top.
+    let setup = Setup::new();
+    let mock = MockUpstream::replying(answer("resp", "ok")).await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let body = json!({"model": "gpt-5.5", "stream": true, "tools": [],
+        "input": [developer("You are Codex."), setup.env_item(), user("same question")]});
+    let meta = json!({"session_id": "s-same"});
+    for _ in 0..30 {
+        post(proxy.addr, meta.clone(), &body).await;
+    }
+    let sent = mock.responses_requests();
+    let first = sent[0].json()["input"].as_array().unwrap().len();
+    for (n, req) in sent.iter().enumerate() {
+        let input = req.json()["input"].as_array().unwrap().clone();
+        let statuses = texts(&input)
+            .iter()
+            .filter(|t| t.contains("STATUS-LINE-MARK"))
+            .count();
+        assert_eq!(statuses, 1, "request {n}: {:?}", texts(&input));
+        assert!(
+            input.len() <= first + 1,
+            "request {n} grew to {} items",
+            input.len()
+        );
+    }
+    proxy.stop().await;
+}

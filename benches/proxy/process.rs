@@ -128,8 +128,9 @@ impl Drop for Proxy {
 
 async fn health(addr: SocketAddr) -> Res<bool> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(b"GET /health HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n")
-        .await?;
+    // The proxy answers only its own Host (src/guard.rs).
+    let probe = format!("GET /health HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    s.write_all(probe.as_bytes()).await?;
     let mut head = [0u8; 12];
     s.read_exact(&mut head).await?;
     Ok(&head[9..12] == b"200")

@@ -21,6 +21,9 @@ struct Session {
     last_seen: Instant,
     /// (insert before this input index, the item), in the order they were added.
     injections: Vec<(usize, RawJson)>,
+    /// Items in the session's latest request, as Codex sent them (with real Task
+    /// calls put back): a history that grows is the same conversation going on.
+    history_len: usize,
     /// Keys of things that happen once per session (a turn's prompt hook, a tool's
     /// PostToolUse), so Codex's retry of a request does not fire them again.
     fired: HashSet<String>,
@@ -66,6 +69,7 @@ impl Sessions {
                         cwd: cwd.to_path_buf(),
                         last_seen: Instant::now(),
                         injections: Vec::new(),
+                        history_len: 0,
                         fired: HashSet::new(),
                     },
                 );
@@ -89,6 +93,24 @@ impl Sessions {
                 true
             }
         }
+    }
+
+    /// Notes the length of a request's history. A new turn whose history is no longer
+    /// than the last one's is not the same conversation going on (a client that resent
+    /// or rewound it): what was added at positions in the old one no longer belongs
+    /// anywhere, so it is forgotten. True when it was.
+    pub fn note_history(&self, session_id: &str, len: usize, new_turn: bool) -> bool {
+        let mut sessions = self.lock();
+        let Some(s) = sessions.get_mut(session_id) else {
+            return false;
+        };
+        let rewound = new_turn && s.history_len > 0 && len <= s.history_len;
+        s.history_len = len;
+        if rewound && !s.injections.is_empty() {
+            s.injections.clear();
+            return true;
+        }
+        false
     }
 
     /// Keeps `text` as a developer message at input index `at` for the rest of the session.
@@ -263,6 +285,24 @@ mod tests {
         s.restore("a", &mut compacted);
         assert_eq!(compacted.len(), 1);
         assert!(s.lock()["a"].injections.is_empty());
+    }
+
+    #[test]
+    fn a_new_turn_that_does_not_extend_the_history_forgets_what_was_added() {
+        let s = Sessions::new();
+        s.touch("a", Path::new("/w"));
+        assert!(!s.note_history("a", 3, true));
+        s.add_context("a", 3, "StatusLine", "one");
+        // Its follow-up, and the next turn: the history grew.
+        assert!(!s.note_history("a", 5, false));
+        assert!(!s.note_history("a", 7, true));
+        assert!(s.has_context("a"));
+        // A retry or a follow-up of the same length keeps it.
+        assert!(!s.note_history("a", 7, false));
+        // A new turn on a history no longer than the last: resent or rewound.
+        assert!(s.note_history("a", 7, true));
+        assert!(!s.has_context("a"));
+        assert!(!s.note_history("a", 2, true), "nothing left to forget");
     }
 
     #[test]

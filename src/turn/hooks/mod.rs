@@ -64,6 +64,13 @@ impl Step for PromptHooks {
             new_session = !known;
         }
         self.ledger.touch_session(&session, Some(cwd));
+        let new_turn = turn.new_turn_prompt().is_some();
+        if self
+            .sessions
+            .note_history(&session, turn.request().input.len(), new_turn)
+        {
+            self.ledger.set_session_context(&session, Vec::new());
+        }
         if self.sessions.has_context(&session) {
             let mut input = turn.request().input.clone();
             self.sessions.restore(&session, &mut input);
