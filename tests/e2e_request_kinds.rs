@@ -299,31 +299,7 @@ async fn subagent_bash_in_a_workspace_write_session_cannot_write_outside() {
     let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let target = outside.path().join("pwned.txt");
     let command = format!("echo pwned > {} && echo wrote-it", target.display());
-    let mock = MockUpstream::start(move |req, _| {
-        if is_subagent(req) {
-            if has_output(req) {
-                return Reply::sse(&answer("resp_sub2", &format!("Bash said: {}", outputs(req))));
-            }
-            return Reply::sse(&[
-                ev_created("resp_sub1"),
-                ev_function_call("call_bash", "Bash", &json!({"command": command})),
-                ev_completed("resp_sub1"),
-            ]);
-        }
-        if has_output(req) {
-            return Reply::sse(&answer("resp_2", "checked"));
-        }
-        Reply::sse(&[
-            ev_created("resp_1"),
-            ev_function_call(
-                "call_t",
-                "Task",
-                &json!({"description": "Write", "prompt": "write the file", "subagent_type": "e2e-agent"}),
-            ),
-            ev_completed("resp_1"),
-        ])
-    })
-    .await;
+    let mock = MockUpstream::start(subagent_runs_bash(command)).await;
     let home = tempfile::tempdir().unwrap();
     let proxy = support::proxy(&mock.url(), home.path()).await;
     let codex = Codex::api_mode(proxy.addr);
@@ -359,7 +335,8 @@ async fn subagent_bash_in_a_workspace_write_session_cannot_write_outside() {
 
 /// A main answer that calls Task for `e2e-agent`, and a subagent that calls Bash with
 /// `command` and then reports what Bash said.
-fn subagent_runs_bash(command: &'static str) -> impl Fn(&Recorded, usize) -> Reply {
+fn subagent_runs_bash(command: impl Into<String>) -> impl Fn(&Recorded, usize) -> Reply {
+    let command = command.into();
     move |req, _| {
         if is_subagent(req) {
             if has_output(req) {
@@ -496,17 +473,7 @@ async fn added_context_keeps_its_place_across_a_proxy_restart() {
     // The same state directory, the same port: Codex does not notice the restart.
     let proxy = support::proxy_with(&mock.url(), home.path(), |c| c.server.listen = addr).await;
     let run = codex
-        .run(&[
-            "exec",
-            "--json",
-            "--skip-git-repo-check",
-            "--dangerously-bypass-approvals-and-sandbox",
-            "-m",
-            "gpt-5.5",
-            "resume",
-            "--last",
-            "second question",
-        ])
+        .exec_resume_last("second question", &["-m", "gpt-5.5"])
         .await;
     assert!(run.turn_completed(), "{}", run.dump());
 

@@ -220,17 +220,7 @@ async fn two_parallel_tasks_then_a_second_turn_that_sees_the_real_calls() {
     // Next turn: Codex re-sends the history; the progress message is replaced by
     // the real calls and outputs from the ledger.
     let run = codex
-        .run(&[
-            "exec",
-            "--json",
-            "--skip-git-repo-check",
-            "--dangerously-bypass-approvals-and-sandbox",
-            "-m",
-            "gpt-5.5",
-            "resume",
-            "--last",
-            "second turn",
-        ])
+        .exec_resume_last("second turn", &["-m", "gpt-5.5"])
         .await;
     assert!(run.turn_completed(), "{}", run.dump());
     let last = mock

@@ -56,6 +56,23 @@ pub enum Concern {
     CompactHooks,
 }
 
+impl Concern {
+    /// Every concern, in pipeline order.
+    pub const ALL: [Concern; 11] = [
+        Concern::History,
+        Concern::RestoreContext,
+        Concern::SessionStart,
+        Concern::UserPromptSubmit,
+        Concern::PostToolUse,
+        Concern::Slash,
+        Concern::StatusLine,
+        Concern::TaskTool,
+        Concern::PreToolUse,
+        Concern::Stop,
+        Concern::CompactHooks,
+    ];
+}
+
 /// The table: which concerns apply to which kind of request.
 pub const fn applies(concern: Concern, kind: Kind) -> bool {
     use Concern::*;
@@ -239,19 +256,7 @@ mod tests {
     #[test]
     fn the_table_adds_nothing_to_internal_requests_and_only_hooks_to_compactions() {
         use Concern::*;
-        let all = [
-            History,
-            RestoreContext,
-            SessionStart,
-            UserPromptSubmit,
-            PostToolUse,
-            Slash,
-            StatusLine,
-            TaskTool,
-            PreToolUse,
-            Stop,
-            CompactHooks,
-        ];
+        let all = Concern::ALL;
         assert!(all.iter().all(|c| !applies(*c, Kind::Internal)));
         let compaction: Vec<_> = all
             .iter()

@@ -160,6 +160,19 @@ impl Codex {
         self.run(&args).await
     }
 
+    /// `codex exec ... resume --last PROMPT`: the next turn of the latest session.
+    pub async fn exec_resume_last(&self, prompt: &str, extra: &[&str]) -> Run {
+        let mut args: Vec<&str> = vec![
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["resume", "--last", prompt]);
+        self.run(&args).await
+    }
+
     /// `codex exec --json` in the workspace under Codex's sandbox `mode`
     /// (`read-only`, `workspace-write`), approvals never asked, stdin closed.
     pub async fn exec_sandboxed(&self, prompt: &str, mode: &str, extra: &[&str]) -> Run {
