@@ -36,6 +36,26 @@ pub struct Sessions {
     turns: Mutex<HashMap<String, String>>,
 }
 
+/// What a request of a session gets back (`Sessions::context_for`).
+#[derive(Debug, Default)]
+pub struct Context {
+    /// The session's kept context was forgotten (the history was resent or rewound).
+    pub forgot: bool,
+    /// Some of it no longer fits the history (a compaction) and was dropped.
+    pub dropped: bool,
+    /// (insert at this input index, the item), in order.
+    pub items: Vec<(usize, RawJson)>,
+}
+
+impl Context {
+    /// Puts the items into `input` at their places.
+    pub fn restore(self, input: &mut Vec<RawJson>) {
+        for (at, item) in self.items {
+            input.insert(at.min(input.len()), item);
+        }
+    }
+}
+
 /// A session that ended, for its SessionEnd hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended {
@@ -95,22 +115,36 @@ impl Sessions {
         }
     }
 
-    /// Notes the length of a request's history. A new turn whose history is no longer
+    /// Notes a request's history length and gives back what to put into it, in one
+    /// step (a session's requests may overlap). A new turn whose history is no longer
     /// than the last one's is not the same conversation going on (a client that resent
     /// or rewound it): what was added at positions in the old one no longer belongs
-    /// anywhere, so it is forgotten. True when it was.
-    pub fn note_history(&self, session_id: &str, len: usize, new_turn: bool) -> bool {
+    /// anywhere and is forgotten (`forgot`). Positions past the end (a compacted
+    /// history) are dropped for good.
+    pub fn context_for(&self, session_id: &str, len: usize, new_turn: bool) -> Context {
         let mut sessions = self.lock();
         let Some(s) = sessions.get_mut(session_id) else {
-            return false;
+            return Context::default();
         };
         let rewound = new_turn && s.history_len > 0 && len <= s.history_len;
         s.history_len = len;
-        if rewound && !s.injections.is_empty() {
+        let forgot = rewound && !s.injections.is_empty();
+        if rewound {
             s.injections.clear();
-            return true;
         }
-        false
+        // Each position was recorded with the earlier injections already in place.
+        let mut grown = len;
+        let before = s.injections.len();
+        s.injections.retain(|(at, _)| {
+            let fits = *at <= grown;
+            grown += usize::from(fits);
+            fits
+        });
+        Context {
+            forgot,
+            dropped: s.injections.len() < before,
+            items: s.injections.clone(),
+        }
     }
 
     /// Keeps `text` as a developer message at input index `at` for the rest of the session.
@@ -118,11 +152,13 @@ impl Sessions {
         self.add_item(session_id, at, context_item(event, text));
     }
 
-    /// Keeps `item` at input index `at` for the rest of the session.
-    pub fn add_item(&self, session_id: &str, at: usize, item: RawJson) {
-        if let Some(s) = self.lock().get_mut(session_id) {
-            s.injections.push((at, item));
-        }
+    /// Keeps `item` at input index `at` for the rest of the session; its place in the
+    /// session's list, when the session is known.
+    pub fn add_item(&self, session_id: &str, at: usize, item: RawJson) -> Option<usize> {
+        let mut sessions = self.lock();
+        let s = sessions.get_mut(session_id)?;
+        s.injections.push((at, item));
+        Some(s.injections.len() - 1)
     }
 
     /// The session's added items with their positions, in the order they were added
@@ -291,18 +327,21 @@ mod tests {
     fn a_new_turn_that_does_not_extend_the_history_forgets_what_was_added() {
         let s = Sessions::new();
         s.touch("a", Path::new("/w"));
-        assert!(!s.note_history("a", 3, true));
+        assert!(s.context_for("a", 3, true).items.is_empty());
         s.add_context("a", 3, "StatusLine", "one");
         // Its follow-up, and the next turn: the history grew.
-        assert!(!s.note_history("a", 5, false));
-        assert!(!s.note_history("a", 7, true));
-        assert!(s.has_context("a"));
+        assert_eq!(s.context_for("a", 5, false).items.len(), 1);
+        assert_eq!(s.context_for("a", 7, true).items.len(), 1);
         // A retry or a follow-up of the same length keeps it.
-        assert!(!s.note_history("a", 7, false));
+        assert!(!s.context_for("a", 7, false).forgot);
         // A new turn on a history no longer than the last: resent or rewound.
-        assert!(s.note_history("a", 7, true));
+        let rewound = s.context_for("a", 7, true);
+        assert!(rewound.forgot && rewound.items.is_empty());
         assert!(!s.has_context("a"));
-        assert!(!s.note_history("a", 2, true), "nothing left to forget");
+        assert!(
+            !s.context_for("a", 2, true).forgot,
+            "nothing left to forget"
+        );
     }
 
     #[test]

@@ -69,10 +69,9 @@ pub async fn handle(
         .and_then(|decoded| ResponsesRequest::parse(&decoded).map_err(|e| e.to_string()));
     match parsed {
         Ok(request) => {
-            let sessions = state.sessions.clone();
-            let headers = parts.headers.clone();
-            let turn = Turn::classified(backend, parts, original, request, |meta| {
-                let session = crate::turn::session_id(&headers, meta);
+            let sessions = &state.sessions;
+            let turn = Turn::classified(backend, parts, original, request, |meta, headers| {
+                let session = crate::turn::session_id(headers, meta);
                 match (session, meta.turn_id.as_deref()) {
                     (Some(session), Some(turn)) => !sessions.turn_is_new(session, turn),
                     _ => false,

@@ -168,14 +168,21 @@ impl Ledger {
         });
     }
 
-    /// Keeps a session's added context (all of it, replacing what was kept).
-    pub fn set_session_context(&self, session_id: &str, items: Vec<(usize, String)>) {
+    /// Keeps one item the proxy added to a session: the `seq`-th, at input `position`.
+    /// A `seq` of 0 starts the session's list afresh.
+    pub fn add_session_context(&self, session_id: &str, seq: usize, position: usize, item: String) {
         self.send(Write::SessionContext {
             session_id: session_id.to_owned(),
-            items: items
-                .into_iter()
-                .map(|(at, item)| (i64::try_from(at).unwrap_or(i64::MAX), item))
-                .collect(),
+            seq: i64::try_from(seq).unwrap_or(i64::MAX),
+            position: i64::try_from(position).unwrap_or(i64::MAX),
+            item,
+        });
+    }
+
+    /// Forgets what the proxy added to a session.
+    pub fn clear_session_context(&self, session_id: &str) {
+        self.send(Write::ClearSessionContext {
+            session_id: session_id.to_owned(),
         });
     }
 

@@ -51,10 +51,16 @@ pub(super) enum Write {
     InterruptOpen {
         at: Timestamp,
     },
-    /// A session's added context, whole: (input position, item JSON), in order.
+    /// One item the proxy added to a session (seq 0 starts its list afresh).
     SessionContext {
         session_id: String,
-        items: Vec<(i64, String)>,
+        seq: i64,
+        position: i64,
+        item: String,
+    },
+    /// The session's added items are forgotten.
+    ClearSessionContext {
+        session_id: String,
     },
 }
 
@@ -248,6 +254,7 @@ impl Write {
             Self::LinkHistory(_) => "link_history",
             Self::InterruptOpen { .. } => "interrupt_open",
             Self::SessionContext { .. } => "session_context",
+            Self::ClearSessionContext { .. } => "clear_session_context",
         }
     }
 }
@@ -326,17 +333,26 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
                 tracing::warn!(task_id = %id, "ledger: a task finished that was never recorded");
             }
         }
-        Write::SessionContext { session_id, items } => {
+        Write::SessionContext {
+            session_id,
+            seq,
+            position,
+            item,
+        } => {
             // Kept exact, like history links: the items go back to the model verbatim.
+            if *seq == 0 {
+                conn.prepare_cached("DELETE FROM session_context WHERE session_id = ?1")?
+                    .execute(params![session_id])?;
+            }
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO session_context (session_id, seq, position, item_json)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![session_id, seq, position, item])?;
+        }
+        Write::ClearSessionContext { session_id } => {
             conn.prepare_cached("DELETE FROM session_context WHERE session_id = ?1")?
                 .execute(params![session_id])?;
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO session_context (session_id, seq, position, item_json)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for (seq, (position, item)) in items.iter().enumerate() {
-                insert.execute(params![session_id, seq as i64, position, item])?;
-            }
         }
         Write::InterruptOpen { at } => {
             let changed = super::ledger::interrupt_open(conn, *at, "codex-plus was shut down")?;

@@ -51,7 +51,7 @@ pub struct Turn {
 impl Turn {
     /// A turn from what Codex sent, its turn id not seen before.
     pub fn new(backend: Backend, parts: Parts, original: Bytes, request: ResponsesRequest) -> Turn {
-        Turn::classified(backend, parts, original, request, |_| false)
+        Turn::classified(backend, parts, original, request, |_, _| false)
     }
 
     /// A turn from what Codex sent; `seen` says whether an earlier request had the
@@ -61,7 +61,7 @@ impl Turn {
         parts: Parts,
         original: Bytes,
         request: ResponsesRequest,
-        seen: impl FnOnce(&TurnMetadata) -> bool,
+        seen: impl FnOnce(&TurnMetadata, &http::HeaderMap) -> bool,
     ) -> Turn {
         let meta = parts
             .headers
@@ -70,7 +70,7 @@ impl Turn {
             .and_then(TurnMetadata::parse)
             .unwrap_or_default();
         let env = Environment::from_request(&request);
-        let turn_seen = seen(&meta);
+        let turn_seen = seen(&meta, &parts.headers);
         let (kind, prompt) = kind::classify(&meta, &request.input, turn_seen);
         let prompt = prompt.map(|i| request.input[i].bytes().clone());
         Turn {

@@ -177,10 +177,7 @@ fn unescape(s: &str) -> String {
 /// `<permissions instructions>` ("Network access is enabled." or "... restricted.").
 /// `None` when no developer message says.
 pub fn network_access(req: &ResponsesRequest) -> Option<bool> {
-    static ENABLED: LazyLock<Finder<'static>> =
-        LazyLock::new(|| Finder::new("Network access is enabled"));
-    static RESTRICTED: LazyLock<Finder<'static>> =
-        LazyLock::new(|| Finder::new("Network access is restricted"));
+    static SAYS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("Network access is "));
     // The latest says: a session's permissions can change between turns.
     req.input
         .iter()
@@ -188,9 +185,11 @@ pub fn network_access(req: &ResponsesRequest) -> Option<bool> {
         .filter(|item| item.head().role.as_deref() == Some("developer"))
         .find_map(|item| {
             let bytes = item.bytes();
-            if ENABLED.find(bytes).is_some() {
+            let at = SAYS.find(bytes)? + "Network access is ".len();
+            let rest = &bytes[at..];
+            if rest.starts_with(b"enabled") {
                 Some(true)
-            } else if RESTRICTED.find(bytes).is_some() {
+            } else if rest.starts_with(b"restricted") {
                 Some(false)
             } else {
                 None

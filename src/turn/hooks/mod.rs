@@ -65,15 +65,19 @@ impl Step for PromptHooks {
         }
         self.ledger.touch_session(&session, Some(cwd));
         let new_turn = turn.new_turn_prompt().is_some();
-        if self
+        let context = self
             .sessions
-            .note_history(&session, turn.request().input.len(), new_turn)
-        {
-            self.ledger.set_session_context(&session, Vec::new());
+            .context_for(&session, turn.request().input.len(), new_turn);
+        if context.forgot || context.dropped {
+            self.ledger.clear_session_context(&session);
+            for (seq, (at, item)) in context.items.iter().enumerate() {
+                self.ledger
+                    .add_session_context(&session, seq, *at, item.as_str().to_string());
+            }
         }
-        if self.sessions.has_context(&session) {
+        if !context.items.is_empty() {
             let mut input = turn.request().input.clone();
-            self.sessions.restore(&session, &mut input);
+            context.restore(&mut input);
             turn.request_mut().input = input;
         }
 
@@ -253,13 +257,10 @@ pub fn keep_item(
     let input = &mut turn.request_mut().input;
     let at = at.min(input.len());
     input.insert(at, item.clone());
-    sessions.add_item(session, at, item);
-    let kept = sessions
-        .injections(session)
-        .into_iter()
-        .map(|(at, item)| (at, item.as_str().to_string()))
-        .collect();
-    ledger.set_session_context(session, kept);
+    let json = item.as_str().to_string();
+    if let Some(seq) = sessions.add_item(session, at, item) {
+        ledger.add_session_context(session, seq, at, json);
+    }
 }
 
 /// PreCompact before Codex's compaction request goes upstream (PostCompact follows
