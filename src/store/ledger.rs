@@ -169,21 +169,40 @@ impl Ledger {
     }
 
     /// Keeps one item the proxy added to a session: the `seq`-th, at input `position`.
-    /// A `seq` of 0 starts the session's list afresh.
+    /// A `seq` of 0 starts the session's list afresh. Written within a second
+    /// (`touches::LINGER`), coalesced with the session's other context writes.
     pub fn add_session_context(&self, session_id: &str, seq: usize, position: usize, item: String) {
-        self.send(Write::SessionContext {
-            session_id: session_id.to_owned(),
-            seq: i64::try_from(seq).unwrap_or(i64::MAX),
-            position: i64::try_from(position).unwrap_or(i64::MAX),
-            item,
-        });
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        let waiting = self
+            .touches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put_context(session_id, seq, position, item);
+        self.context_waiting(waiting);
     }
 
-    /// Forgets what the proxy added to a session.
+    /// Forgets what the proxy added to a session (written as `add_session_context`).
     pub fn clear_session_context(&self, session_id: &str) {
-        self.send(Write::ClearSessionContext {
-            session_id: session_id.to_owned(),
-        });
+        let waiting = self
+            .touches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear_context(session_id);
+        self.context_waiting(waiting);
+    }
+
+    /// The waiting context writes grew by `grew` (less than zero: some became moot);
+    /// the writer is told when the first waits.
+    fn context_waiting(&self, (first, grew): (bool, i64)) {
+        for _ in 0..grew {
+            self.counters.queued();
+        }
+        self.counters.unqueued(grew.min(0).unsigned_abs());
+        if first && self.send_message(Message::TouchesWaiting).is_err() {
+            self.counters.lost();
+            tracing::error!("ledger writer has stopped; a session's context was lost");
+        }
     }
 
     /// Records one hook command run.

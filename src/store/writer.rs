@@ -113,6 +113,11 @@ impl Counters {
         }
     }
 
+    /// Queued writes that became unnecessary before they were written.
+    pub(super) fn unqueued(&self, n: u64) {
+        self.pending.fetch_sub(n, Ordering::Relaxed);
+    }
+
     pub(super) fn lost(&self) {
         self.lost.fetch_add(1, Ordering::Relaxed);
     }
