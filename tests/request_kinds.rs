@@ -464,7 +464,23 @@ async fn a_history_that_does_not_grow_gets_nothing_piled_up() {
     for _ in 0..30 {
         post(proxy.addr, meta.clone(), &body).await;
     }
-    let sent = mock.responses_requests();
+    // Then a longer history of another conversation in the same session: nothing of
+    // the earlier one lands in it.
+    let other = json!({"model": "gpt-5.5", "stream": true, "tools": [],
+        "input": [developer("You are Codex."), setup.env_item(), user("another talk"),
+                  json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "yes"}]}),
+                  user("and more")]});
+    post(proxy.addr, meta.clone(), &other).await;
+    let last = mock.responses_requests().pop().unwrap().json();
+    let t = texts(last["input"].as_array().unwrap());
+    assert_eq!(
+        t.iter().filter(|t| t.contains("STATUS-LINE-MARK")).count(),
+        1,
+        "{t:?}"
+    );
+    assert!(t.last().unwrap().contains("STATUS-LINE-MARK"), "{t:?}");
+    let mut sent = mock.responses_requests();
+    sent.pop();
     let first = sent[0].json()["input"].as_array().unwrap().len();
     for (n, req) in sent.iter().enumerate() {
         let input = req.json()["input"].as_array().unwrap().clone();

@@ -19,8 +19,8 @@ use crate::wire::request::RawJson;
 struct Session {
     cwd: PathBuf,
     last_seen: Instant,
-    /// (insert before this input index, the item), in the order they were added.
-    injections: Vec<(usize, RawJson)>,
+    /// What the proxy added, in the order it was added.
+    injections: Vec<Kept>,
     /// Items in the session's latest request, as Codex sent them (with real Task
     /// calls put back): a history that grows is the same conversation going on.
     history_len: usize,
@@ -36,24 +36,39 @@ pub struct Sessions {
     turns: Mutex<HashMap<String, String>>,
 }
 
+/// One item the proxy added to a session's requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    /// Its input index, counted with the items kept before it in place.
+    pub at: usize,
+    pub item: RawJson,
+    /// The fingerprint of the item just before it (0 at the start): a history where
+    /// another item stands there is another conversation.
+    pub after: u64,
+}
+
+/// A cheap fingerprint of an item: its length and its first and last bytes. Stable
+/// across runs, for the ledger.
+pub fn fingerprint(item: &RawJson) -> u64 {
+    use std::hash::BuildHasher;
+    let b = item.bytes();
+    let head = &b[..b.len().min(48)];
+    let tail = &b[b.len().saturating_sub(48)..];
+    foldhash::fast::FixedState::with_seed(0x6b65_7074).hash_one((b.len(), head, tail))
+}
+
 /// What a request of a session gets back (`Sessions::context_for`).
 #[derive(Debug, Default)]
 pub struct Context {
-    /// The session's kept context was forgotten (the history was resent or rewound).
+    /// The session's kept context was forgotten: the history was resent or rewound,
+    /// or is another conversation.
     pub forgot: bool,
     /// Some of it no longer fits the history (a compaction) and was dropped.
     pub dropped: bool,
-    /// (insert at this input index, the item), in order.
-    pub items: Vec<(usize, RawJson)>,
-}
-
-impl Context {
-    /// Puts the items into `input` at their places.
-    pub fn restore(self, input: &mut Vec<RawJson>) {
-        for (at, item) in self.items {
-            input.insert(at.min(input.len()), item);
-        }
-    }
+    /// The input with everything kept put back, when anything was.
+    pub restored: Option<Vec<RawJson>>,
+    /// What is kept now, in order (for the ledger when something changed).
+    pub kept: Vec<Kept>,
 }
 
 /// A session that ended, for its SessionEnd hooks.
@@ -115,63 +130,86 @@ impl Sessions {
         }
     }
 
-    /// Notes a request's history length and gives back what to put into it, in one
-    /// step (a session's requests may overlap). A new turn whose history is no longer
-    /// than the last one's is not the same conversation going on (a client that resent
-    /// or rewound it): what was added at positions in the old one no longer belongs
-    /// anywhere and is forgotten (`forgot`). Positions past the end (a compacted
-    /// history) are dropped for good.
-    pub fn context_for(&self, session_id: &str, len: usize, new_turn: bool) -> Context {
+    /// Notes a request's history and gives back the history with what the proxy
+    /// added put back, in one step (a session's requests may overlap). What was added
+    /// stays only while the history is the same conversation going on: a new turn
+    /// whose history is no longer than the last one's (resent or rewound), or one where
+    /// another item stands before a kept one, forgets all of it (`forgot`). Positions
+    /// past the end (a compacted history) are dropped for good (`dropped`).
+    pub fn context_for(&self, session_id: &str, input: &[RawJson], new_turn: bool) -> Context {
         let mut sessions = self.lock();
         let Some(s) = sessions.get_mut(session_id) else {
             return Context::default();
         };
-        let rewound = new_turn && s.history_len > 0 && len <= s.history_len;
-        s.history_len = len;
-        let forgot = rewound && !s.injections.is_empty();
+        let rewound = new_turn && s.history_len > 0 && input.len() <= s.history_len;
+        s.history_len = input.len();
+        if s.injections.is_empty() {
+            return Context::default();
+        }
         if rewound {
             s.injections.clear();
+            return Context {
+                forgot: true,
+                ..Context::default()
+            };
         }
-        // Each position was recorded with the earlier injections already in place.
-        let mut grown = len;
-        let before = s.injections.len();
-        s.injections.retain(|(at, _)| {
-            let fits = *at <= grown;
-            grown += usize::from(fits);
-            fits
-        });
+        let mut out = input.to_vec();
+        let mut kept = Vec::with_capacity(s.injections.len());
+        let mut dropped = false;
+        for k in &s.injections {
+            if k.at > out.len() {
+                dropped = true;
+                continue;
+            }
+            let before = k.at.checked_sub(1).map_or(0, |i| fingerprint(&out[i]));
+            if before != k.after {
+                s.injections.clear();
+                return Context {
+                    forgot: true,
+                    ..Context::default()
+                };
+            }
+            out.insert(k.at, k.item.clone());
+            kept.push(k.clone());
+        }
+        s.injections.clone_from(&kept);
         Context {
-            forgot,
-            dropped: s.injections.len() < before,
-            items: s.injections.clone(),
+            forgot: false,
+            dropped,
+            restored: Some(out),
+            kept,
         }
     }
 
-    /// Keeps `text` as a developer message at input index `at` for the rest of the session.
-    pub fn add_context(&self, session_id: &str, at: usize, event: &str, text: &str) {
-        self.add_item(session_id, at, context_item(event, text));
-    }
-
-    /// Keeps `item` at input index `at` for the rest of the session; its place in the
-    /// session's list, when the session is known.
-    pub fn add_item(&self, session_id: &str, at: usize, item: RawJson) -> Option<usize> {
+    /// Keeps `item` at input index `at` of `input` (where it is being inserted) for the
+    /// rest of the session; its place in the session's list, when the session is known.
+    pub fn add_item(
+        &self,
+        session_id: &str,
+        input: &[RawJson],
+        at: usize,
+        item: RawJson,
+    ) -> Option<Kept> {
+        let after = at
+            .checked_sub(1)
+            .and_then(|i| input.get(i))
+            .map_or(0, fingerprint);
         let mut sessions = self.lock();
         let s = sessions.get_mut(session_id)?;
-        s.injections.push((at, item));
-        Some(s.injections.len() - 1)
+        let kept = Kept { at, item, after };
+        s.injections.push(kept.clone());
+        Some(kept)
     }
 
-    /// The session's added items with their positions, in the order they were added
-    /// (what the ledger keeps, so a restarted proxy puts them back in place).
-    pub fn injections(&self, session_id: &str) -> Vec<(usize, RawJson)> {
+    /// How many items the session keeps.
+    pub fn kept_count(&self, session_id: &str) -> usize {
         self.lock()
             .get(session_id)
-            .map(|s| s.injections.clone())
-            .unwrap_or_default()
+            .map_or(0, |s| s.injections.len())
     }
 
     /// Gives a session the added items an earlier run of the proxy kept for it.
-    pub fn load(&self, session_id: &str, injections: Vec<(usize, RawJson)>) {
+    pub fn load(&self, session_id: &str, injections: Vec<Kept>) {
         if let Some(s) = self.lock().get_mut(session_id) {
             s.injections = injections;
         }
@@ -186,27 +224,7 @@ impl Sessions {
 
     /// Whether the session has context to put back.
     pub fn has_context(&self, session_id: &str) -> bool {
-        self.lock()
-            .get(session_id)
-            .is_some_and(|s| !s.injections.is_empty())
-    }
-
-    /// Puts the session's added context back into `input`. Positions past the end
-    /// (a compacted history) are dropped for good.
-    pub fn restore(&self, session_id: &str, input: &mut Vec<RawJson>) {
-        let mut sessions = self.lock();
-        let Some(s) = sessions.get_mut(session_id) else {
-            return;
-        };
-        // Each position was recorded with the earlier injections already in place.
-        let mut kept = Vec::with_capacity(s.injections.len());
-        for (at, item) in s.injections.drain(..) {
-            if at <= input.len() {
-                input.insert(at, item.clone());
-                kept.push((at, item));
-            }
-        }
-        s.injections = kept;
+        self.kept_count(session_id) > 0
     }
 
     /// Sessions idle for longer than `idle`; they are forgotten.
@@ -292,23 +310,24 @@ mod tests {
         assert_eq!(s.len(), 2);
     }
 
+    /// Adds `text` at `at` of `input` as the hooks do, and inserts it there.
+    fn add(s: &Sessions, input: &mut Vec<RawJson>, at: usize, text: &str) {
+        let item = context_item("Test", text);
+        s.add_item("a", input, at, item.clone());
+        input.insert(at, item);
+    }
+
     #[test]
     fn added_context_comes_back_at_its_place_in_every_later_request() {
         let s = Sessions::new();
         s.touch("a", Path::new("/w"));
-        // First request: 3 items; SessionStart context before the prompt (index 2).
+        // First request: 3 items; context before the prompt (index 2), then after it.
         let mut first = items(3);
-        s.add_context("a", 2, "SessionStart", "project uses pnpm");
-        s.restore("a", &mut first);
-        assert_eq!(
-            texts(&first)[2],
-            "<hook_context event=\"SessionStart\">\nproject uses pnpm\n</hook_context>"
-        );
-        // The prompt hook's context goes after the prompt, counted with the first in place.
-        s.add_context("a", 4, "UserPromptSubmit", "ticket ABC-1");
+        assert!(s.context_for("a", &first, true).restored.is_none());
+        add(&s, &mut first, 2, "project uses pnpm");
+        add(&s, &mut first, 4, "ticket ABC-1");
         // A later request: Codex's history grew to 6 items, without our context.
-        let mut later = items(6);
-        s.restore("a", &mut later);
+        let later = s.context_for("a", &items(6), true).restored.unwrap();
         let t = texts(&later);
         assert_eq!(t.len(), 8);
         assert_eq!(&t[..2], ["0", "1"]);
@@ -317,31 +336,34 @@ mod tests {
         assert!(t[4].contains("ABC-1"));
         assert_eq!(&t[5..], ["3", "4", "5"]);
         // A compacted history too short for a position drops that context.
-        let mut compacted = items(1);
-        s.restore("a", &mut compacted);
-        assert_eq!(compacted.len(), 1);
-        assert!(s.lock()["a"].injections.is_empty());
+        let compacted = s.context_for("a", &items(2), false);
+        assert!(compacted.dropped);
+        assert_eq!(texts(&compacted.restored.unwrap()).len(), 3);
+        assert_eq!(s.kept_count("a"), 1);
     }
 
     #[test]
-    fn a_new_turn_that_does_not_extend_the_history_forgets_what_was_added() {
+    fn a_history_that_is_not_the_same_conversation_forgets_what_was_added() {
         let s = Sessions::new();
         s.touch("a", Path::new("/w"));
-        assert!(s.context_for("a", 3, true).items.is_empty());
-        s.add_context("a", 3, "StatusLine", "one");
-        // Its follow-up, and the next turn: the history grew.
-        assert_eq!(s.context_for("a", 5, false).items.len(), 1);
-        assert_eq!(s.context_for("a", 7, true).items.len(), 1);
-        // A retry or a follow-up of the same length keeps it.
-        assert!(!s.context_for("a", 7, false).forgot);
+        let mut first = items(3);
+        s.context_for("a", &first, true);
+        add(&s, &mut first, 3, "status");
+        // Its follow-up and the next turn: the history grew, the same items before.
+        assert!(s.context_for("a", &items(5), false).restored.is_some());
+        assert!(s.context_for("a", &items(7), true).restored.is_some());
         // A new turn on a history no longer than the last: resent or rewound.
-        let rewound = s.context_for("a", 7, true);
-        assert!(rewound.forgot && rewound.items.is_empty());
+        let rewound = s.context_for("a", &items(7), true);
+        assert!(rewound.forgot && rewound.restored.is_none());
         assert!(!s.has_context("a"));
-        assert!(
-            !s.context_for("a", 2, true).forgot,
-            "nothing left to forget"
-        );
+        // A longer history with another item where the kept one's neighbour stood.
+        let mut again = items(3);
+        add(&s, &mut again, 3, "status");
+        let mut other = items(9);
+        other[2] = RawJson::from_value(&json!({"other": true}));
+        let other = s.context_for("a", &other, true);
+        assert!(other.forgot && other.restored.is_none());
+        assert!(!s.has_context("a"));
     }
 
     #[test]

@@ -168,17 +168,27 @@ impl Ledger {
         });
     }
 
-    /// Keeps one item the proxy added to a session: the `seq`-th, at input `position`.
-    /// A `seq` of 0 starts the session's list afresh. Written within a second
-    /// (`touches::LINGER`), coalesced with the session's other context writes.
-    pub fn add_session_context(&self, session_id: &str, seq: usize, position: usize, item: String) {
-        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-        let position = i64::try_from(position).unwrap_or(i64::MAX);
+    /// Keeps one item the proxy added to a session, its `seq`-th (0 starts the
+    /// session's list afresh). Written within a second (`touches::LINGER`), coalesced
+    /// with the session's other context writes.
+    pub fn add_session_context(
+        &self,
+        session_id: &str,
+        seq: usize,
+        kept: &crate::hooks::sessions::Kept,
+    ) {
         let waiting = self
             .touches
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .put_context(session_id, seq, position, item);
+            .put_context(
+                session_id,
+                i64::try_from(seq).unwrap_or(i64::MAX),
+                i64::try_from(kept.at).unwrap_or(i64::MAX),
+                // Stored as its bits: SQLite integers are signed.
+                kept.after as i64,
+                kept.item.as_str().to_string(),
+            );
         self.context_waiting(waiting);
     }
 
@@ -304,9 +314,12 @@ impl Ledger {
         Ok(read::session(&self.reader(), session_id)?)
     }
 
-    /// The context the proxy added to a session, as (input position, item JSON), in
-    /// the order it was added.
-    pub fn session_context(&self, session_id: &str) -> Result<Vec<(usize, String)>, StoreError> {
+    /// The context the proxy added to a session, as (input position, fingerprint of
+    /// the item before it, item JSON), in the order it was added.
+    pub fn session_context(
+        &self,
+        session_id: &str,
+    ) -> Result<Vec<(usize, u64, String)>, StoreError> {
         Ok(read::session_context(&self.reader(), session_id)?)
     }
 

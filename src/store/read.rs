@@ -218,15 +218,17 @@ fn usage_by(conn: &Connection, key: &str) -> rusqlite::Result<Vec<UsageTotals>> 
 pub fn session_context(
     conn: &Connection,
     session_id: &str,
-) -> rusqlite::Result<Vec<(usize, String)>> {
+) -> rusqlite::Result<Vec<(usize, u64, String)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT position, item_json FROM session_context WHERE session_id = ?1 ORDER BY seq",
+        "SELECT position, anchor, item_json FROM session_context WHERE session_id = ?1 ORDER BY seq",
     )?;
     let rows = stmt.query_map(params![session_id], |r| {
         let at: i64 = r.get(0)?;
+        let anchor: i64 = r.get(1)?;
         Ok((
             usize::try_from(at).unwrap_or(usize::MAX),
-            r.get::<_, String>(1)?,
+            anchor as u64,
+            r.get::<_, String>(2)?,
         ))
     })?;
     rows.collect()

@@ -102,6 +102,7 @@ CREATE TABLE session_context (
     session_id TEXT NOT NULL,
     seq        INTEGER NOT NULL,
     position   INTEGER NOT NULL,
+    anchor     INTEGER NOT NULL,
     item_json  TEXT NOT NULL,
     PRIMARY KEY (session_id, seq)
 );

@@ -28,8 +28,8 @@ pub(super) struct Touches {
 struct PendingContext {
     /// Its kept items go first.
     clear: bool,
-    /// Then these: (seq, input position, item JSON).
-    items: Vec<(i64, i64, String)>,
+    /// Then these: (seq, input position, anchor, item JSON).
+    items: Vec<(i64, i64, i64, String)>,
 }
 
 impl PendingContext {
@@ -97,6 +97,7 @@ impl Touches {
         session_id: &str,
         seq: i64,
         position: i64,
+        anchor: i64,
         item: String,
     ) -> (bool, i64) {
         let was_empty = self.is_empty();
@@ -106,7 +107,7 @@ impl Touches {
             pending.items.clear();
             pending.clear = true;
         }
-        pending.items.push((seq, position, item));
+        pending.items.push((seq, position, anchor, item));
         (was_empty, pending.count() - before)
     }
 
@@ -130,11 +131,12 @@ impl Touches {
                     session_id: session_id.clone(),
                 });
             }
-            for (seq, position, item) in pending.items {
+            for (seq, position, anchor, item) in pending.items {
                 writes.push(Write::SessionContext {
                     session_id: session_id.clone(),
                     seq,
                     position,
+                    anchor,
                     item,
                 });
             }
@@ -151,11 +153,11 @@ mod tests {
     fn context_writes_wait_as_their_net_effect() {
         let mut t = Touches::default();
         // seq 0: a clear and the item.
-        assert_eq!(t.put_context("s", 0, 3, "a".into()), (true, 2));
-        assert_eq!(t.put_context("s", 1, 5, "b".into()), (false, 1));
+        assert_eq!(t.put_context("s", 0, 3, 0, "a".into()), (true, 2));
+        assert_eq!(t.put_context("s", 1, 5, 0, "b".into()), (false, 1));
         // Resent: cleared, then added afresh; the two waiting items are moot.
         assert_eq!(t.clear_context("s"), (false, -2));
-        assert_eq!(t.put_context("s", 0, 3, "c".into()), (false, 1));
+        assert_eq!(t.put_context("s", 0, 3, 0, "c".into()), (false, 1));
         let taken = t.take();
         let kinds: Vec<&str> = taken
             .iter()

@@ -56,6 +56,7 @@ pub(super) enum Write {
         session_id: String,
         seq: i64,
         position: i64,
+        anchor: i64,
         item: String,
     },
     /// The session's added items are forgotten.
@@ -342,6 +343,7 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
             session_id,
             seq,
             position,
+            anchor,
             item,
         } => {
             // Kept exact, like history links: the items go back to the model verbatim.
@@ -350,10 +352,10 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
                     .execute(params![session_id])?;
             }
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO session_context (session_id, seq, position, item_json)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO session_context (session_id, seq, position, anchor, item_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![session_id, seq, position, item])?;
+            .execute(params![session_id, seq, position, anchor, item])?;
         }
         Write::ClearSessionContext { session_id } => {
             conn.prepare_cached("DELETE FROM session_context WHERE session_id = ?1")?

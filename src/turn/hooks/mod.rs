@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::hooks::codex_tools::view;
 use crate::hooks::service::Hooks;
-use crate::hooks::sessions::{context_item, Sessions};
+use crate::hooks::sessions::{context_item, Kept, Sessions};
 use crate::hooks::HookEvent;
 use crate::proxy::answer;
 use crate::store::Ledger;
@@ -67,17 +67,14 @@ impl Step for PromptHooks {
         let new_turn = turn.new_turn_prompt().is_some();
         let context = self
             .sessions
-            .context_for(&session, turn.request().input.len(), new_turn);
+            .context_for(&session, &turn.request().input, new_turn);
         if context.forgot || context.dropped {
             self.ledger.clear_session_context(&session);
-            for (seq, (at, item)) in context.items.iter().enumerate() {
-                self.ledger
-                    .add_session_context(&session, seq, *at, item.as_str().to_string());
+            for (seq, k) in context.kept.iter().enumerate() {
+                self.ledger.add_session_context(&session, seq, k);
             }
         }
-        if !context.items.is_empty() {
-            let mut input = turn.request().input.clone();
-            context.restore(&mut input);
+        if let Some(input) = context.restored {
             turn.request_mut().input = input;
         }
 
@@ -164,7 +161,7 @@ impl PromptHooks {
     }
 
     /// Whether the ledger knows the session, and the context kept for it.
-    async fn recall(&self, session: &str) -> (bool, Vec<(usize, RawJson)>) {
+    async fn recall(&self, session: &str) -> (bool, Vec<Kept>) {
         let ledger = self.ledger.clone();
         let id = session.to_string();
         let read = tokio::task::spawn_blocking(move || {
@@ -180,9 +177,13 @@ impl PromptHooks {
         let (known, kept) = read;
         let kept = kept
             .into_iter()
-            .filter_map(|(at, json)| {
+            .filter_map(|(at, after, json)| {
                 let value = serde_json::from_str::<serde_json::Value>(&json).ok()?;
-                Some((at, RawJson::from_value(&value)))
+                Some(Kept {
+                    at,
+                    item: RawJson::from_value(&value),
+                    after,
+                })
             })
             .collect();
         (known, kept)
@@ -256,11 +257,10 @@ pub fn keep_item(
 ) {
     let input = &mut turn.request_mut().input;
     let at = at.min(input.len());
-    input.insert(at, item.clone());
-    let json = item.as_str().to_string();
-    if let Some(seq) = sessions.add_item(session, at, item) {
-        ledger.add_session_context(session, seq, at, json);
+    if let Some(kept) = sessions.add_item(session, input, at, item.clone()) {
+        ledger.add_session_context(session, sessions.kept_count(session) - 1, &kept);
     }
+    input.insert(at, item);
 }
 
 /// PreCompact before Codex's compaction request goes upstream (PostCompact follows
