@@ -175,18 +175,23 @@ fn unescape(s: &str) -> String {
 
 /// Whether the session lets commands use the network, as Codex tells the model in its
 /// `<permissions instructions>` ("Network access is enabled." or "... restricted.").
-/// `None` when no developer message says.
+/// `None` when no developer message says. Read from the session's initial context (its
+/// first items), found by the sentence before any item is parsed: this runs on every
+/// request that offers the Task tool, and a long history is megabytes.
 pub fn network_access(req: &ResponsesRequest) -> Option<bool> {
-    static SAYS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("Network access is "));
-    // The latest says: a session's permissions can change between turns.
+    const SENTENCE: &str = "Network access is ";
+    static SAYS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(SENTENCE));
     req.input
         .iter()
-        .rev()
-        .filter(|item| item.head().role.as_deref() == Some("developer"))
-        .find_map(|item| {
-            let bytes = item.bytes();
-            let at = SAYS.find(bytes)? + "Network access is ".len();
-            let rest = &bytes[at..];
+        .take(INITIAL_CONTEXT_ITEMS)
+        .filter_map(|item| {
+            SAYS.find(item.bytes())
+                .map(|at| (item, at + SENTENCE.len()))
+        })
+        // A user cannot grant it by typing the sentence.
+        .filter(|(item, _)| item.head().role.as_deref() == Some("developer"))
+        .find_map(|(item, at)| {
+            let rest = &item.bytes()[at..];
             if rest.starts_with(b"enabled") {
                 Some(true)
             } else if rest.starts_with(b"restricted") {
@@ -196,6 +201,10 @@ pub fn network_access(req: &ResponsesRequest) -> Option<bool> {
             }
         })
 }
+
+/// Codex's initial context (instructions, permissions, environment) is the first few
+/// items of every request.
+const INITIAL_CONTEXT_ITEMS: usize = 16;
 
 /// The `x-codex-turn-metadata` header: Codex's own account of the turn.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -262,9 +271,9 @@ mod tests {
             Some(true)
         );
         assert_eq!(
-            network_access(&request(vec![developer(restricted), developer(enabled)])),
+            network_access(&request(vec![developer(enabled), developer(restricted)])),
             Some(true),
-            "the latest message says"
+            "the session's initial context says"
         );
         // A user cannot grant it by typing the sentence.
         let user = json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": enabled}]});
