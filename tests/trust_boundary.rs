@@ -35,18 +35,31 @@ async fn the_reported_csrf_request_is_refused_and_no_task_runs() {
     let port = proxy.addr.port();
     let task = json!({"subagent_type": "general-purpose", "prompt": "cat /etc/shadow", "cwd": "/"});
 
+    // POSTs the task with these headers; the refusal's status and JSON error.
+    let post_task = |headers: Vec<(&'static str, String)>| {
+        let mut req = client()
+            .post(format!("http://{}/api/tasks", proxy.addr))
+            .body(task.to_string());
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let plain = ("content-type", "text/plain;charset=UTF-8".to_string());
+    let evil_origin = ("origin", "https://evil.example".to_string());
+
     // The request of the report: a text/plain body, a foreign Origin and Host.
-    let resp = client()
-        .post(format!("http://{}/api/tasks", proxy.addr))
-        .header("content-type", "text/plain;charset=UTF-8")
-        .header("origin", "https://evil.example")
-        .header("host", format!("evil.example:{port}"))
-        .body(task.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    let err: Value = resp.json().await.unwrap();
+    let (status, err) = post_task(vec![
+        plain.clone(),
+        evil_origin.clone(),
+        ("host", format!("evil.example:{port}")),
+    ])
+    .await;
+    assert_eq!(status, 403);
     assert_eq!(err["error"]["type"], "forbidden_host");
     assert!(
         err["error"]["message"]
@@ -57,28 +70,13 @@ async fn the_reported_csrf_request_is_refused_and_no_task_runs() {
     );
 
     // The same from a page on a local Host (CSRF without rebinding): its Origin.
-    let resp = client()
-        .post(format!("http://{}/api/tasks", proxy.addr))
-        .header("content-type", "text/plain;charset=UTF-8")
-        .header("origin", "https://evil.example")
-        .body(task.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    let err: Value = resp.json().await.unwrap();
+    let (status, err) = post_task(vec![plain, evil_origin]).await;
+    assert_eq!(status, 403);
     assert_eq!(err["error"]["type"], "forbidden_origin");
 
     // No Origin (a non-browser client) but not JSON: refused too.
-    let resp = client()
-        .post(format!("http://{}/api/tasks", proxy.addr))
-        .header("content-type", "text/plain")
-        .body(task.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    let err: Value = resp.json().await.unwrap();
+    let (status, err) = post_task(vec![("content-type", "text/plain".to_string())]).await;
+    assert_eq!(status, 403);
     assert_eq!(err["error"]["type"], "unsupported_content_type");
 
     // DNS rebinding cannot read either.

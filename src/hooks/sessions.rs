@@ -67,7 +67,7 @@ pub struct Context {
     pub dropped: bool,
     /// The input with everything kept put back, when anything was.
     pub restored: Option<Vec<RawJson>>,
-    /// What is kept now, in order (for the ledger when something changed).
+    /// What is kept now, in order, when some was `dropped` (for the ledger).
     pub kept: Vec<Kept>,
 }
 
@@ -153,31 +153,53 @@ impl Sessions {
                 ..Context::default()
             };
         }
-        let mut out = input.to_vec();
-        let mut kept = Vec::with_capacity(s.injections.len());
-        let mut dropped = false;
-        for k in &s.injections {
-            if k.at > out.len() {
+        // One pass: Codex's items are copied up to each kept item's place (each place
+        // was recorded with the earlier kept items already in), checked, and the kept
+        // item put there.
+        let mut out = Vec::with_capacity(input.len() + s.injections.len());
+        let mut rest = input.iter();
+        let (mut foreign, mut dropped) = (false, false);
+        s.injections.retain(|k| {
+            if foreign {
+                return true;
+            }
+            while out.len() < k.at {
+                match rest.next() {
+                    Some(item) => out.push(item.clone()),
+                    None => break,
+                }
+            }
+            if out.len() < k.at {
                 dropped = true;
-                continue;
+                return false;
             }
             let before = k.at.checked_sub(1).map_or(0, |i| fingerprint(&out[i]));
             if before != k.after {
-                s.injections.clear();
-                return Context {
-                    forgot: true,
-                    ..Context::default()
-                };
+                foreign = true;
+                return true;
             }
+            // A place behind the copied items (not in recorded order) shifts the rest.
             out.insert(k.at, k.item.clone());
-            kept.push(k.clone());
+            true
+        });
+        if foreign {
+            s.injections.clear();
+            return Context {
+                forgot: true,
+                ..Context::default()
+            };
         }
-        s.injections.clone_from(&kept);
+        out.extend(rest.cloned());
         Context {
             forgot: false,
             dropped,
             restored: Some(out),
-            kept,
+            // The ledger needs the list only when it changed.
+            kept: if dropped {
+                s.injections.clone()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -189,7 +211,7 @@ impl Sessions {
         input: &[RawJson],
         at: usize,
         item: RawJson,
-    ) -> Option<Kept> {
+    ) -> Option<(usize, Kept)> {
         let after = at
             .checked_sub(1)
             .and_then(|i| input.get(i))
@@ -198,7 +220,7 @@ impl Sessions {
         let s = sessions.get_mut(session_id)?;
         let kept = Kept { at, item, after };
         s.injections.push(kept.clone());
-        Some(kept)
+        Some((s.injections.len() - 1, kept))
     }
 
     /// How many items the session keeps.

@@ -71,7 +71,7 @@ pub async fn handle(
         Ok(request) => {
             let sessions = &state.sessions;
             let turn = Turn::classified(backend, parts, original, request, |meta, headers| {
-                let session = crate::turn::session_id(headers, meta);
+                let session = session_id(headers, meta);
                 match (session, meta.turn_id.as_deref()) {
                     (Some(session), Some(turn)) => !sessions.turn_is_new(session, turn),
                     _ => false,

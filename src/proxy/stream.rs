@@ -343,7 +343,6 @@ impl EventRelay {
         if let Some(old) = self.upstream.take() {
             tokio::spawn(drain(old, RETIRED_BODY_DRAIN));
         }
-        self.decoder = Decoder::new();
         let kept = c.request.take();
         let client = self.state.upstreams.client.clone();
         let url = c.url.clone();

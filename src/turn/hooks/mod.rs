@@ -257,8 +257,8 @@ pub fn keep_item(
 ) {
     let input = &mut turn.request_mut().input;
     let at = at.min(input.len());
-    if let Some(kept) = sessions.add_item(session, input, at, item.clone()) {
-        ledger.add_session_context(session, sessions.kept_count(session) - 1, &kept);
+    if let Some((seq, kept)) = sessions.add_item(session, input, at, item.clone()) {
+        ledger.add_session_context(session, seq, &kept);
     }
     input.insert(at, item);
 }
