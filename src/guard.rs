@@ -71,7 +71,9 @@ impl IntoResponse for Refusal {
 pub struct Guard {
     /// Lower-case host names without port or brackets.
     names: Vec<String>,
-    /// The bound port; `None` accepts any (an app built without a listener, in tests).
+    /// The bound port; `None` accepts any: an app built without a listener (tests),
+    /// or one on a wildcard address, reached through a published port that may be
+    /// another (a container's `-p 127.0.0.1:18000:10000`).
     port: Option<u16>,
 }
 
@@ -95,7 +97,9 @@ impl Guard {
         names.dedup();
         Guard {
             names,
-            port: listen.map(|a| a.port()),
+            port: listen
+                .filter(|a| !a.ip().is_unspecified())
+                .map(|a| a.port()),
         }
     }
 
@@ -407,6 +411,11 @@ mod tests {
                 &headers(&[("host", "0.0.0.0:9000")])
             )
             .is_err());
+        // Behind it, a published port may be another: the name still decides.
+        let published = headers(&[("host", "127.0.0.1:18000")]);
+        assert_eq!(any.check(&Method::GET, "/status", None, &published), Ok(()));
+        let rebound = headers(&[("host", "evil.example:18000")]);
+        assert!(any.check(&Method::GET, "/status", None, &rebound).is_err());
     }
 
     #[test]
