@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod engine_mock;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
@@ -364,7 +365,7 @@ async fn the_sandbox_field_confines_the_subagents_bash() {
     .await;
     let api = api(&mock.url, |_| {});
     // Not under /tmp, which workspace-write may write to.
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = support::outside_temp_dirs();
     let run = |target: &Path, sandbox: Option<&str>| {
         let mut extra = json!({"subagent_type": "general-purpose", "prompt": target});
         if let Some(mode) = sandbox {

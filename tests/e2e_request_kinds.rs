@@ -296,7 +296,7 @@ async fn a_compaction_mid_turn_is_relayed_untouched_and_the_turn_goes_on() {
 async fn subagent_bash_in_a_workspace_write_session_cannot_write_outside() {
     support::init_logs();
     // Outside the workspace and outside every temp directory the sandbox allows.
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = support::outside_temp_dirs();
     let target = outside.path().join("pwned.txt");
     let command = format!("echo pwned > {} && echo wrote-it", target.display());
     let mock = MockUpstream::start(subagent_runs_bash(command)).await;

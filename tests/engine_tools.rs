@@ -1,6 +1,8 @@
 //! The subagent tools end to end: access check, tool, and the outcome the model sees.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
+mod support;
+
 use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -240,7 +242,7 @@ async fn bash_runs_in_the_workspace_with_timeout_and_exit_codes() {
 async fn bash_writes_only_inside_the_workspace_roots() {
     let ws = workspace();
     // Not under /tmp, which workspace-write may write to.
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = support::outside_temp_dirs();
     let target = outside.path().join("escaped.txt");
     let escape = json!({"command": format!("echo x > '{}'", target.display())});
     let out = call(&ws.ctx(), "Bash", escape.clone()).await;

@@ -48,3 +48,31 @@ pub fn init_logs() {
             .try_init();
     }
 }
+
+/// A fresh directory outside every temp directory the workspace-write sandbox lets a
+/// command write to (`/tmp`, `$TMPDIR`, `/dev/shm`): a write refused there is the
+/// sandbox's doing. The repository itself may be under /tmp (a CI clone), so the
+/// first usable of its `target/`, `/var/tmp` and `~/.cache` is taken.
+pub fn outside_temp_dirs() -> tempfile::TempDir {
+    use codex_plus::engine::tools::sandbox::temp_dirs;
+    let candidates = [
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sandbox-tests")),
+        Some(std::path::PathBuf::from(
+            "/var/tmp/codex-plus-sandbox-tests",
+        )),
+        dirs::home_dir().map(|h| h.join(".cache/codex-plus-sandbox-tests")),
+    ];
+    let temps = temp_dirs();
+    for base in candidates.into_iter().flatten() {
+        if std::fs::create_dir_all(&base).is_err() {
+            continue;
+        }
+        let Ok(base) = std::fs::canonicalize(&base) else {
+            continue;
+        };
+        if !temps.iter().any(|t| base.starts_with(t)) {
+            return tempfile::tempdir_in(base).unwrap();
+        }
+    }
+    panic!("no writable directory outside the temp directories {temps:?} for the sandbox tests");
+}

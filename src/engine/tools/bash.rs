@@ -410,15 +410,25 @@ mod tests {
         use crate::engine::tools::sandbox::{self, temp_dirs, SandboxError};
 
         /// A directory outside /tmp and $TMPDIR, which workspace-write may write to:
-        /// a write refused there is the sandbox's doing.
+        /// a write refused there is the sandbox's doing. The repository may itself be
+        /// under /tmp (a CI clone): the first usable of its `target/`, `/var/tmp` and
+        /// `~/.cache` (as `tests/support`'s `outside_temp_dirs`).
         fn scratch() -> tempfile::TempDir {
-            let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sandbox-tests");
-            std::fs::create_dir_all(&base).unwrap();
-            let base = std::fs::canonicalize(base).unwrap();
-            assert!(
-                !temp_dirs().iter().any(|t| base.starts_with(t)),
-                "{base:?} is under a temp dir"
-            );
+            let candidates = [
+                Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sandbox-tests")),
+                Some(std::path::PathBuf::from(
+                    "/var/tmp/codex-plus-sandbox-tests",
+                )),
+                dirs::home_dir().map(|h| h.join(".cache/codex-plus-sandbox-tests")),
+            ];
+            let temps = temp_dirs();
+            let base = candidates
+                .into_iter()
+                .flatten()
+                .filter(|b| std::fs::create_dir_all(b).is_ok())
+                .filter_map(|b| std::fs::canonicalize(b).ok())
+                .find(|b| !temps.iter().any(|t| b.starts_with(t)))
+                .unwrap_or_else(|| panic!("no directory outside the temp dirs {temps:?}"));
             tempfile::tempdir_in(base).unwrap()
         }
 
