@@ -154,7 +154,7 @@ async fn bench(plan: Plan) -> Res<()> {
 
     let root = tempfile::tempdir()?;
     let workspace = root.path().join("workspace");
-    std::fs::create_dir_all(&workspace)?;
+    make_workspace(&workspace)?;
     let cwd = workspace.to_string_lossy().to_string();
     let bodies = vec![
         Bytes::from(bodies::codex_turn(16 * 1024, &cwd)),
@@ -604,4 +604,39 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// The workspace every Codex body names, as in a real project and in
+/// `scripts/bench-crosscheck.sh`: `benches/workspace`'s seven agents (so the Task
+/// tool lists them) in a git repository (so the built-in status line has a line).
+fn make_workspace(to: &std::path::Path) -> Res<()> {
+    fn copy(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let target = to.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                copy(&entry.path(), &target)?;
+            } else {
+                std::fs::copy(entry.path(), &target)?;
+            }
+        }
+        Ok(())
+    }
+    copy(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/workspace"),
+        to,
+    )?;
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(["-c", "user.name=bench", "-c", "user.email=bench@localhost"])
+            .args(args)
+            .current_dir(to)
+            .output()
+            .map(|o| o.status.success())
+    };
+    if !(git(&["init", "-q"])? && git(&["commit", "-q", "--allow-empty", "-m", "start"])?) {
+        return Err("git init in the bench workspace failed".into());
+    }
+    Ok(())
 }
