@@ -594,6 +594,26 @@ proptest! {
         // And again: writing what was written changes nothing.
         let twice = ResponsesRequest::parse(&again).unwrap().to_bytes();
         prop_assert_eq!(twice, again);
+
+        // A turn's edits in any spacing: an item and a long tool appended, the
+        // rest sent from the body. The same JSON with them added.
+        let mut edited = req.clone();
+        let item = RawJson::from_value(&serde_json::json!({"type": "message", "role": "developer", "content": []}));
+        edited.input.push(item.clone());
+        let spec = RawJson::from_value(&serde_json::json!({"type": "function", "name": "Task", "description": "d".repeat(1500)}));
+        let mut tools = edited.tools.clone().unwrap_or_default();
+        tools.push(spec.clone());
+        edited.set_tools(tools);
+        let mut want = seen.clone();
+        let mut items = items.clone();
+        items.push(item.to_value());
+        want["input"] = Value::Array(items);
+        let mut tools = seen.get("tools").and_then(Value::as_array).cloned().unwrap_or_default();
+        tools.push(spec.to_value());
+        want["tools"] = Value::Array(tools);
+        let out = edited.to_bytes();
+        prop_assert_eq!(serde_view(&out), Some(want), "{}", text);
+        prop_assert!(out.len() <= edited.size_hint());
     }
 
     /// Any JSON object: parsed exactly when its typed members have their types.
@@ -669,6 +689,9 @@ proptest! {
                 let expected = is_user && first_text.is_some_and(|t| t.trim_start().starts_with(prefix));
                 prop_assert_eq!(starts, expected, "{:?} in {}", prefix, text);
             }
+            // The exact form always answers as decoding the text's head would.
+            let whole = raw.user_text_head(text.len() + 64).map(|t| t.trim_start().starts_with(prefix));
+            prop_assert_eq!(raw.user_text_begins(prefix), whole, "{:?} in {}", prefix, text);
         }
     }
 }

@@ -9,9 +9,6 @@
 use crate::wire::environment::TurnMetadata;
 use crate::wire::request::RawJson;
 
-/// Bytes of a message read to tell what it is (`<skill>`, `/command`, a prompt).
-pub const LOOK_AHEAD: usize = 4096;
-
 /// The kinds of `/responses` request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -121,13 +118,11 @@ pub fn classify(meta: &TurnMetadata, input: &[RawJson], turn_seen: bool) -> (Kin
 fn typed_prompt(input: &[RawJson]) -> Option<usize> {
     let mut i = input.len().checked_sub(1)?;
     loop {
-        let text = input[i].user_text_head(LOOK_AHEAD)?;
-        let text = text.trim_start();
-        if text.starts_with("<skill>") {
+        if input[i].user_text_begins("<skill>")? {
             i = i.checked_sub(1)?;
             continue;
         }
-        return (!text.starts_with("<environment_context>")).then_some(i);
+        return (!input[i].user_text_begins("<environment_context>")?).then_some(i);
     }
 }
 

@@ -21,8 +21,6 @@ use crate::wire::environment::{Environment, TurnMetadata};
 use crate::wire::request::{RawJson, ResponsesRequest};
 use kind::Kind;
 
-pub use kind::LOOK_AHEAD;
-
 /// A parsed `/responses` request and what the proxy learned about it. Middleware
 /// edits `request` through `request_mut`, which marks the body for re-serialising;
 /// an untouched turn goes upstream as the exact bytes Codex sent.

@@ -72,12 +72,7 @@ impl Environment {
         // Codex's own message starts with the tag, so the start of each user
         // message tells; searching every item's bytes is the fallback (a long
         // session is megabytes).
-        let starts_with_tag = |item: &&RawJson| {
-            item.user_text_starts_with(OPEN).unwrap_or_else(|| {
-                item.user_text_head(OPEN.len() + 256)
-                    .is_some_and(|head| head.trim_start().starts_with(OPEN))
-            })
-        };
+        let starts_with_tag = |item: &&RawJson| item.user_text_begins(OPEN).unwrap_or(false);
         let items = || req.input.iter().rev();
         items()
             .filter(starts_with_tag)

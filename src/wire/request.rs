@@ -14,6 +14,10 @@ use serde_json::Value;
 
 use super::scan::{self, ScanError};
 
+/// Bytes of a message decoded to tell what it is (`<skill>`, `/command`, a prompt)
+/// when its raw start cannot tell.
+pub const LOOK_AHEAD: usize = 4096;
+
 /// The body of `POST .../responses`.
 #[derive(Debug, Clone, Default)]
 pub struct ResponsesRequest {
@@ -193,14 +197,24 @@ impl ResponsesRequest {
 
     /// At least the length of `to_bytes()`.
     pub fn size_hint(&self) -> usize {
-        let items = |items: &[RawJson]| items.iter().map(|i| i.0.len() + 1).sum::<usize>();
-        let names: usize = self
-            .rest
-            .iter()
-            .map(|(k, v)| k.len() * 6 + v.0.len() + 4)
-            .sum();
+        let mut from_source = 0;
+        let mut len = |raw: &Bytes| {
+            if offset_in(&self.source, raw).is_some() {
+                from_source += raw.len();
+            }
+            raw.len()
+        };
+        let mut values = 0;
+        for item in self.input.iter().chain(self.tools.iter().flatten()) {
+            values += len(&item.0) + 1;
+        }
+        for (k, v) in &self.rest {
+            values += k.len() * 6 + len(&v.0) + 4;
+        }
         let model = self.model.as_ref().map_or(0, |m| m.len() * 6);
-        items(&self.input) + self.tools.as_deref().map_or(0, items) + names + model + 64
+        // The source's own spacing between members and items may go out with it.
+        let spacing = self.source.len().saturating_sub(from_source);
+        values + spacing + model + 64
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -254,6 +268,18 @@ fn elements(body: &Bytes, start: usize) -> Result<(Vec<RawJson>, usize), ScanErr
 /// copied: a slice of their own would cost more than the copy.
 const SLICE_MIN: usize = 16 * 1024;
 
+/// Values of the source at least this long are sent from it when what was
+/// written before them can be found in it too (see `Chunks::rejoin`).
+const REJOIN_MIN: usize = 256;
+
+/// Added values at least this long go as chunks of their own, not copied.
+const SHARE_MIN: usize = 1024;
+
+/// JSON's whitespace between tokens.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
 /// A body being written as slices of its source with the bytes written between
 /// them. A slice grows over whatever is written next when the source holds
 /// exactly those bytes there, so an unchanged stretch is one slice, however many
@@ -294,9 +320,25 @@ impl<'a> Chunks<'a> {
                 self.open.end = start + value.len();
                 self.written.clear();
             }
-            Some(start) if value.len() >= SLICE_MIN => {
+            Some(start) if value.len() >= REJOIN_MIN => {
+                // What was written last (`],"tools":[` after an added item) is most
+                // often the source's own bytes right before this value: the slice
+                // starts there, and the values after it continue it.
+                let (from, kept) = self.rejoin(start);
+                if kept < self.written.len() || value.len() >= SLICE_MIN {
+                    self.written.truncate(kept);
+                    self.close();
+                    self.open = from..start + value.len();
+                } else {
+                    self.written.extend_from_slice(value);
+                }
+            }
+            // What the proxy adds (the Task tool's spec) is shared, not copied.
+            None if value.len() >= SHARE_MIN => {
                 self.close();
-                self.open = start..start + value.len();
+                self.done.push(value.clone());
+                // What follows may go on from the source where it stopped.
+                self.open = self.open.end..self.open.end;
             }
             _ => self.written.extend_from_slice(value),
         }
@@ -316,8 +358,60 @@ impl<'a> Chunks<'a> {
     /// Whether the source holds what was written since the open slice, right after
     /// it and ending at `at`.
     fn continues_at(&self, at: usize) -> bool {
-        self.open.end + self.written.len() == at
-            && self.source.get(self.open.end..at) == Some(&self.written[..])
+        self.source_match()
+            .is_some_and(|end| end <= at && self.source[end..at].iter().all(|&b| is_space(b)))
+    }
+
+    /// Where the stretch of the source right after the open slice that holds what
+    /// was written since ends. Whitespace between tokens is skipped: another
+    /// encoder writes `", "` where this one writes `","`, and the body goes on as
+    /// the client wrote it.
+    fn source_match(&self) -> Option<usize> {
+        let src = self.source.get(self.open.end..)?;
+        let (mut i, mut j) = (0, 0);
+        let (mut in_string, mut escaped) = (false, false);
+        while let Some(&want) = self.written.get(j) {
+            let got = *src.get(i)?;
+            if got == want {
+                if escaped {
+                    escaped = false;
+                } else if in_string && got == b'\\' {
+                    escaped = true;
+                } else if got == b'"' {
+                    in_string = !in_string;
+                }
+                j += 1;
+            } else if in_string || !is_space(got) {
+                return None;
+            }
+            i += 1;
+        }
+        Some(self.open.end + i)
+    }
+
+    /// The longest end of what was written that the source holds right before
+    /// `at` (whitespace between tokens aside): where that stretch starts in the
+    /// source, and how much of `written` comes before it.
+    fn rejoin(&self, at: usize) -> (usize, usize) {
+        let floor = self.open.end;
+        let (mut i, mut j) = (at, self.written.len());
+        let structural = |b: u8| matches!(b, b',' | b':' | b'[' | b']' | b'{' | b'}');
+        let mut matched = (at, j);
+        while i > floor && j > 0 {
+            let (got, want) = (self.source[i - 1], self.written[j - 1]);
+            if got == want {
+                i -= 1;
+                j -= 1;
+                matched = (i, j);
+            } else if is_space(got)
+                && (structural(want) || self.written.get(j).copied().is_some_and(structural))
+            {
+                i -= 1;
+            } else {
+                break;
+            }
+        }
+        matched
     }
 
     fn close(&mut self) {
@@ -325,15 +419,14 @@ impl<'a> Chunks<'a> {
             self.done.push(self.source.slice(self.open.clone()));
         }
         if !self.written.is_empty() {
-            self.done
-                .push(Bytes::from(std::mem::take(&mut self.written)));
+            let written = std::mem::replace(&mut self.written, Vec::with_capacity(1024));
+            self.done.push(Bytes::from(written));
         }
     }
 
     fn finish(mut self) -> Vec<Bytes> {
-        let at = self.open.end + self.written.len();
-        if self.continues_at(at) {
-            self.open.end = at;
+        if let Some(end) = self.source_match() {
+            self.open.end = end;
             self.written.clear();
         }
         self.close();
@@ -461,6 +554,30 @@ fn leading_type(b: &[u8]) -> Option<&[u8]> {
     let rest = b.strip_prefix(br#"{"type":""#)?;
     let end = memchr::memchr2(b'"', b'\\', rest)?;
     (rest[end] == b'"').then(|| &rest[..end])
+}
+
+/// Whether the JSON string whose opening quote is at `at` starts with `prefix`
+/// after leading whitespace; None when the raw bytes cannot tell (see
+/// `RawJson::user_text_starts_with`).
+fn raw_text_starts_with(b: &[u8], at: usize, prefix: &str) -> Option<bool> {
+    let mut i = at + 1;
+    loop {
+        match b.get(i..)? {
+            [b' ', ..] => i += 1,
+            [b'\\', b'n' | b'r' | b't', ..] => i += 2,
+            _ => break,
+        }
+    }
+    for (k, &want) in prefix.as_bytes().iter().enumerate() {
+        match *b.get(i)? {
+            b'\\' => return None,
+            // Maybe whitespace that `trim_start` would skip.
+            c if k == 0 && !c.is_ascii() => return None,
+            c if c == want && c != b'"' => i += 1,
+            _ => return Some(false),
+        }
+    }
+    Some(true)
 }
 
 /// The opening quote of the first content part's `text`, parts before it skipped.
@@ -682,30 +799,27 @@ impl RawJson {
     /// escape other than `\n`, `\r`, `\t` before the prefix ends, a non-ASCII
     /// first character, members out of Codex's order): `user_text_head` can.
     pub fn user_text_starts_with(&self, prefix: &str) -> Option<bool> {
-        let b = &self.0[..];
-        let at = match first_user_text_start(b) {
-            Head::Found(Some(at)) => at,
-            Head::Found(None) | Head::Broken => return Some(false),
-            Head::Unusual => return None,
+        match first_user_text_start(&self.0) {
+            Head::Found(Some(at)) => raw_text_starts_with(&self.0, at, prefix),
+            Head::Found(None) | Head::Broken => Some(false),
+            Head::Unusual => None,
+        }
+    }
+
+    /// Whether this is a user message with text, and if so whether that text
+    /// starts with `prefix` (ASCII, after leading whitespace). Exact, and on the
+    /// request path cheap: the raw bytes decide, and only when they cannot is the
+    /// text's head decoded.
+    pub fn user_text_begins(&self, prefix: &str) -> Option<bool> {
+        let raw = match first_user_text_start(&self.0) {
+            Head::Found(Some(at)) => raw_text_starts_with(&self.0, at, prefix),
+            Head::Found(None) | Head::Broken => return None,
+            Head::Unusual => None,
         };
-        let mut i = at + 1;
-        loop {
-            match b.get(i..)? {
-                [b' ', ..] => i += 1,
-                [b'\\', b'n' | b'r' | b't', ..] => i += 2,
-                _ => break,
-            }
-        }
-        for (k, &want) in prefix.as_bytes().iter().enumerate() {
-            match *b.get(i)? {
-                b'\\' => return None,
-                // Maybe whitespace that `trim_start` would skip.
-                c if k == 0 && !c.is_ascii() => return None,
-                c if c == want && c != b'"' => i += 1,
-                _ => return Some(false),
-            }
-        }
-        Some(true)
+        raw.or_else(|| {
+            let head = self.user_text_head(LOOK_AHEAD)?;
+            Some(head.trim_start().starts_with(prefix))
+        })
     }
 
     /// The `text` of each content part that has one, borrowed where unescaped;
@@ -829,6 +943,13 @@ mod tests {
                     assert_eq!(got, want, "{} with {prefix}", item.as_str());
                     answered += 1;
                 }
+                assert_eq!(
+                    item.user_text_begins(prefix),
+                    item.user_text_head(LOOK_AHEAD)
+                        .map(|t| t.trim_start().starts_with(prefix)),
+                    "{} with {prefix}",
+                    item.as_str()
+                );
             }
         }
         // Of 8,000 checks, about a third are items out of Codex's order or with
@@ -1036,9 +1157,10 @@ mod tests {
                 .map(Bytes::len)
                 .sum();
             // The new tool, and the small members after it (the classic dialect
-            // has a few), are written; the history is not.
+            // has a few), are written; the history is not. A long member after
+            // it is sent from the body again.
             assert!(copied < 4096, "{name}: {copied} B copied");
-            assert!(chunks.len() <= 2, "{name}: {} chunks", chunks.len());
+            assert!(chunks.len() <= 3, "{name}: {} chunks", chunks.len());
             let value: Value = serde_json::from_slice(&concat(&chunks)).unwrap();
             let names: Vec<&str> = value["tools"]
                 .as_array()
@@ -1103,6 +1225,54 @@ mod tests {
                 assert!(sliced >= 3 * SLICE_MIN, "edit {i}: {sliced} B sliced");
             }
         }
+    }
+
+    #[test]
+    fn a_spaced_body_appended_to_goes_out_as_its_own_bytes() {
+        // Python's `json.dumps` spacing; nothing reaches SLICE_MIN.
+        // A tool long enough to be sent from the body (REJOIN_MIN).
+        let body = Bytes::from(
+            r#"{"model": "m", "instructions": "be \"brief\"",
+ "input": [{"type": "message", "role": "user", "content": []}, {"type": "x"}],
+ "tools": [{"type": "function", "name": "a", "description": "DESC"}], "stream": true}
+"#
+            .replace("DESC", &"d".repeat(REJOIN_MIN)),
+        );
+        let mut req = ResponsesRequest::parse(&body).unwrap();
+        let status = RawJson::from_value(&json!({"type": "message", "role": "developer"}));
+        req.input.push(status.clone());
+        let spec =
+            RawJson::from_value(&json!({"name": "Task", "description": "d".repeat(SHARE_MIN)}));
+        let mut tools = req.tools.take().unwrap();
+        tools.push(spec.clone());
+        req.set_tools(tools);
+        let chunks = req.to_chunks();
+        let whole = concat(&chunks);
+        let mut expected: Value = serde_json::from_slice(&body).unwrap();
+        expected["input"]
+            .as_array_mut()
+            .unwrap()
+            .push(status.to_value());
+        expected["tools"]
+            .as_array_mut()
+            .unwrap()
+            .push(spec.to_value());
+        assert_eq!(serde_json::from_slice::<Value>(&whole).unwrap(), expected);
+        // Only what was added is written; the rest is the body's own bytes.
+        let own: usize = chunks
+            .iter()
+            .filter(|c| is_slice_of(c, &body))
+            .map(Bytes::len)
+            .sum();
+        let shared = chunks.iter().any(|c| c.as_ptr() == spec.bytes().as_ptr());
+        assert!(shared, "the added spec is sent as it is, not copied");
+        assert!(
+            own + status.bytes().len() + spec.bytes().len() + 8 >= whole.len(),
+            "{own} of {}",
+            whole.len()
+        );
+        let at = body.iter().position(|&b| b == b'}').unwrap();
+        assert_eq!(&whole[..at], &body[..at], "the spacing is kept");
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod skill_entry;
 use crate::claude::{parse_invocation, render, ClaudeCatalogs, CommandDef};
 use crate::config::CommandsConfig;
 use crate::turn::pipeline::Step;
-use crate::turn::{Turn, LOOK_AHEAD};
+use crate::turn::Turn;
 use crate::wire::request::RawJson;
 use allowed_tools::{narrowed, ToolScope};
 use memory::{restore, Expansion, SlashMemory, TurnScope};
@@ -210,8 +210,7 @@ pub struct Invocation {
 pub fn find_invocation(input: &[RawJson], prompt: usize) -> Option<Invocation> {
     let item = input.get(prompt)?;
     // Most prompts are not invocations: their start says so without reading them whole.
-    let head = item.user_text_head(LOOK_AHEAD)?;
-    if !head.trim_start().starts_with(['/', '$']) {
+    if !(item.user_text_begins("/")? || item.user_text_begins("$")?) {
         return None;
     }
     let text = item.user_text()?;
