@@ -111,6 +111,20 @@ pub async fn self_check(shared: &Shared) -> Res<()> {
             .into());
         }
     }
+    // With the default configuration; PROXY_BENCH_CONFIG may turn features off.
+    if std::env::var_os("PROXY_BENCH_CONFIG").is_none()
+        && shared
+            .mock
+            .counters
+            .request_whole_pipeline
+            .load(Ordering::Relaxed)
+            == 0
+    {
+        return Err(
+            "self-check: the proxied turn did not offer the workspace's agents with a status line"
+                .into(),
+        );
+    }
     if shared
         .mock
         .counters

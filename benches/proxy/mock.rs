@@ -239,6 +239,9 @@ pub struct Counters {
     pub request_extended: AtomicU64,
     /// Request bodies with something of the registered body lost or changed.
     pub request_mismatches: AtomicU64,
+    /// Extended bodies that offer the workspace's agents and carry a status line:
+    /// the whole pipeline ran.
+    pub request_whole_pipeline: AtomicU64,
     /// Requests per `x-bench-tag` value.
     tags: Mutex<HashMap<String, u64>>,
     /// Streams whose body is alive now.
@@ -388,6 +391,12 @@ async fn respond(
         Arrived::Altered => &c.request_mismatches,
     };
     tally.fetch_add(1, Ordering::Relaxed);
+    if arrived == Arrived::Extended {
+        let has = |s: &[u8]| memchr::memmem::find(&body, s).is_some();
+        if has(b"code-reviewer") && has(b"<status_line>") {
+            c.request_whole_pipeline.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     let template = {
         let mut cache = match shared.templates.lock() {
             Ok(cache) => cache,
