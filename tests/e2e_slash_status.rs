@@ -77,6 +77,50 @@ async fn a_slash_command_reaches_the_upstream_expanded() {
 }
 
 #[tokio::test]
+async fn a_claude_skill_is_a_slash_command() {
+    support::init_logs();
+    let mock = MockUpstream::replying(answer("resp_1", "noted")).await;
+    let (state, user) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let proxy = support::stack::proxy(&mock.url(), state.path(), user.path(), |c| {
+        c.status_line.enabled = false
+    })
+    .await;
+    let codex = Codex::api_mode(proxy.addr);
+    let skill = codex.workspace().join(".claude/skills/release-notes");
+    write(
+        &skill.join("SKILL.md"),
+        "---\nname: notes\ndescription: Write release notes\n---\nWrite notes for $ARGUMENTS from template.md.\n",
+    );
+    // A skill the user may not invoke stays as typed.
+    write(
+        &codex.workspace().join(".claude/skills/style/SKILL.md"),
+        "---\ndescription: House style\nuser-invocable: false\n---\nShort sentences.\n",
+    );
+
+    let run = codex.exec("/notes v2.1", &[]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    let reqs = mock.responses_requests();
+    assert_eq!(reqs.len(), 1);
+    let texts = user_texts(&reqs[0]);
+    let expected = format!(
+        "Base directory for this skill: {}\n\nWrite notes for v2.1 from template.md.",
+        skill.display()
+    );
+    assert_eq!(texts.last(), Some(&expected), "{texts:?}");
+
+    let run = codex.exec("/style now", &[]).await;
+    assert!(run.turn_completed(), "{}", run.dump());
+    let reqs = mock.responses_requests();
+    let texts = user_texts(&reqs[1]);
+    assert_eq!(
+        texts.last().map(String::as_str),
+        Some("/style now"),
+        "{texts:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_synced_skill_mention_reaches_the_upstream_expanded() {
     support::init_logs();
     let mock = MockUpstream::replying(answer("resp_1", "greeted")).await;

@@ -40,8 +40,9 @@ impl Loadable for AgentSet {
 
 impl Loadable for CommandSet {
     fn watch_targets(workspace: &Path, roots: &Roots) -> Vec<PathBuf> {
-        source_dirs(workspace, roots, "commands")
+        ["skills", "commands"]
             .into_iter()
+            .flat_map(|kind| source_dirs(workspace, roots, kind))
             .map(|d| d.dir)
             .collect()
     }

@@ -39,13 +39,22 @@ pub struct Rendered {
 pub async fn render(cmd: &CommandDef, args: &str, workspace: &Path, timeout: Duration) -> Rendered {
     let expansion = expand_arguments(&cmd.body, args, &cmd.arguments);
     let mut notes = expansion.notes;
-    let text = resolve_inline(&expansion.text, workspace, timeout, &mut notes).await;
+    let mut text = resolve_inline(&expansion.text, workspace, timeout, &mut notes).await;
+    if let Some(dir) = &cmd.skill_dir {
+        // As Claude Code loads a skill: the files its body names are in its folder.
+        text = format!("{}{text}", skill_base_line(dir));
+    }
     Rendered {
         text,
         model: cmd.model.clone(),
         allowed_tools: cmd.allowed_tools.clone(),
         notes,
     }
+}
+
+/// The line a skill's text starts with, naming its folder.
+pub fn skill_base_line(dir: &Path) -> String {
+    format!("Base directory for this skill: {}\n\n", dir.display())
 }
 
 #[derive(Debug)]
@@ -411,6 +420,38 @@ fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_skill_renders_after_a_line_naming_its_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("notes");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("SKILL.md"),
+            "---\nname: notes\n---\nNotes for $ARGUMENTS, see template.md\n",
+        )
+        .unwrap();
+        let source = crate::claude::Source::Project {
+            dir: tmp.path().to_path_buf(),
+        };
+        let skill = CommandDef::load_skill(&dir, source.clone()).unwrap();
+        let out = render(&skill, "v2", tmp.path(), Duration::from_secs(5)).await;
+        assert_eq!(
+            out.text,
+            format!(
+                "Base directory for this skill: {}\n\nNotes for v2, see template.md",
+                dir.display()
+            )
+        );
+        // A command has no such line.
+        let cmd = CommandDef::parse("notes", "Notes for $ARGUMENTS", None, source);
+        assert_eq!(
+            render(&cmd, "v2", tmp.path(), Duration::from_secs(5))
+                .await
+                .text,
+            "Notes for v2"
+        );
+    }
 
     fn kinds(line: &str) -> Vec<String> {
         find_tokens(line)

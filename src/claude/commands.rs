@@ -1,6 +1,9 @@
-//! Slash command files (`.claude/commands/**/*.md`): frontmatter read leniently into a
-//! `CommandDef`; subfolders namespace the name (`frontend/component.md` is
-//! `/frontend:component`).
+//! Slash command files (`.claude/commands/**/*.md`) and skills
+//! (`.claude/skills/<name>/SKILL.md`), which Claude Code treats as one thing:
+//! frontmatter read leniently into a `CommandDef`. A command's subfolders namespace
+//! its name (`frontend/component.md` is `/frontend:component`); a skill is named by
+//! its `name:` field, else its folder. Where both define a name in the same place,
+//! the skill wins.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +38,10 @@ pub struct CommandDef {
     /// Where the file was found.
     pub source: Source,
     pub path: Option<PathBuf>,
+    /// For a skill: its folder, which its body may refer to.
+    pub skill_dir: Option<PathBuf>,
+    /// `user-invocable` (skills): false keeps it out of `/name`.
+    pub user_invocable: bool,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -57,6 +64,20 @@ const KNOWN_KEYS: [&str; 7] = [
     "name",
 ];
 
+/// Keys only a skill has, besides the command keys. `license`, `metadata` and
+/// `version` are for people and catalogs, not for running it.
+const SKILL_KEYS: [&str; 6] = [
+    "user-invocable",
+    "context",
+    "agent",
+    "license",
+    "metadata",
+    "version",
+];
+
+/// What a skill's folder must hold.
+pub const SKILL_FILE: &str = "SKILL.md";
+
 impl CommandDef {
     /// Reads the command file `path`, named `name`.
     pub fn load(name: &str, path: &Path, source: Source) -> Result<CommandDef, CommandFileError> {
@@ -70,6 +91,37 @@ impl CommandDef {
     /// Reads a command from its text. Never fails: a file without frontmatter is a
     /// command whose body is the whole file.
     pub fn parse(name: &str, text: &str, path: Option<&Path>, source: Source) -> CommandDef {
+        Self::parse_as(name, text, path, source, None)
+    }
+
+    /// Reads the skill in folder `dir` (its `SKILL.md`): named by its `name:`
+    /// field when that is a usable name, else by the folder.
+    pub fn load_skill(dir: &Path, source: Source) -> Result<CommandDef, CommandFileError> {
+        let path = dir.join(SKILL_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| CommandFileError {
+            path: path.clone(),
+            source: e,
+        })?;
+        let folder = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Self::parse_as(
+            &folder,
+            &text,
+            Some(&path),
+            source,
+            Some(dir),
+        ))
+    }
+
+    fn parse_as(
+        name: &str,
+        text: &str,
+        path: Option<&Path>,
+        source: Source,
+        skill_dir: Option<&Path>,
+    ) -> CommandDef {
         let fm = Frontmatter::parse(text);
         let mut diagnostics = fm.diagnostics.clone();
         let mut cmd = CommandDef {
@@ -83,10 +135,38 @@ impl CommandDef {
             body: fm.body.clone(),
             source,
             path: path.map(Path::to_path_buf),
+            skill_dir: skill_dir.map(Path::to_path_buf),
+            user_invocable: true,
             diagnostics: Vec::new(),
         };
+        let skill = skill_dir.is_some();
         for (key, field) in &fm.fields {
             match normalize_key(key).as_str() {
+                "name" if skill => match text_of(key, field, &mut diagnostics) {
+                    Some(n) if is_skill_name(&n) => cmd.name = n,
+                    Some(n) => diagnostics.push(
+                        Diagnostic::warning(format!(
+                            "skill name `{n}` is not lowercase letters, digits and hyphens; the folder name `{name}` is used"
+                        ))
+                        .at_line(field.line),
+                    ),
+                    None => {}
+                },
+                "user-invocable" if skill => match field.as_bool(key) {
+                    Ok(b) => cmd.user_invocable = b.unwrap_or(true),
+                    Err(d) => diagnostics.push(d),
+                },
+                "context" if skill => {
+                    if text_of(key, field, &mut diagnostics).as_deref() == Some("fork") {
+                        diagnostics.push(
+                            Diagnostic::warning(
+                                "`context: fork` is not supported yet; the skill runs in the conversation",
+                            )
+                            .at_line(field.line),
+                        );
+                    }
+                }
+                "agent" | "license" | "metadata" | "version" if skill => {}
                 "description" => {
                     cmd.description = text_of(key, field, &mut diagnostics)
                         .map(|d| unescape_newlines(&d).trim().to_string())
@@ -101,6 +181,14 @@ impl CommandDef {
                 "arguments" => cmd.arguments = argument_names(field, &mut diagnostics),
                 // The path gives the name; a `name:` key is allowed but not used.
                 "name" => {}
+                _ if skill => diagnostics.push(
+                    Diagnostic::warning(format!("unknown frontmatter key `{key}`; ignored"))
+                        .at_line(field.line)
+                        .with_fix(unknown_key_fix(
+                            key,
+                            &[KNOWN_KEYS.as_slice(), SKILL_KEYS.as_slice()].concat(),
+                        )),
+                ),
                 _ => diagnostics.push(
                     Diagnostic::warning(format!("unknown frontmatter key `{key}`; ignored"))
                         .at_line(field.line)
@@ -146,6 +234,15 @@ fn normalize_key(key: &str) -> String {
         }
     }
     out
+}
+
+/// Claude Code's rule for a skill's `name`: lowercase letters, digits and hyphens.
+fn is_skill_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn text_of(key: &str, field: &Field, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
@@ -225,6 +322,26 @@ impl CommandSet {
     pub fn load(workspace: &Path, roots: &Roots) -> Self {
         let mut candidates = Vec::new();
         let mut diagnostics = Vec::new();
+        // The same places hold both; in each, a skill comes before a command.
+        for source_dir in source_dirs(workspace, roots, "skills") {
+            for dir in skill_dirs(&source_dir.dir) {
+                match CommandDef::load_skill(&dir, source_dir.source.clone()) {
+                    Ok(skill) => {
+                        diagnostics.extend(skill.diagnostics.iter().cloned());
+                        candidates.push(Candidate {
+                            name: skill.name.clone(),
+                            rank: source_dir.rank * 2,
+                            path: dir.join(SKILL_FILE),
+                            item: skill,
+                        });
+                    }
+                    Err(e) => diagnostics.push(
+                        Diagnostic::error(format!("cannot read the skill file: {}", e.source))
+                            .in_file(&e.path),
+                    ),
+                }
+            }
+        }
         for source_dir in source_dirs(workspace, roots, "commands") {
             let (files, walk_diagnostics) = markdown_files(&source_dir.dir);
             diagnostics.extend(walk_diagnostics);
@@ -237,7 +354,7 @@ impl CommandSet {
                         diagnostics.extend(cmd.diagnostics.iter().cloned());
                         candidates.push(Candidate {
                             name,
-                            rank: source_dir.rank,
+                            rank: source_dir.rank * 2 + 1,
                             path,
                             item: cmd,
                         });
@@ -272,11 +389,24 @@ impl CommandSet {
         })
     }
 
+    /// The command or skill the user may invoke as `/name`: `get`, without the
+    /// skills that say `user-invocable: false`.
+    pub fn invocable(&self, name: &str) -> Option<&CommandDef> {
+        self.get(name).filter(|c| c.user_invocable)
+    }
+
     /// The command invoked by `text` (`/name args`) and its argument string, when
     /// `text` is an invocation of a known command.
     pub fn match_invocation<'t>(&self, text: &'t str) -> Option<(&CommandDef, &'t str)> {
         let (name, args) = parse_invocation(text)?;
-        Some((self.get(name)?, args))
+        Some((self.invocable(name)?, args))
+    }
+
+    /// The skills the model may load itself (not `disable-model-invocation`).
+    pub fn model_skills(&self) -> impl Iterator<Item = &CommandDef> {
+        self.commands
+            .iter()
+            .filter(|c| c.skill_dir.is_some() && !c.disable_model_invocation)
     }
 
     /// All commands, by name.
@@ -290,12 +420,26 @@ impl CommandSet {
     }
 }
 
+/// The folders under `dir` that hold a `SKILL.md`, sorted.
+fn skill_dirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(SKILL_FILE).is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
 /// What `codex-plus commands list` prints: one line per command with its argument
 /// hint, description and where it comes from, then any problems.
 pub fn commands_list(set: &CommandSet) -> String {
     if set.commands.is_empty() {
         let mut out = String::from(
-            "No slash commands found. Add markdown files under .claude/commands/ (e.g. .claude/commands/review.md is /review).\n",
+            "No slash commands or skills found. Add markdown files under .claude/commands/ (e.g. .claude/commands/review.md is /review) or skills as .claude/skills/<name>/SKILL.md.\n",
         );
         append_problems(&mut out, &set.diagnostics);
         return out;
@@ -312,9 +456,14 @@ pub fn commands_list(set: &CommandSet) -> String {
     let mut out = String::new();
     for (cmd, head) in set.commands.iter().zip(&heads) {
         let description = first_line(&cmd.display_description(), 72);
+        let kind = match (&cmd.skill_dir, cmd.user_invocable) {
+            (Some(_), true) => " skill",
+            (Some(_), false) => " skill, for the model only",
+            (None, _) => "",
+        };
         let origin = match &cmd.path {
-            Some(path) => format!("{}: {}", cmd.source.kind(), path.display()),
-            None => cmd.source.kind().to_string(),
+            Some(path) => format!("{}{kind}: {}", cmd.source.kind(), path.display()),
+            None => format!("{}{kind}", cmd.source.kind()),
         };
         out.push_str(&format!(
             "{head:<width$}  {description}\n{:width$}  ({origin})\n",
@@ -505,6 +654,120 @@ mod tests {
     }
 
     #[test]
+    fn skills_are_commands_and_win_over_a_command_of_their_name() -> std::io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let home = tmp.path().join("home");
+        let ws = tmp.path().join("ws");
+        let put = |p: PathBuf, t: &str| -> std::io::Result<()> {
+            fs::create_dir_all(p.parent().unwrap_or(Path::new("/")))?;
+            fs::write(p, t)
+        };
+        put(
+            ws.join(".claude/skills/release-notes/SKILL.md"),
+            "---\nname: notes\ndescription: Write release notes\nallowed-tools: Read\nlicense: MIT\n---\nNotes for $ARGUMENTS\n",
+        )?;
+        put(
+            ws.join(".claude/commands/notes.md"),
+            "---\ndescription: the command\n---\nx",
+        )?;
+        put(
+            ws.join(".claude/skills/house-style/SKILL.md"),
+            "---\nname: house-style\ndescription: How we write\nuser-invocable: false\n---\nShort sentences.\n",
+        )?;
+        put(
+            ws.join(".claude/skills/deploy/SKILL.md"),
+            "---\ndescription: Deploy\ndisable-model-invocation: true\ncontext: fork\nagent: Explore\n---\nDeploy it.\n",
+        )?;
+        // A folder without SKILL.md is not a skill.
+        put(ws.join(".claude/skills/empty/README.md"), "nothing")?;
+        put(
+            home.join(".claude/skills/mine/SKILL.md"),
+            "---\ndescription: user skill\nNAME_OOPS: 1\n---\nMine.\n",
+        )?;
+        let set = CommandSet::load(&ws, &Roots::with_home(&home));
+        let names: Vec<&str> = set.commands().iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["deploy", "house-style", "mine", "notes"]);
+
+        // The `name:` field names it; the skill beats the command in the same place.
+        let notes = set.invocable("notes").expect("the skill is /notes");
+        assert_eq!(notes.description.as_deref(), Some("Write release notes"));
+        assert_eq!(
+            notes.skill_dir.as_deref(),
+            Some(ws.join(".claude/skills/release-notes").as_path())
+        );
+        assert_eq!(notes.allowed_tools, Some(vec!["Read".to_string()]));
+        let overridden = set.diagnostics().iter().any(|d| {
+            d.message.contains("command `notes` is overridden")
+                && d.message.contains("release-notes")
+        });
+        assert!(overridden, "{:?}", set.diagnostics());
+
+        // Not for the user: known, but no `/house-style`.
+        assert!(set.get("house-style").is_some());
+        assert!(set.invocable("house-style").is_none());
+        assert!(set.match_invocation("/house-style now").is_none());
+        // Not for the model: `/deploy` works, the model's list leaves it out.
+        assert!(set.match_invocation("/deploy now").is_some());
+        let for_model: Vec<&str> = set.model_skills().map(|c| c.name.as_str()).collect();
+        assert_eq!(for_model, ["house-style", "mine", "notes"]);
+
+        // Skill keys are known; what is not supported says so; typos still warn.
+        let messages: Vec<String> = set
+            .diagnostics()
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        assert!(
+            !messages.iter().any(|m| m.contains("`license`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`context: fork` is not supported yet")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("`NAME_OOPS`")),
+            "{messages:?}"
+        );
+
+        let listing = commands_list(&set);
+        assert!(
+            listing.contains("(project skill, for the model only: "),
+            "{listing}"
+        );
+        assert!(
+            listing.contains(&format!(
+                "(project skill: {})",
+                ws.join(".claude/skills/release-notes/SKILL.md").display()
+            )),
+            "{listing}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_skill_name_falls_back_to_the_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("lint");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join(SKILL_FILE),
+            "---\nname: Lint Everything\n---\nLint.\n",
+        )
+        .unwrap();
+        let skill = CommandDef::load_skill(&dir, project()).unwrap();
+        assert_eq!(skill.name, "lint");
+        assert!(
+            skill.diagnostics[0].message.contains("`Lint Everything`"),
+            "{:?}",
+            skill.diagnostics
+        );
+        assert!(CommandDef::load_skill(&tmp.path().join("none"), project()).is_err());
+    }
+
+    #[test]
     fn listing_shows_hints_and_problems() {
         let mut cmd = CommandDef::parse(
             "fix",
@@ -517,6 +780,6 @@ mod tests {
         assert!(listing.starts_with("/fix <issue>  Fix it\n"), "{listing}");
         assert!(listing.contains("Problems:\n  /p/fix.md: line 3: unknown frontmatter key `foo`"));
         let empty = commands_list(&CommandSet::new(vec![], vec![]));
-        assert!(empty.starts_with("No slash commands found"));
+        assert!(empty.starts_with("No slash commands or skills found"));
     }
 }

@@ -98,8 +98,9 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 pub fn sync(cwd: &Path, roots: &Roots, codex_home: &Path) -> Result<SyncReport, SyncError> {
     let cwd = workspace(cwd);
     let set = CommandSet::load(&cwd, roots);
-    let visible: Vec<PathBuf> = source_dirs(&cwd, roots, "commands")
+    let visible: Vec<PathBuf> = ["skills", "commands"]
         .into_iter()
+        .flat_map(|kind| source_dirs(&cwd, roots, kind))
         .map(|d| d.dir)
         .collect();
     let root = sync_root(codex_home);
@@ -109,7 +110,8 @@ pub fn sync(cwd: &Path, roots: &Roots, codex_home: &Path) -> Result<SyncReport, 
         ..SyncReport::default()
     };
     let mut synced = BTreeSet::new();
-    for cmd in set.commands() {
+    // A skill the user may not invoke gets no entry: entries are for `$name`.
+    for cmd in set.commands().iter().filter(|c| c.user_invocable) {
         if let Some(why) = unusable_name(&cmd.name) {
             report.skipped.push((cmd.name.clone(), why.to_string()));
             continue;
@@ -269,6 +271,33 @@ mod tests {
         let path = dir.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn skills_get_entries_unless_the_user_may_not_invoke_them() {
+        let s = setup();
+        command(
+            &s.ws,
+            ".claude/skills/notes/SKILL.md",
+            "---\ndescription: Notes\n---\nNotes\n",
+        );
+        command(
+            &s.ws,
+            ".claude/skills/style/SKILL.md",
+            "---\ndescription: Style\nuser-invocable: false\n---\nStyle\n",
+        );
+        let first = sync(&s.ws, &s.roots, &s.codex).unwrap();
+        assert_eq!(first.created, ["notes"]);
+        let root = sync_root(&s.codex);
+        let notes = std::fs::read_to_string(root.join("notes/SKILL.md")).unwrap();
+        assert_eq!(
+            Marker::find(&notes).map(|m| m.source),
+            Some(s.ws.join(".claude/skills"))
+        );
+        // The skill's folder is visible to sync: removing the skill removes its entry.
+        std::fs::remove_dir_all(s.ws.join(".claude/skills/notes")).unwrap();
+        sync(&s.ws, &s.roots, &s.codex).unwrap();
+        assert!(!root.join("notes").exists());
     }
 
     #[test]

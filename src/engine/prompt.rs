@@ -63,9 +63,61 @@ pub fn system_prompt(body: &str, env: &Environment) -> String {
     )
 }
 
+/// `system` with the bodies of the agent's `skills:` after it, each in a `<skill>`
+/// block naming its folder, as Claude Code loads them at a subagent's start. Pure.
+/// The names not found come back for the caller to report.
+pub fn with_skills(
+    mut system: String,
+    wanted: &[String],
+    skills: &crate::claude::CommandSet,
+) -> (String, Vec<String>) {
+    let mut missing = Vec::new();
+    for name in wanted {
+        match skills.get(name).filter(|s| s.skill_dir.is_some()) {
+            Some(skill) => {
+                let base = skill
+                    .skill_dir
+                    .as_deref()
+                    .map(crate::claude::command_render::skill_base_line)
+                    .unwrap_or_default();
+                system.push_str(&format!(
+                    "\n\n<skill name=\"{}\">\n{base}{}\n</skill>",
+                    skill.name,
+                    skill.body.trim()
+                ));
+            }
+            None => missing.push(name.clone()),
+        }
+    }
+    (system, missing)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_agents_skills_follow_its_prompt_and_missing_ones_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(".claude/skills/lint");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("SKILL.md"),
+            "---\ndescription: Lint\n---\nRun the linter first.\n",
+        )
+        .unwrap();
+        let set = crate::claude::CommandSet::load(
+            tmp.path(),
+            &crate::claude::discovery::Roots::with_home(tmp.path().join("home")),
+        );
+        let (system, missing) =
+            with_skills("You review.".into(), &["lint".into(), "nope".into()], &set);
+        assert_eq!(
+            system,
+            format!("You review.\n\n<skill name=\"lint\">\nBase directory for this skill: {}\n\nRun the linter first.\n</skill>", dir.display())
+        );
+        assert_eq!(missing, ["nope"]);
+    }
 
     #[test]
     fn the_body_comes_first_then_notes_and_the_environment() {

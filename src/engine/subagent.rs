@@ -13,7 +13,7 @@ use super::agent_tool::{self, AgentCall, AGENT_TOOL};
 use super::events::TaskEvent;
 use super::policy::{access_policy, offered_tools, offers_agent_tool};
 use super::progress::tool_summary;
-use super::prompt::{system_prompt, Environment};
+use super::prompt::{system_prompt, with_skills, Environment};
 use super::queue::TaskEntry;
 use super::request::TaskRequest;
 use super::result::{TaskResult, TaskStatus};
@@ -143,9 +143,15 @@ impl Engine {
             .router
             .resolve(spec, inherit)
             .map_err(|e| e.to_string())?;
+        let system = system_prompt(&agent.body, &Environment::detect(cwd));
+        let (system, missing) =
+            with_skills(system, &agent.skills, &self.catalogs.commands.get(cwd));
+        if !missing.is_empty() {
+            tracing::warn!(agent = %agent.name, ?missing, "the agent's skills: names no skill of this workspace; started without them");
+        }
         let request = ModelRequest {
             model: String::new(),
-            system: system_prompt(&agent.body, &Environment::detect(cwd)),
+            system,
             messages: vec![Message::user_text(req.prompt.clone())],
             tools,
             temperature: agent.temperature,

@@ -83,7 +83,7 @@ impl Step for Slash {
                 .filter(|inv| !restored.contains(&inv.item));
             if let Some(inv) = found {
                 let commands = self.catalogs.commands.get(&env.cwd);
-                if let Some(cmd) = commands.get(&inv.name) {
+                if let Some(cmd) = commands.invocable(&inv.name) {
                     let scope = self
                         .expand(&mut turn, &inv, cmd, &env.cwd, session.as_deref())
                         .await;
