@@ -508,3 +508,94 @@ async fn a_task_after_a_quiet_spell_continues_from_the_packed_request() {
     assert_eq!(members(&cont), members(&first));
     proxy.stop().await;
 }
+
+/// One turn whose model calls `Skill` for `skill`: the run, the turn's first
+/// request, and the output the continuation carried.
+async fn skill_turn(skill: &'static str) -> (Run, Recorded, String, std::path::PathBuf) {
+    support::init_logs();
+    let mock = MockUpstream::start(move |req, _| {
+        let outs = outputs(req);
+        if let Some((_, out)) = outs.first() {
+            let loaded = out.contains("Write in short sentences. Mode: strict");
+            return Reply::sse(&answer(
+                "resp_2",
+                if loaded { "Styled." } else { "no skill text" },
+            ));
+        }
+        Reply::sse(&[
+            ev_created("resp_1"),
+            ev_function_call(
+                "call_skill_1",
+                "Skill",
+                &json!({"skill": skill, "args": "strict"}),
+            ),
+            ev_completed("resp_1"),
+        ])
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    let dir = codex.workspace().join(".claude/skills/house-style");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("SKILL.md"),
+        "---\nname: house-style\ndescription: How we write prose\n---\nWrite in short sentences. Mode: $ARGUMENTS\n",
+    )
+    .unwrap();
+
+    let run = codex.exec("tidy the README", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    let reqs = mock.responses_requests();
+    assert_eq!(reqs.len(), 2, "one turn, one continuation");
+    let (_, output) = outputs(&reqs[1]).into_iter().next().unwrap();
+    proxy.stop().await;
+    (run, reqs[0].clone(), output, dir)
+}
+
+/// Claude Code's Skill tool: offered with the workspace's skills, answered by the
+/// proxy with the skill's text, and the model's answer resumed in the same turn.
+#[tokio::test]
+async fn a_skill_call_loads_the_skill_into_the_turn() {
+    let (run, first, output, dir) = skill_turn("house-style").await;
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("Styled."),
+        "{}",
+        run.dump()
+    );
+    let skill_tool = first.json()["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["name"] == "Skill")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        skill_tool["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("- house-style: How we write prose"),
+        "{skill_tool}"
+    );
+    assert!(
+        output.contains(&format!("Base directory for this skill: {}", dir.display())),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_skill_is_an_error_result_that_lists_the_skills() {
+    let (run, _, output, _) = skill_turn("house-styel").await;
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("no skill text"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        output.contains("unknown skill `house-styel`; available: house-style"),
+        "{output}"
+    );
+}

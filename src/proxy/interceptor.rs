@@ -27,6 +27,10 @@ use crate::wire::sse::Frame;
 /// keeps `Task` as an alias).
 pub const TASK_NAMES: [&str; 2] = ["Task", "Agent"];
 
+/// Claude Code's tool that loads a skill into the conversation; the proxy answers
+/// it too when it offered it.
+pub const SKILL_NAME: &str = "Skill";
+
 /// How an upstream stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
@@ -55,6 +59,33 @@ pub struct TaskArgs {
     pub subagent_type: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+    /// The skill a `Skill` call loads.
+    #[serde(default)]
+    pub skill: Option<String>,
+    /// A `Skill` call's arguments, as `$ARGUMENTS`.
+    #[serde(default)]
+    pub args: Option<String>,
+}
+
+impl TaskArgs {
+    /// The input as the model gave it (for hooks): a Task's or a Skill's fields.
+    pub fn to_json(&self, tool: &str) -> Value {
+        if tool == SKILL_NAME {
+            let mut v = json!({"skill": self.skill.clone().unwrap_or_default()});
+            if let Some(args) = &self.args {
+                v["args"] = args.clone().into();
+            }
+            return v;
+        }
+        let mut v = json!({"description": self.description, "prompt": self.prompt});
+        if let Some(t) = &self.subagent_type {
+            v["subagent_type"] = t.clone().into();
+        }
+        if let Some(m) = &self.model {
+            v["model"] = m.clone().into();
+        }
+        v
+    }
 }
 
 /// A withheld Task call, for the shell to run.
@@ -171,6 +202,8 @@ pub type HoldPredicate = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 pub struct Settings {
     /// Withhold and run Task/Agent calls (off: everything passes through).
     pub intercept_tasks: bool,
+    /// Withhold and answer Skill calls (the proxy offered the tool).
+    pub intercept_skills: bool,
     /// Most upstream responses one turn may chain before it fails.
     pub max_rounds: u32,
     /// Tool calls held for a decision (PreToolUse hooks); None holds nothing.
@@ -185,6 +218,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             intercept_tasks: true,
+            intercept_skills: false,
             max_rounds: 8,
             hold: None,
             stop_check: false,
@@ -197,6 +231,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("intercept_tasks", &self.intercept_tasks)
+            .field("intercept_skills", &self.intercept_skills)
             .field("max_rounds", &self.max_rounds)
             .field("hold", &self.hold.is_some())
             .field("stop_check", &self.stop_check)
@@ -498,43 +533,55 @@ impl Interceptor {
     fn withhold_call(&mut self, item: Value, out: &mut Vec<Output>) {
         self.identity = false;
         let call_id = item["call_id"].as_str().unwrap_or_default().to_string();
+        let name = item["name"].as_str().unwrap_or("Task").to_string();
+        let skill = name == SKILL_NAME;
         let arguments = item["arguments"].as_str().unwrap_or("{}");
         let parsed = serde_json::from_str::<TaskArgs>(arguments)
-            .map_err(|e| format!("the Task arguments are not valid JSON ({e})"))
-            .and_then(|args| {
-                if args.prompt.trim().is_empty() {
+            .map_err(|e| format!("the {name} arguments are not valid JSON ({e})"))
+            .and_then(|args| match (skill, &args.skill) {
+                (true, Some(s)) if !s.trim().is_empty() => Ok(args),
+                (true, _) => Err("the Skill call names no skill".to_string()),
+                (false, _) if args.prompt.trim().is_empty() => {
                     Err("the Task call has no prompt".to_string())
-                } else {
-                    Ok(args)
                 }
+                (false, _) => Ok(args),
             });
         self.r.items.push(Item::Value(item.clone()));
-        let agent = |args: &TaskArgs| {
-            args.subagent_type
-                .clone()
-                .unwrap_or_else(|| "general-purpose".into())
+        let (label, short) = match &parsed {
+            Ok(args) if skill => {
+                let s = args.skill.as_deref().unwrap_or_default().trim();
+                (format!("Skill({s})"), format!("Skill({s})"))
+            }
+            Ok(args) => {
+                let agent = args.subagent_type.as_deref().unwrap_or("general-purpose");
+                (
+                    format!("Task({agent}): {}", args.description.trim()),
+                    format!("Task({agent})"),
+                )
+            }
+            Err(_) => (name.clone(), name.clone()),
         };
         match parsed {
             Ok(args) => {
                 out.push(Output::Start(TaskCall {
                     call_id: call_id.clone(),
-                    name: item["name"].as_str().unwrap_or("Task").to_string(),
-                    args: args.clone(),
+                    name,
+                    args,
                 }));
                 self.r.calls.push(Call {
                     call_id,
-                    label: format!("Task({}): {}", agent(&args), args.description.trim()),
-                    short: format!("Task({})", agent(&args)),
+                    label,
+                    short,
                     item,
                     outcome: None,
                 });
             }
             Err(reason) => {
-                tracing::warn!(%call_id, %reason, "a Task call failed its checks; the model gets an error result");
+                tracing::warn!(%call_id, %reason, "a {name} call failed its checks; the model gets an error result");
                 self.r.calls.push(Call {
                     call_id,
-                    label: "Task".into(),
-                    short: "Task".into(),
+                    label,
+                    short,
                     item,
                     outcome: Some(Outcome::failed(reason)),
                 })
@@ -1005,16 +1052,18 @@ impl Interceptor {
         })
     }
 
+    /// Whether this item is a call the proxy answers itself: Task/Agent, or Skill,
+    /// when it offered them.
     fn is_task(&self, head: &EventHead) -> bool {
-        self.settings.intercept_tasks
-            && head.item.as_ref().is_some_and(|item| {
-                item.kind.as_deref() == Some("function_call")
-                    && item
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| TASK_NAMES.contains(&n))
-                    && item.namespace.as_deref().is_none_or(|ns| ns == "functions")
-            })
+        let ours = |n: &str| {
+            (self.settings.intercept_tasks && TASK_NAMES.contains(&n))
+                || (self.settings.intercept_skills && n == SKILL_NAME)
+        };
+        head.item.as_ref().is_some_and(|item| {
+            item.kind.as_deref() == Some("function_call")
+                && item.name.as_deref().is_some_and(ours)
+                && item.namespace.as_deref().is_none_or(|ns| ns == "functions")
+        })
     }
 }
 

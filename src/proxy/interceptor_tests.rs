@@ -984,3 +984,58 @@ fn while_tasks_run_ticks_keep_the_stream_alive_and_otherwise_say_nothing() {
     run.frames([up2.completed("r2", 1, 1)]).end(End::Eof);
     assert_coherent(&run.client_events());
 }
+
+#[test]
+fn a_skill_call_is_answered_by_the_proxy_only_when_it_offered_the_tool() {
+    // Offered: withheld, started as a Skill, continued with its text.
+    let mut up = Upstream::new();
+    let mut run = Run::new();
+    run.i = Interceptor::new(Settings {
+        intercept_skills: true,
+        ..Settings::default()
+    });
+    run.frames([up.created("r1")]);
+    run.frames(up.call(
+        0,
+        "Skill",
+        "c1",
+        &json!({"skill": "style", "args": "short"}),
+    ));
+    run.frames(up.call(1, "Skill", "c2", &json!({"args": "no name"})));
+    run.frames([up.completed("r1", 1, 1)]);
+    let started = run.started();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].name, "Skill");
+    assert_eq!(started[0].args.skill.as_deref(), Some("style"));
+    assert_eq!(started[0].args.args.as_deref(), Some("short"));
+    run.resolve("c1", done("Short sentences."));
+    run.end(End::Eof);
+    let cont = &run.continuations()[0];
+    let outputs: Vec<&str> = cont
+        .iter()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| i["output"].as_str().unwrap())
+        .collect();
+    assert_eq!(outputs[0], "Short sentences.");
+    assert!(outputs[1].contains("names no skill"), "{outputs:?}");
+    assert!(
+        run.progress_text().contains("Skill(style)"),
+        "{}",
+        run.progress_text()
+    );
+
+    // Not offered (the request had its own Skill tool): Codex gets the call.
+    let mut up = Upstream::new();
+    let mut run = Run::new();
+    run.frames([up.created("r1")]);
+    run.frames(up.call(0, "Skill", "c1", &json!({"skill": "style"})));
+    run.frames([up.completed("r1", 1, 1)]).end(End::Eof);
+    assert!(run.started().is_empty());
+    assert!(run.continuations().is_empty());
+    let calls = run
+        .client_events()
+        .into_iter()
+        .filter(|e| e["type"] == "response.output_item.done" && e["item"]["name"] == "Skill")
+        .count();
+    assert_eq!(calls, 1);
+}

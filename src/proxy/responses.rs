@@ -163,6 +163,7 @@ fn plan(
     let cwd = &env.cwd;
     let mut settings = Settings {
         intercept_tasks: turn.intercept_tasks,
+        intercept_skills: turn.intercept_skills,
         max_rounds: state.config.tasks.max_rounds,
         max_stop_continuations: state.config.hooks.max_stop_continuations,
         ..Settings::default()
@@ -174,7 +175,11 @@ fn plan(
         }));
     }
     settings.stop_check = turn.applies(Concern::Stop) && state.hooks.has(cwd, HookEvent::Stop, &[]);
-    if !settings.intercept_tasks && settings.hold.is_none() && !settings.stop_check {
+    if !settings.intercept_tasks
+        && !settings.intercept_skills
+        && settings.hold.is_none()
+        && !settings.stop_check
+    {
         return None;
     }
     let model = turn
@@ -211,6 +216,12 @@ fn plan(
             .turn_id
             .clone()
             .unwrap_or_else(|| body_key(&turn.original)),
+        skills: turn.intercept_skills.then(|| {
+            (
+                state.catalogs.commands.get(cwd),
+                state.config.commands.shell_timeout(),
+            )
+        }),
     };
     let continuation = Continuation {
         resolver: Arc::new(resolver),

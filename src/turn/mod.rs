@@ -44,6 +44,8 @@ pub struct Turn {
     prompt: Option<Bytes>,
     /// The proxy offered the Task tool, so it answers the turn's Task calls itself.
     pub intercept_tasks: bool,
+    /// The same for the Skill tool.
+    pub intercept_skills: bool,
 }
 
 impl Turn {
@@ -82,6 +84,7 @@ impl Turn {
             kind,
             prompt,
             intercept_tasks: false,
+            intercept_skills: false,
         }
     }
 

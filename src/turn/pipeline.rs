@@ -61,6 +61,7 @@ pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
             .layer(StepLayer::new(task::TaskTool::new(
                 catalogs,
                 config.tasks.enabled,
+                config.commands.enabled,
             )))
             .service(dispatch),
     )

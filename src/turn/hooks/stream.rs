@@ -75,7 +75,7 @@ impl TurnHooks {
             .hooks
             .input(HookEvent::PreToolUse, &self.session, &self.cwd)
             .with("tool_name", call.name.clone())
-            .with("tool_input", args_json(&call.args))
+            .with("tool_input", call.args.to_json(&call.name))
             .with("tool_use_id", call.call_id.clone());
         let decision = self
             .hooks
@@ -90,7 +90,7 @@ impl TurnHooks {
             });
         }
         if let Some(updated) = decision.updated_input.as_ref() {
-            match serde_json::from_value::<TaskArgs>(merged(&call.args, updated)) {
+            match serde_json::from_value::<TaskArgs>(merged(&call.name, &call.args, updated)) {
                 Ok(args) => call.args = args,
                 Err(e) => tracing::warn!(
                     "a PreToolUse hook's updatedInput for a Task is not a Task input; ignored: {e}"
@@ -116,7 +116,7 @@ impl TurnHooks {
             .hooks
             .input(event, &self.session, &self.cwd)
             .with("tool_name", call.name.clone())
-            .with("tool_input", args_json(&call.args))
+            .with("tool_input", call.args.to_json(&call.name))
             .with("tool_use_id", call.call_id.clone());
         let input = if outcome.ok {
             input.with(
@@ -159,25 +159,15 @@ fn denial(decision: &HookDecision) -> Option<String> {
 /// names (Claude Code's matchers say `Task` or `Agent` for the same tool).
 fn task_hook_names(called: &str) -> Vec<&str> {
     let mut names = vec![called];
-    names.extend(TASK_NAMES.into_iter().filter(|n| *n != called));
+    if TASK_NAMES.contains(&called) {
+        names.extend(TASK_NAMES.into_iter().filter(|n| *n != called));
+    }
     names
 }
 
-/// A Task call's input as the model gave it.
-fn args_json(args: &TaskArgs) -> Value {
-    let mut v = json!({"description": args.description, "prompt": args.prompt});
-    if let Some(t) = &args.subagent_type {
-        v["subagent_type"] = t.clone().into();
-    }
-    if let Some(m) = &args.model {
-        v["model"] = m.clone().into();
-    }
-    v
-}
-
 /// `updated` over `args`: a hook's `updatedInput` may give only the fields it changes.
-fn merged(args: &TaskArgs, updated: &Value) -> Value {
-    let mut v = args_json(args);
+fn merged(tool: &str, args: &TaskArgs, updated: &Value) -> Value {
+    let mut v = args.to_json(tool);
     if let (Some(base), Some(over)) = (v.as_object_mut(), updated.as_object()) {
         for (k, val) in over {
             base.insert(k.clone(), val.clone());
@@ -194,6 +184,8 @@ mod tests {
     fn task_hooks_match_both_names_of_the_tool() {
         assert_eq!(task_hook_names("Agent"), ["Agent", "Task"]);
         assert_eq!(task_hook_names("Task"), ["Task", "Agent"]);
+        // A `Task|Agent` matcher is not a Skill matcher.
+        assert_eq!(task_hook_names("Skill"), ["Skill"]);
     }
 
     #[test]
@@ -202,9 +194,9 @@ mod tests {
             description: "d".into(),
             prompt: "p".into(),
             subagent_type: Some("a".into()),
-            model: None,
+            ..TaskArgs::default()
         };
-        let v = merged(&args, &json!({"prompt": "q"}));
+        let v = merged("Task", &args, &json!({"prompt": "q"}));
         assert_eq!(
             v,
             json!({"description": "d", "prompt": "q", "subagent_type": "a"})

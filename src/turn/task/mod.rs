@@ -4,6 +4,10 @@
 //!
 //! A turn that got the tool is marked so the interceptor withholds its calls. A
 //! request that already has a tool named `Task` is left alone: its owner answers it.
+//!
+//! The same goes for Claude Code's `Skill` tool, offered when the workspace has
+//! skills the model may load (`claude::commands`): the resolver answers its calls
+//! with the skill's rendered text.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -13,7 +17,8 @@ use serde_json::{json, Value};
 pub mod history;
 pub mod resolver;
 
-use crate::claude::{AgentSet, ClaudeCatalogs};
+use crate::claude::{AgentSet, ClaudeCatalogs, CommandSet};
+use crate::proxy::interceptor::SKILL_NAME;
 use crate::turn::pipeline::Step;
 use crate::turn::Turn;
 use crate::wire::request::{Dialect, RawJson, ResponsesRequest};
@@ -22,36 +27,90 @@ pub struct TaskTool {
     catalogs: Arc<ClaudeCatalogs>,
     /// `[tasks] enabled`; a workspace's `.codexplus/settings.json` may turn it off.
     enabled: bool,
+    /// `[commands] enabled`: skills are commands, and the Skill tool goes with them.
+    skills_enabled: bool,
     /// The serialised spec of the agent sets seen last: building it cost more than
     /// the rest of the request's pipeline, and it only changes with the agents.
     specs: Mutex<Vec<(Arc<AgentSet>, RawJson)>>,
+    /// The same for the Skill tool, by command set.
+    skill_specs: Mutex<Vec<(Arc<CommandSet>, RawJson)>>,
 }
 
 /// Workspaces whose spec is kept; more are rebuilt on use.
 const SPEC_CACHE: usize = 8;
 
 impl TaskTool {
-    pub fn new(catalogs: Arc<ClaudeCatalogs>, enabled: bool) -> TaskTool {
+    pub fn new(catalogs: Arc<ClaudeCatalogs>, enabled: bool, skills_enabled: bool) -> TaskTool {
         TaskTool {
             catalogs,
             enabled,
+            skills_enabled,
             specs: Mutex::new(Vec::new()),
+            skill_specs: Mutex::new(Vec::new()),
         }
     }
 
     /// The spec for this agent set, built once per set (a reload makes a new set).
     fn spec(&self, agents: Arc<AgentSet>) -> RawJson {
-        let mut specs = self.specs.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, spec)) = specs.iter().find(|(a, _)| Arc::ptr_eq(a, &agents)) {
-            return spec.clone();
-        }
-        let spec = RawJson::from_value(&tool_spec(&agents));
-        if specs.len() == SPEC_CACHE {
-            specs.remove(0);
-        }
-        specs.push((agents, spec.clone()));
-        spec
+        cached(&self.specs, agents, tool_spec)
     }
+
+    /// The Skill tool's spec for this command set, when it has skills for the model.
+    fn skill_spec(&self, commands: Arc<CommandSet>) -> Option<RawJson> {
+        commands.model_skills().next()?;
+        Some(cached(&self.skill_specs, commands, skill_tool_spec))
+    }
+
+    /// Offers the Task tool, when it may be.
+    fn offer_task(&self, turn: &mut Turn, cwd: &std::path::Path) {
+        let settings = self.catalogs.settings.get(cwd);
+        if !self.enabled
+            || settings.codexplus.task_tool == Some(false)
+            || has_tool(turn.request(), "Task")
+            || !super::slash::allows_tool(turn, "Task")
+        {
+            return;
+        }
+        let spec = self.spec(self.catalogs.agents.get(cwd));
+        if inject(turn.request_mut(), spec) {
+            turn.intercept_tasks = true;
+        }
+    }
+
+    /// Offers the Skill tool, when the workspace has skills the model may load.
+    fn offer_skill(&self, turn: &mut Turn, cwd: &std::path::Path) {
+        if !self.skills_enabled
+            || has_tool(turn.request(), SKILL_NAME)
+            || !super::slash::allows_tool(turn, SKILL_NAME)
+        {
+            return;
+        }
+        let Some(spec) = self.skill_spec(self.catalogs.commands.get(cwd)) else {
+            return;
+        };
+        if inject(turn.request_mut(), spec) {
+            turn.intercept_skills = true;
+        }
+    }
+}
+
+/// `build(key)`'s serialised form, kept for the last few keys (by identity: a
+/// reload makes a new one).
+fn cached<K>(
+    cache: &Mutex<Vec<(Arc<K>, RawJson)>>,
+    key: Arc<K>,
+    build: impl Fn(&K) -> Value,
+) -> RawJson {
+    let mut specs = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, spec)) = specs.iter().find(|(k, _)| Arc::ptr_eq(k, &key)) {
+        return spec.clone();
+    }
+    let spec = RawJson::from_value(&build(&key));
+    if specs.len() == SPEC_CACHE {
+        specs.remove(0);
+    }
+    specs.push((key, spec.clone()));
+    spec
 }
 
 impl Step for TaskTool {
@@ -60,24 +119,12 @@ impl Step for TaskTool {
     }
 
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
-        if !self.enabled {
-            return Ok(turn);
-        }
         let Some(env) = turn.env.clone() else {
-            // No workspace, no agents to offer.
+            // No workspace, no agents or skills to offer.
             return Ok(turn);
         };
-        let settings = self.catalogs.settings.get(&env.cwd);
-        if settings.codexplus.task_tool == Some(false)
-            || has_tool(turn.request(), "Task")
-            || !super::slash::allows_tool(&turn, "Task")
-        {
-            return Ok(turn);
-        }
-        let spec = self.spec(self.catalogs.agents.get(&env.cwd));
-        if inject(turn.request_mut(), spec) {
-            turn.intercept_tasks = true;
-        }
+        self.offer_task(&mut turn, &env.cwd);
+        self.offer_skill(&mut turn, &env.cwd);
         Ok(turn)
     }
 }
@@ -114,6 +161,37 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
                 "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"}
             },
             "required": ["description", "prompt"],
+            "additionalProperties": false
+        }
+    })
+}
+
+/// Claude Code's `Skill` function: the skills the model may load, by name and
+/// description.
+pub fn skill_tool_spec(commands: &CommandSet) -> Value {
+    let lines: Vec<String> = commands
+        .model_skills()
+        .map(|s| format!("- {}: {}", s.name, s.display_description()))
+        .collect();
+    let description = format!(
+        "Load a skill into this conversation. A skill is a set of instructions (and files \
+         in its folder) for one kind of task; its text comes back as this call's result, \
+         and you then follow it. Use one when the task at hand matches its description; \
+         load it before you start that work.\n\nAvailable skills:\n{}",
+        lines.join("\n")
+    );
+    json!({
+        "type": "function",
+        "name": SKILL_NAME,
+        "description": description,
+        "strict": false,
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "skill": {"type": "string", "description": "The skill's name, e.g. \"pdf\""},
+                "args": {"type": "string", "description": "Optional arguments for the skill"}
+            },
+            "required": ["skill"],
             "additionalProperties": false
         }
     })
@@ -248,7 +326,7 @@ mod tests {
         let catalogs = Arc::new(ClaudeCatalogs::new(crate::claude::Roots::with_home(
             home.path(),
         )));
-        let step = TaskTool::new(catalogs, true);
+        let step = TaskTool::new(catalogs, true, true);
         let body = Bytes::from(
             json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text",
                 "text": format!("<environment_context><cwd>{}</cwd></environment_context>", home.path().display())}]}],
@@ -280,6 +358,72 @@ mod tests {
         assert!(has_tool(plain.request(), "Task"));
     }
 
+    #[tokio::test]
+    async fn the_skill_tool_lists_the_skills_the_model_may_load() {
+        let home = tempfile::tempdir().unwrap();
+        let ws = home.path().join("ws");
+        let skill = |name: &str, extra: &str| {
+            let dir = ws.join(".claude/skills").join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("SKILL.md"),
+                format!("---\ndescription: About {name}\n{extra}---\nBody\n"),
+            )
+            .unwrap();
+        };
+        // Fresh catalogs for each look, so no reload timing is involved.
+        let catalogs = || {
+            Arc::new(ClaudeCatalogs::new(crate::claude::Roots::with_home(
+                home.path().join("home"),
+            )))
+        };
+        let body = Bytes::from(
+            json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text",
+                "text": format!("<environment_context><cwd>{}</cwd></environment_context>", ws.display())}]}],
+                "tools": []})
+            .to_string(),
+        );
+        let turn = || {
+            let (parts, ()) = http::Request::new(()).into_parts();
+            let req = ResponsesRequest::parse(&body).unwrap();
+            Turn::new(
+                crate::proxy::upstream::Backend::OpenAi,
+                parts,
+                body.clone(),
+                req,
+            )
+        };
+        // No skills: no Skill tool.
+        std::fs::create_dir_all(&ws).unwrap();
+        let step = TaskTool::new(catalogs(), true, true);
+        let t = step.apply(turn()).await.unwrap();
+        assert!(!has_tool(t.request(), "Skill") && !t.intercept_skills);
+
+        skill("pdf", "");
+        skill("deploy", "disable-model-invocation: true\n");
+        let step = TaskTool::new(catalogs(), true, true);
+        let t = step.apply(turn()).await.unwrap();
+        assert!(has_tool(t.request(), "Skill") && t.intercept_skills);
+        let spec = t
+            .request()
+            .tools
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|t| t.head().name.as_deref() == Some("Skill"))
+            .unwrap()
+            .to_value();
+        let description = spec["description"].as_str().unwrap();
+        assert!(description.contains("- pdf: About pdf"), "{description}");
+        assert!(!description.contains("deploy"), "{description}");
+        assert_eq!(spec["parameters"]["required"], json!(["skill"]));
+
+        // Commands off: no Skill tool, and the Task tool still comes.
+        let step = TaskTool::new(catalogs(), true, false);
+        let t = step.apply(turn()).await.unwrap();
+        assert!(!has_tool(t.request(), "Skill") && has_tool(t.request(), "Task"));
+    }
+
     #[test]
     fn a_tool_is_found_by_its_name_only() {
         let with = |tools: Value| {
@@ -305,7 +449,7 @@ mod tests {
         let catalogs = Arc::new(ClaudeCatalogs::new(crate::claude::Roots::with_home(
             home.path(),
         )));
-        let step = TaskTool::new(catalogs, true);
+        let step = TaskTool::new(catalogs, true, true);
         let set = Arc::new(agents());
         let first = step.spec(set.clone());
         let again = step.spec(set.clone());

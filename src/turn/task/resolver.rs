@@ -4,16 +4,19 @@
 //! Stop hooks, and history links go to the ledger.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::claude::command_render::render;
+use crate::claude::CommandSet;
 use crate::engine::progress::finished_summary;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
 use crate::hooks::service::Hooks;
 use crate::providers::router::InheritTarget;
-use crate::proxy::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskCall};
+use crate::proxy::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskCall, SKILL_NAME};
 use crate::proxy::stream::Resolver;
 use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp};
 use crate::turn::hooks::stream::TurnHooks;
@@ -27,6 +30,9 @@ pub struct TurnResolver {
     pub session_id: Option<String>,
     /// Identifies this turn across Codex's retries of it (turn id, or the body's hash).
     pub turn_key: String,
+    /// The workspace's commands and skills, when the turn was offered the Skill tool,
+    /// and how long a skill's `` !`cmd` `` may run.
+    pub skills: Option<(Arc<CommandSet>, Duration)>,
 }
 
 impl TurnResolver {
@@ -70,8 +76,57 @@ pub fn outcome(result: &TaskResult) -> Outcome {
     }
 }
 
+impl TurnResolver {
+    /// A Skill call: the skill's text, rendered as `/name args` would be, is the
+    /// result the model reads.
+    fn load_skill(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
+        let hooks = self.hooks();
+        let skills = self.skills.clone();
+        let cwd = self.workspace.cwd.clone();
+        Box::pin(async move {
+            let mut call = call;
+            if let Some(denied) = hooks.before_task(&mut call).await {
+                return denied;
+            }
+            let Some((set, timeout)) = skills else {
+                return Outcome::failed("no skills are offered in this turn");
+            };
+            let name = call.args.skill.as_deref().unwrap_or_default().trim();
+            let name = name.strip_prefix('/').unwrap_or(name);
+            let Some(skill) = set.model_skills().find(|s| s.name == name) else {
+                let known: Vec<&str> = set.model_skills().map(|s| s.name.as_str()).collect();
+                tracing::warn!(call_id = %call.call_id, skill = %name, "a Skill call named an unknown skill; the model gets an error result");
+                return Outcome::failed(format!(
+                    "unknown skill `{name}`; available: {}",
+                    known.join(", ")
+                ));
+            };
+            let rendered = render(
+                skill,
+                call.args.args.as_deref().unwrap_or(""),
+                &cwd,
+                timeout,
+            )
+            .await;
+            for note in &rendered.notes {
+                tracing::warn!(skill = %skill.name, "Skill: {note}");
+            }
+            let mut outcome = Outcome {
+                ok: true,
+                output: rendered.text,
+                summary: format!("Loaded skill {}", skill.name),
+            };
+            hooks.after_task(&call, &mut outcome).await;
+            outcome
+        })
+    }
+}
+
 impl Resolver for TurnResolver {
     fn start(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
+        if call.name == SKILL_NAME {
+            return self.load_skill(call);
+        }
         let hooks = self.hooks();
         let engine = self.engine.clone();
         let mut req = TaskRequest::new(None, String::new(), String::new(), self.workspace.clone());
