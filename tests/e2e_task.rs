@@ -599,3 +599,71 @@ async fn an_unknown_skill_is_an_error_result_that_lists_the_skills() {
         "{output}"
     );
 }
+
+/// A Task's `cwd`: the subagent works there; one outside the workspace is an error
+/// result, and nothing runs.
+#[tokio::test]
+async fn a_task_runs_in_the_cwd_it_names_inside_the_workspace() {
+    support::init_logs();
+    let home = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let mock_cwds = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let asked = mock_cwds.clone();
+    let mock = MockUpstream::start(move |req, _| {
+        if is_subagent(req) {
+            return Reply::sse(&answer("resp_sub", "looked around"));
+        }
+        let outs = outputs(req);
+        if !outs.is_empty() {
+            let text: Vec<String> = outs.into_iter().map(|(_, o)| o).collect();
+            return Reply::sse(&answer("resp_2", &text.join(" | ")));
+        }
+        let cwds = asked.lock().unwrap().clone();
+        let mut events = vec![ev_created("resp_1")];
+        for (i, cwd) in cwds.iter().enumerate() {
+            events.push(ev_function_call(
+                &format!("call_task_{i}"),
+                "Task",
+                &json!({"description": "Look", "prompt": "Look around here", "subagent_type": "test-reviewer", "cwd": cwd}),
+            ));
+        }
+        events.push(ev_completed("resp_1"));
+        Reply::sse(&events)
+    })
+    .await;
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+    let sub = codex.workspace().join("crates/core");
+    std::fs::create_dir_all(&sub).unwrap();
+    *mock_cwds.lock().unwrap() = vec![
+        sub.display().to_string(),
+        outside.path().display().to_string(),
+    ];
+
+    let run = codex.exec("look in crates/core", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    let reqs = mock.responses_requests();
+    let subagents: Vec<&Recorded> = reqs.iter().filter(|r| is_subagent(r)).collect();
+    assert_eq!(
+        subagents.len(),
+        1,
+        "only the Task inside the workspace runs"
+    );
+    let real = std::fs::canonicalize(&sub).unwrap();
+    assert!(
+        subagents[0]
+            .text()
+            .contains(&format!("Working directory: {}", real.display())),
+        "{}",
+        subagents[0].text()
+    );
+    let told = run.last_message().unwrap_or_default();
+    assert!(told.contains("looked around"), "{told}");
+    assert!(
+        told.contains("is outside this session's workspace"),
+        "{told}"
+    );
+    proxy.stop().await;
+}

@@ -59,6 +59,9 @@ pub struct TaskArgs {
     pub subagent_type: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+    /// The directory the subagent works in: absolute, inside the session's roots.
+    #[serde(default)]
+    pub cwd: Option<String>,
     /// The skill a `Skill` call loads.
     #[serde(default)]
     pub skill: Option<String>,
@@ -83,6 +86,9 @@ impl TaskArgs {
         }
         if let Some(m) = &self.model {
             v["model"] = m.clone().into();
+        }
+        if let Some(c) = &self.cwd {
+            v["cwd"] = c.clone().into();
         }
         v
     }

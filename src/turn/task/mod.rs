@@ -158,7 +158,8 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
                 "description": {"type": "string", "description": "A short (3-5 word) description of the task"},
                 "prompt": {"type": "string", "description": "The task for the subagent to perform"},
                 "subagent_type": {"type": "string", "description": "The type of specialized agent to use for this task"},
-                "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"}
+                "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"},
+                "cwd": {"type": "string", "description": "Optional working directory for the subagent: an absolute path inside this session's workspace; by default the session's own"}
             },
             "required": ["description", "prompt"],
             "additionalProperties": false
