@@ -667,3 +667,98 @@ async fn a_task_runs_in_the_cwd_it_names_inside_the_workspace() {
     );
     proxy.stop().await;
 }
+
+/// `isolation: "worktree"` through Codex: the subagent runs in a worktree of the
+/// session's repository (its system prompt says so), and `cwd` with it is refused.
+#[tokio::test]
+async fn a_worktree_task_runs_in_a_worktree_and_refuses_a_cwd_beside_it() {
+    support::init_logs();
+    let home = tempfile::tempdir().unwrap();
+    let ws_path = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let asked = ws_path.clone();
+    let mock = MockUpstream::start(move |req, _| {
+        if is_subagent(req) {
+            return Reply::sse(&answer("resp_sub", "looked in the worktree"));
+        }
+        let outs = outputs(req);
+        if !outs.is_empty() {
+            let text: Vec<String> = outs.into_iter().map(|(_, o)| o).collect();
+            return Reply::sse(&answer("resp_2", &text.join(" | ")));
+        }
+        let ws = asked.lock().unwrap().clone();
+        Reply::sse(&[
+            ev_created("resp_1"),
+            ev_function_call(
+                "call_task_0",
+                "Task",
+                &json!({"description": "Look", "prompt": "Look around", "subagent_type": "test-reviewer", "isolation": "worktree"}),
+            ),
+            ev_function_call(
+                "call_task_1",
+                "Task",
+                &json!({"description": "Look", "prompt": "Look here", "subagent_type": "test-reviewer", "isolation": "worktree", "cwd": ws}),
+            ),
+            ev_completed("resp_1"),
+        ])
+    })
+    .await;
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+    let ws = codex.workspace().to_path_buf();
+    for args in [
+        vec!["init", "-q"],
+        vec![
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "start",
+        ],
+    ] {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&ws)
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    *ws_path.lock().unwrap() = ws.display().to_string();
+
+    let run = codex.exec("look in a worktree", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    let reqs = mock.responses_requests();
+    let subagents: Vec<&Recorded> = reqs.iter().filter(|r| is_subagent(r)).collect();
+    assert_eq!(subagents.len(), 1, "only the Task without a cwd runs");
+    let text = subagents[0].text();
+    // The state directory's worktrees, not the session's checkout.
+    let worktrees = home.path().join("worktrees");
+    assert!(
+        text.contains(&format!("Working directory: {}", worktrees.display())),
+        "{text}"
+    );
+    let told = run.last_message().unwrap_or_default();
+    assert!(
+        told.contains("cwd cannot be combined with isolation"),
+        "{told}"
+    );
+    // It changed nothing: the worktree and its branch are gone.
+    let branches = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&ws)
+        .args(["branch", "--list", "codex-plus/*"])
+        .output()
+        .unwrap();
+    assert!(
+        branches.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&branches.stdout)
+    );
+    proxy.stop().await;
+}

@@ -661,3 +661,115 @@ async fn an_empty_description_becomes_the_prompts_first_words() {
     let row = h.ledger.task(&result.id).unwrap().unwrap();
     assert_eq!(row.description, "Find every caller of parse_config");
 }
+
+/// `isolation: "worktree"`: each agent works in its own fresh worktree. Two at once
+/// write a file of the same name; the main checkout gets neither, each result names
+/// its own branch, and an agent that changes nothing leaves no worktree behind.
+#[tokio::test]
+async fn worktree_agents_never_see_each_others_files() {
+    let mock = MockModel::start(|seen| match seen.turn() {
+        // The prompt says what to write; the relative path lands in the agent's cwd.
+        0 if seen.prompt().starts_with("write ") => {
+            let content = seen.prompt().trim_start_matches("write ").to_string();
+            Step::now(calls(
+                None,
+                &[(
+                    "w1",
+                    "Write",
+                    json!({"file_path": "notes.txt", "content": content}),
+                )],
+            ))
+        }
+        0 => Step::now(text("nothing to change")),
+        _ => Step::now(text("wrote it")),
+    })
+    .await;
+    let h = Harness::new(&mock.url, |_| {});
+    for args in [
+        vec!["init", "-q"],
+        vec![
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "start",
+        ],
+    ] {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&h.ws)
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let isolated = |prompt: &str| {
+        let mut req = h.request("general-purpose", prompt);
+        req.isolation = Some("worktree".into());
+        req
+    };
+    let (a, b, c) = tokio::join!(
+        h.engine.task(isolated("write from A")),
+        h.engine.task(isolated("write from B")),
+        h.engine.task(isolated("look only")),
+    );
+    for r in [&a, &b, &c] {
+        assert_eq!(r.status, TaskStatus::Completed, "{:?}", r.error);
+    }
+    assert!(
+        !h.ws.join("notes.txt").exists(),
+        "the main checkout has neither file"
+    );
+    let kept = |r: &codex_plus::engine::TaskResult| match &r.worktree {
+        Some(codex_plus::engine::worktree::WorktreeEnd::Kept { path, branch }) => {
+            (path.clone(), branch.clone())
+        }
+        other => panic!("{other:?}"),
+    };
+    let ((path_a, branch_a), (path_b, branch_b)) = (kept(&a), kept(&b));
+    assert_ne!(branch_a, branch_b);
+    assert_eq!(
+        std::fs::read_to_string(path_a.join("notes.txt")).unwrap(),
+        "from A"
+    );
+    assert_eq!(
+        std::fs::read_to_string(path_b.join("notes.txt")).unwrap(),
+        "from B"
+    );
+    assert!(
+        a.to_claude_text()
+            .contains(&format!("on branch {branch_a}")),
+        "{}",
+        a.to_claude_text()
+    );
+    assert_eq!(
+        c.worktree,
+        Some(codex_plus::engine::worktree::WorktreeEnd::Removed)
+    );
+    assert!(
+        !c.to_claude_text().contains("worktree"),
+        "{}",
+        c.to_claude_text()
+    );
+
+    // Outside a git repository: a clear failure, and no model call.
+    let before = mock.count();
+    let plain = tempfile::tempdir().unwrap();
+    let mut req = isolated("write nowhere");
+    req.workspace = codex_plus::engine::Workspace::at(plain.path());
+    let r = h.engine.task(req).await;
+    assert_eq!(r.status, TaskStatus::Failed);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("needs a git repository"),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(mock.count(), before);
+}

@@ -19,6 +19,7 @@ pub mod request;
 pub mod result;
 mod subagent;
 pub mod tools;
+pub mod worktree;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -148,6 +148,7 @@ mod tests {
             duration: Duration::from_millis(12_340),
             queued: Duration::ZERO,
             reused: false,
+            worktree: None,
         }
     }
 

@@ -148,6 +148,7 @@ impl TaskEntry {
                 self.accepted.elapsed()
             },
             reused: false,
+            worktree: None,
         }
     }
 

@@ -64,6 +64,8 @@ pub struct TaskRequest {
     pub depth: u32,
     /// The task whose subagent asked for this one.
     pub parent_id: Option<String>,
+    /// `worktree`: run in a fresh git worktree (the agent file's `isolation` otherwise).
+    pub isolation: Option<String>,
 }
 
 impl TaskRequest {
@@ -86,6 +88,7 @@ impl TaskRequest {
             call_key: None,
             depth: 0,
             parent_id: None,
+            isolation: None,
         }
     }
 

@@ -43,6 +43,9 @@ pub struct TaskResult {
     pub queued: Duration,
     /// True when this is an earlier run's result (same `call_key`), not a new run.
     pub reused: bool,
+    /// What became of the worktree an isolated subagent worked in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<super::worktree::WorktreeEnd>,
 }
 
 fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -76,6 +79,7 @@ impl TaskResult {
             duration: Duration::ZERO,
             queued: Duration::ZERO,
             reused: false,
+            worktree: None,
         }
     }
 
@@ -115,6 +119,9 @@ impl TaskResult {
         text.push_str(&self.output);
         if !text.ends_with('\n') {
             text.push('\n');
+        }
+        if let Some(note) = self.worktree.as_ref().and_then(|w| w.note()) {
+            text.push_str(&format!("\n{note}\n"));
         }
         text.push_str(&format!(
             "\nagentId: {} ({} agent, {})\n<usage>subagent_tokens: {}\ntool_uses: {}\nduration_ms: {}</usage>",
@@ -177,6 +184,7 @@ impl TaskResult {
                 _ => Duration::ZERO,
             },
             reused,
+            worktree: None,
         }
     }
 }
@@ -276,6 +284,7 @@ mod tests {
             duration: Duration::from_millis(12_345),
             queued: Duration::from_millis(5),
             reused: false,
+            worktree: None,
         }
     }
 

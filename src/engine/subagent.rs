@@ -18,6 +18,7 @@ use super::queue::TaskEntry;
 use super::request::TaskRequest;
 use super::result::{TaskResult, TaskStatus};
 use super::tools::{run_tool_call, ToolContext, ToolOutcome};
+use super::worktree;
 use super::Engine;
 use crate::claude::AgentDef;
 use crate::providers::router::{Attempt, Candidate, Completion, Outcome};
@@ -47,6 +48,47 @@ impl Engine {
     /// Runs the task in `entry`: waits for a slot, then the subagent, under the
     /// task's timeout and cancel token.
     pub(super) async fn run(
+        self: &Arc<Self>,
+        entry: &Arc<TaskEntry>,
+        mut req: TaskRequest,
+        agent: Result<AgentDef, String>,
+    ) -> TaskResult {
+        let isolation = req
+            .isolation
+            .clone()
+            .or_else(|| agent.as_ref().ok().and_then(|a| a.isolation.clone()));
+        let worktree = match isolation.as_deref().map(str::trim) {
+            None | Some("" | "none") => None,
+            Some("worktree") => {
+                let under = self.ledger.dir().join("worktrees");
+                match worktree::create(&req.workspace.cwd, &under, &entry.who.id).await {
+                    Ok(tree) => {
+                        // Files, Bash (and its OS sandbox) and nested agents: all there.
+                        req.workspace.cwd = tree.cwd.clone();
+                        req.workspace.roots = vec![tree.path.clone()];
+                        Some(tree)
+                    }
+                    Err(e) => return entry.result(TaskStatus::Failed, Some(e.to_string())),
+                }
+            }
+            Some(other) => {
+                return entry.result(
+                    TaskStatus::Failed,
+                    Some(format!(
+                        "unknown isolation `{other}`: the one there is is `worktree`"
+                    )),
+                )
+            }
+        };
+        let mut result = self.run_in(entry, req, agent).await;
+        if let Some(tree) = worktree {
+            result.worktree = Some(tree.finish().await);
+        }
+        result
+    }
+
+    /// `run` once the workspace is settled.
+    async fn run_in(
         self: &Arc<Self>,
         entry: &Arc<TaskEntry>,
         req: TaskRequest,
@@ -378,6 +420,7 @@ impl Engine {
             call_key: None,
             depth: req.depth + 1,
             parent_id: Some(entry.who.id.clone()),
+            isolation: None,
         };
         let result = self
             .spawn_with(child, entry.cancel.child_token())

@@ -62,6 +62,9 @@ pub struct TaskArgs {
     /// The directory the subagent works in: absolute, inside the session's roots.
     #[serde(default)]
     pub cwd: Option<String>,
+    /// `worktree`: the subagent works in a fresh git worktree.
+    #[serde(default)]
+    pub isolation: Option<String>,
     /// The skill a `Skill` call loads.
     #[serde(default)]
     pub skill: Option<String>,
@@ -89,6 +92,9 @@ impl TaskArgs {
         }
         if let Some(c) = &self.cwd {
             v["cwd"] = c.clone().into();
+        }
+        if let Some(i) = &self.isolation {
+            v["isolation"] = i.clone().into();
         }
         v
     }

@@ -47,6 +47,11 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// The directory the ledger is in: the state directory.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// Opens (creating if needed) the ledger at `path`, migrates it, and starts its writer.
     ///
     /// If no other process has the ledger open, tasks left queued or running by a crash

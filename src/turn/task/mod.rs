@@ -159,7 +159,8 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
                 "prompt": {"type": "string", "description": "The task for the subagent to perform"},
                 "subagent_type": {"type": "string", "description": "The type of specialized agent to use for this task"},
                 "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"},
-                "cwd": {"type": "string", "description": "Optional working directory for the subagent: an absolute path inside this session's workspace; by default the session's own"}
+                "cwd": {"type": "string", "description": "Optional working directory for the subagent: an absolute path inside this session's workspace; by default the session's own"},
+                "isolation": {"type": "string", "enum": ["worktree"], "description": "\"worktree\": the subagent works in a fresh git worktree on its own branch; it is removed if the agent changes nothing, otherwise the result names its path and branch. Not with cwd"}
             },
             "required": ["description", "prompt"],
             "additionalProperties": false

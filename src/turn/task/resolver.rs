@@ -51,6 +51,7 @@ impl TurnResolver {
                 &call.args.prompt,
                 call.args.model.as_deref().unwrap_or(""),
                 call.args.cwd.as_deref().unwrap_or(""),
+                call.args.isolation.as_deref().unwrap_or(""),
             ] {
                 h.update(part.as_bytes());
                 h.update([0]);
@@ -141,6 +142,13 @@ impl Resolver for TurnResolver {
             if let Some(denied) = hooks.before_task(&mut call).await {
                 return denied;
             }
+            let worktree = call.args.isolation.as_deref() == Some("worktree");
+            if worktree && call.args.cwd.is_some() {
+                return Outcome::failed(
+                    "cwd cannot be combined with isolation: \"worktree\" (the worktree is the agent's directory)",
+                );
+            }
+            req.isolation = call.args.isolation.clone();
             if let Some(asked) = &call.args.cwd {
                 match task_cwd(asked, &req.workspace) {
                     Ok(cwd) => req.workspace.cwd = cwd,
@@ -365,6 +373,7 @@ mod tests {
             duration: std::time::Duration::from_millis(12_340),
             queued: std::time::Duration::ZERO,
             reused: false,
+            worktree: None,
         };
         let o = outcome(&r);
         assert!(o.ok);

@@ -1,0 +1,257 @@
+//! Worktree isolation (`isolation: "worktree"` in a Task call or an agent file): the
+//! subagent gets a fresh `git worktree` on a new branch under the state directory,
+//! and everything it does is rooted there. When it ends, a worktree with no changes
+//! is removed with its branch; one with changes stays, and the result names it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::process::Command;
+
+/// How long one git command may take.
+const GIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a worktree could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum WorktreeError {
+    #[error("worktree isolation needs a git repository, and {0} is not in one")]
+    NotARepo(PathBuf),
+    #[error(
+        "worktree isolation needs a commit to start from, and the repository at {0} has none yet"
+    )]
+    NoCommit(PathBuf),
+    #[error("`git {args}` failed: {reason}")]
+    Git { args: String, reason: String },
+}
+
+/// A worktree made for one subagent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worktree {
+    /// The worktree's top directory.
+    pub path: PathBuf,
+    /// Where the subagent works: the same place in the worktree as its cwd was in
+    /// the repository.
+    pub cwd: PathBuf,
+    pub branch: String,
+    /// The repository it was made from, and the commit it started at.
+    repo: PathBuf,
+    base: String,
+}
+
+/// What became of a worktree when its subagent ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum WorktreeEnd {
+    /// No changes: removed, with its branch.
+    Removed,
+    /// Changes (or commits): kept for the caller to look at.
+    Kept { path: PathBuf, branch: String },
+    /// Changes could not be checked or the removal failed: kept, with the reason.
+    Left {
+        path: PathBuf,
+        branch: String,
+        reason: String,
+    },
+}
+
+impl WorktreeEnd {
+    /// What the model reads after the subagent's answer, if anything.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            WorktreeEnd::Removed => None,
+            WorktreeEnd::Kept { path, branch } => Some(format!(
+                "The agent's changes are in the worktree {} on branch {branch}.",
+                path.display()
+            )),
+            WorktreeEnd::Left {
+                path,
+                branch,
+                reason,
+            } => Some(format!(
+                "The agent's worktree {} (branch {branch}) was left in place: {reason}",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// Runs `git args` in `dir`; its trimmed stdout.
+async fn git(dir: &Path, args: &[&str]) -> Result<String, WorktreeError> {
+    let failed = |reason: String| WorktreeError::Git {
+        args: args.join(" "),
+        reason,
+    };
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir).args(args).kill_on_drop(true);
+    let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| failed(format!("no answer within {} s", GIT_TIMEOUT.as_secs())))?
+        .map_err(|e| failed(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// A new worktree of the repository `cwd` is in, at `under/<id>` on branch
+/// `codex-plus/agent-<id>`, starting at the repository's HEAD.
+pub async fn create(cwd: &Path, under: &Path, id: &str) -> Result<Worktree, WorktreeError> {
+    let top = git(cwd, &["rev-parse", "--show-toplevel"])
+        .await
+        .map_err(|_| WorktreeError::NotARepo(cwd.to_path_buf()))?;
+    let repo = PathBuf::from(top);
+    let base = git(&repo, &["rev-parse", "--verify", "HEAD"])
+        .await
+        .map_err(|_| WorktreeError::NoCommit(repo.clone()))?;
+    let path = under.join(id);
+    let branch = format!("codex-plus/agent-{id}");
+    let target = path.to_string_lossy().into_owned();
+    git(
+        &repo,
+        &["worktree", "add", "--quiet", "-b", &branch, &target, &base],
+    )
+    .await?;
+    // The same place in the worktree; symlinks resolved, as git reports the top.
+    let inner = std::fs::canonicalize(cwd)
+        .ok()
+        .and_then(|real| real.strip_prefix(&repo).ok().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let cwd = Some(path.join(&inner))
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| path.clone());
+    Ok(Worktree {
+        path,
+        cwd,
+        branch,
+        repo,
+        base,
+    })
+}
+
+impl Worktree {
+    /// Removes the worktree and its branch when the subagent changed nothing.
+    pub async fn finish(self) -> WorktreeEnd {
+        let left = |reason: String| WorktreeEnd::Left {
+            path: self.path.clone(),
+            branch: self.branch.clone(),
+            reason,
+        };
+        let status = git(&self.path, &["status", "--porcelain"]).await;
+        let head = git(&self.path, &["rev-parse", "HEAD"]).await;
+        let changed = match (status, head) {
+            (Ok(status), Ok(head)) => !status.is_empty() || head != self.base,
+            (Err(e), _) | (_, Err(e)) => return left(format!("cannot check it for changes: {e}")),
+        };
+        if changed {
+            return WorktreeEnd::Kept {
+                path: self.path,
+                branch: self.branch,
+            };
+        }
+        let target = self.path.to_string_lossy().into_owned();
+        if let Err(e) = git(&self.repo, &["worktree", "remove", "--force", &target]).await {
+            return left(e.to_string());
+        }
+        if let Err(e) = git(&self.repo, &["branch", "-D", &self.branch]).await {
+            tracing::warn!(branch = %self.branch, "the worktree's branch could not be removed: {e}");
+        }
+        WorktreeEnd::Removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(dir: &Path) {
+        for args in [
+            vec!["init", "-q"],
+            vec![
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "start",
+            ],
+        ] {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args(&args)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_worktree_goes_and_a_changed_one_stays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("ws");
+        std::fs::create_dir_all(ws.join("src")).unwrap();
+        repo(&ws);
+        let under = tmp.path().join("state/worktrees");
+
+        let clean = create(&ws.join("src"), &under, "t1").await.unwrap();
+        assert_eq!(clean.path, under.join("t1"));
+        assert_eq!(clean.branch, "codex-plus/agent-t1");
+        // `src` is empty, so git has no such folder in the worktree.
+        assert_eq!(clean.cwd, under.join("t1"));
+        assert_eq!(clean.clone().finish().await, WorktreeEnd::Removed);
+        assert!(!clean.path.exists());
+        let branches = git(&ws, &["branch", "--list", "codex-plus/*"])
+            .await
+            .unwrap();
+        assert!(branches.is_empty(), "{branches}");
+
+        let dirty = create(&ws, &under, "t2").await.unwrap();
+        std::fs::write(dirty.cwd.join("new.txt"), "x").unwrap();
+        let end = dirty.clone().finish().await;
+        assert_eq!(
+            end,
+            WorktreeEnd::Kept {
+                path: under.join("t2"),
+                branch: "codex-plus/agent-t2".into()
+            }
+        );
+        assert!(end
+            .note()
+            .unwrap()
+            .contains("on branch codex-plus/agent-t2"));
+        assert!(dirty.path.join("new.txt").exists());
+        assert!(
+            !ws.join("new.txt").exists(),
+            "the main checkout is untouched"
+        );
+    }
+
+    #[tokio::test]
+    async fn outside_a_repository_or_before_a_commit_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let plain = tmp.path().join("plain");
+        std::fs::create_dir_all(&plain).unwrap();
+        let e = create(&plain, &tmp.path().join("wt"), "t")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, WorktreeError::NotARepo(_)), "{e}");
+        assert!(e.to_string().contains("needs a git repository"), "{e}");
+
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&plain)
+            .args(["init", "-q"])
+            .status()
+            .unwrap();
+        let e = create(&plain, &tmp.path().join("wt"), "t")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, WorktreeError::NoCommit(_)), "{e}");
+    }
+}
