@@ -773,3 +773,72 @@ async fn worktree_agents_never_see_each_others_files() {
     );
     assert_eq!(mock.count(), before);
 }
+
+/// WorktreeCreate hooks make the worktree in git's place, and WorktreeRemove hooks
+/// run when an unchanged one is removed.
+#[tokio::test]
+async fn worktree_hooks_make_and_remove_the_worktree() {
+    let mock = MockModel::start(|_| Step::now(text("nothing to change"))).await;
+    let h = Harness::new(&mock.url, |_| {});
+    for args in [
+        vec!["init", "-q"],
+        vec![
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "start",
+        ],
+    ] {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&h.ws)
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let made = h.tmp.path().join("made");
+    let removed = h.tmp.path().join("removed.json");
+    // The create hook makes a git worktree of its own and prints where.
+    let create = format!(
+        "name=$(sed -E 's/.*\"name\":\"([^\"]+)\".*/\\1/'); git worktree add -q -b hook-$name {made}/$name >&2 && echo {made}/$name",
+        made = made.display()
+    );
+    let remove = format!(
+        "cat > {removed}; git worktree remove --force \"$(sed -E 's/.*\"worktree_path\":\"([^\"]+)\".*/\\1/' {removed})\"",
+        removed = removed.display()
+    );
+    h.settings(
+        &json!({"hooks": {
+            "WorktreeCreate": [{"hooks": [{"type": "command", "command": create}]}],
+            "WorktreeRemove": [{"hooks": [{"type": "command", "command": remove}]}]
+        }})
+        .to_string(),
+    );
+    let mut req = h.request("general-purpose", "look only");
+    req.isolation = Some("worktree".into());
+    let r = h.engine.task(req).await;
+    assert_eq!(r.status, TaskStatus::Completed, "{:?}", r.error);
+    assert_eq!(
+        r.worktree,
+        Some(codex_plus::engine::worktree::WorktreeEnd::Removed)
+    );
+    // The subagent worked in the hook's worktree.
+    let seen = mock.requests().into_iter().next().unwrap().system();
+    assert!(
+        seen.contains(&format!("Working directory: {}/agent-", made.display())),
+        "{seen}"
+    );
+    // WorktreeRemove got its path, and removed it.
+    let input: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&removed).unwrap()).unwrap();
+    assert_eq!(input["hook_event_name"], "WorktreeRemove");
+    let path = std::path::PathBuf::from(input["worktree_path"].as_str().unwrap());
+    assert!(path.starts_with(&made), "{path:?}");
+    assert!(!path.exists());
+}

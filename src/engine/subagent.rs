@@ -21,6 +21,7 @@ use super::tools::{run_tool_call, ToolContext, ToolOutcome};
 use super::worktree;
 use super::Engine;
 use crate::claude::AgentDef;
+use crate::hooks::HookEvent;
 use crate::providers::router::{Attempt, Candidate, Completion, Outcome};
 use crate::providers::{Block, Message, ModelRequest, Role};
 use crate::store::{ModelAttemptRecord, Timestamp, ToolCallRecord};
@@ -53,6 +54,8 @@ impl Engine {
         mut req: TaskRequest,
         agent: Result<AgentDef, String>,
     ) -> TaskResult {
+        // The session's own workspace: its hooks, not the worktree's copy of them.
+        let (origin, session) = (req.workspace.cwd.clone(), req.session_id.clone());
         let isolation = req
             .isolation
             .clone()
@@ -60,8 +63,7 @@ impl Engine {
         let worktree = match isolation.as_deref().map(str::trim) {
             None | Some("" | "none") => None,
             Some("worktree") => {
-                let under = self.ledger.dir().join("worktrees");
-                match worktree::create(&req.workspace.cwd, &under, &entry.who.id).await {
+                match self.make_worktree(&req, &entry.who.id).await {
                     Ok(tree) => {
                         // Files, Bash (and its OS sandbox) and nested agents: all there.
                         req.workspace.cwd = tree.cwd.clone();
@@ -82,9 +84,52 @@ impl Engine {
         };
         let mut result = self.run_in(entry, req, agent).await;
         if let Some(tree) = worktree {
-            result.worktree = Some(tree.finish().await);
+            result.worktree = Some(self.end_worktree(tree, &origin, session.as_deref()).await);
         }
         result
+    }
+
+    /// A worktree for a subagent: the WorktreeCreate hooks', when the workspace has
+    /// any, else git's under the state directory.
+    async fn make_worktree(
+        &self,
+        req: &TaskRequest,
+        id: &str,
+    ) -> Result<worktree::Worktree, worktree::WorktreeError> {
+        let cwd = &req.workspace.cwd;
+        let session = req.session_id.as_deref().unwrap_or_default();
+        let event = HookEvent::WorktreeCreate;
+        if let Some(hooks) = self.hooks.as_ref().filter(|h| h.has(cwd, event, &[])) {
+            let input = hooks
+                .input(event, session, cwd)
+                .with("name", format!("agent-{id}"));
+            let decision = hooks.fire(cwd, event, input, &[]).await;
+            return worktree::from_hook(decision.worktree_path, &decision.errors);
+        }
+        worktree::create(cwd, &self.ledger.dir().join("worktrees"), id).await
+    }
+
+    /// Removes an unchanged worktree (WorktreeRemove hooks first), keeps a changed one.
+    async fn end_worktree(
+        &self,
+        tree: worktree::Worktree,
+        cwd: &std::path::Path,
+        session: Option<&str>,
+    ) -> worktree::WorktreeEnd {
+        match tree.changed().await {
+            Ok(true) => tree.kept(),
+            Err(reason) => tree.left(reason),
+            Ok(false) => {
+                let event = HookEvent::WorktreeRemove;
+                if let Some(hooks) = self.hooks.as_ref().filter(|h| h.has(cwd, event, &[])) {
+                    let input = hooks
+                        .input(event, session.unwrap_or_default(), cwd)
+                        .with("worktree_path", tree.path.display().to_string());
+                    hooks.fire(cwd, event, input, &[]).await;
+                }
+                tree.remove().await
+            }
+        }
     }
 
     /// `run` once the workspace is settled.

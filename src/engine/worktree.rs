@@ -1,7 +1,8 @@
 //! Worktree isolation (`isolation: "worktree"` in a Task call or an agent file): the
-//! subagent gets a fresh `git worktree` on a new branch under the state directory,
-//! and everything it does is rooted there. When it ends, a worktree with no changes
-//! is removed with its branch; one with changes stays, and the result names it.
+//! subagent gets a fresh `git worktree` on a new branch under the state directory
+//! (or whatever the workspace's WorktreeCreate hooks make), and everything it does is
+//! rooted there. When it ends, a worktree with no changes is removed with its branch;
+//! one with changes stays, and the result names it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +23,8 @@ pub enum WorktreeError {
     NoCommit(PathBuf),
     #[error("`git {args}` failed: {reason}")]
     Git { args: String, reason: String },
+    #[error("the WorktreeCreate hooks made no worktree: {0}")]
+    Hook(String),
 }
 
 /// A worktree made for one subagent.
@@ -33,9 +36,11 @@ pub struct Worktree {
     /// the repository.
     pub cwd: PathBuf,
     pub branch: String,
-    /// The repository it was made from, and the commit it started at.
+    /// The repository it was made from, and the commit it started at (git's).
     repo: PathBuf,
     base: String,
+    /// Made by WorktreeCreate hooks: removing it is theirs too (WorktreeRemove).
+    by_hook: bool,
 }
 
 /// What became of a worktree when its subagent ended.
@@ -127,37 +132,91 @@ pub async fn create(cwd: &Path, under: &Path, id: &str) -> Result<Worktree, Work
         branch,
         repo,
         base,
+        by_hook: false,
+    })
+}
+
+/// The worktree WorktreeCreate hooks made: the path they printed, which must be an
+/// existing absolute directory. `errors`: what the hooks' runs reported.
+pub fn from_hook(printed: Option<String>, errors: &[String]) -> Result<Worktree, WorktreeError> {
+    let why = |what: String| {
+        let detail = errors.join("; ");
+        WorktreeError::Hook(if detail.is_empty() {
+            what
+        } else {
+            format!("{what} ({detail})")
+        })
+    };
+    let printed = printed.ok_or_else(|| why("no path on stdout".into()))?;
+    let path = PathBuf::from(&printed);
+    if !path.is_absolute() || !path.is_dir() {
+        return Err(why(format!(
+            "`{printed}` is not an absolute path to a directory"
+        )));
+    }
+    Ok(Worktree {
+        cwd: path.clone(),
+        branch: String::new(),
+        repo: PathBuf::new(),
+        base: String::new(),
+        by_hook: true,
+        path,
     })
 }
 
 impl Worktree {
-    /// Removes the worktree and its branch when the subagent changed nothing.
-    pub async fn finish(self) -> WorktreeEnd {
-        let left = |reason: String| WorktreeEnd::Left {
-            path: self.path.clone(),
-            branch: self.branch.clone(),
-            reason,
-        };
+    /// Whether the subagent changed anything: files, or commits on its branch. A
+    /// worktree git cannot read (a hook made it outside git) is an error.
+    pub async fn changed(&self) -> Result<bool, String> {
         let status = git(&self.path, &["status", "--porcelain"]).await;
         let head = git(&self.path, &["rev-parse", "HEAD"]).await;
-        let changed = match (status, head) {
-            (Ok(status), Ok(head)) => !status.is_empty() || head != self.base,
-            (Err(e), _) | (_, Err(e)) => return left(format!("cannot check it for changes: {e}")),
-        };
-        if changed {
-            return WorktreeEnd::Kept {
-                path: self.path,
-                branch: self.branch,
-            };
+        match (status, head) {
+            (Ok(status), Ok(head)) => {
+                Ok(!status.is_empty() || (!self.by_hook && head != self.base))
+            }
+            (Err(e), _) | (_, Err(e)) => Err(format!("cannot check it for changes: {e}")),
+        }
+    }
+
+    /// Removes the worktree and its branch (one the hooks made, they removed).
+    pub async fn remove(&self) -> WorktreeEnd {
+        if self.by_hook {
+            return WorktreeEnd::Removed;
         }
         let target = self.path.to_string_lossy().into_owned();
         if let Err(e) = git(&self.repo, &["worktree", "remove", "--force", &target]).await {
-            return left(e.to_string());
+            return self.left(e.to_string());
         }
         if let Err(e) = git(&self.repo, &["branch", "-D", &self.branch]).await {
             tracing::warn!(branch = %self.branch, "the worktree's branch could not be removed: {e}");
         }
         WorktreeEnd::Removed
+    }
+
+    /// Kept, because it has changes.
+    pub fn kept(&self) -> WorktreeEnd {
+        WorktreeEnd::Kept {
+            path: self.path.clone(),
+            branch: self.branch.clone(),
+        }
+    }
+
+    /// Kept, because of `reason`.
+    pub fn left(&self, reason: String) -> WorktreeEnd {
+        WorktreeEnd::Left {
+            path: self.path.clone(),
+            branch: self.branch.clone(),
+            reason,
+        }
+    }
+
+    /// The usual end without hooks: removed when unchanged, else kept.
+    pub async fn finish(self) -> WorktreeEnd {
+        match self.changed().await {
+            Ok(false) => self.remove().await,
+            Ok(true) => self.kept(),
+            Err(reason) => self.left(reason),
+        }
     }
 }
 
@@ -229,6 +288,24 @@ mod tests {
         assert!(
             !ws.join("new.txt").exists(),
             "the main checkout is untouched"
+        );
+    }
+
+    #[test]
+    fn a_hooks_worktree_is_the_directory_it_printed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = from_hook(Some(tmp.path().display().to_string()), &[]).unwrap();
+        assert_eq!(tree.cwd, tmp.path());
+        let e = from_hook(None, &["hook `mk` exited with code 1".into()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the WorktreeCreate hooks made no worktree: no path on stdout (hook `mk` exited with code 1)"
+        );
+        let e = from_hook(Some("relative/dir".into()), &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`relative/dir` is not an absolute path"),
+            "{e}"
         );
     }
 

@@ -31,6 +31,8 @@ pub struct HookDecision {
     pub errors: Vec<String>,
     /// One record per hook run, for the ledger.
     pub runs: Vec<HookRunRecord>,
+    /// WorktreeCreate: the path the last hook that made one printed.
+    pub worktree_path: Option<String>,
 }
 
 impl HookDecision {
@@ -73,6 +75,7 @@ pub fn combine(responses: Vec<HookResponse>, runs: Vec<HookRunRecord>) -> HookDe
         stop,
         suppress_output: responses.iter().any(|r| r.suppress_output),
         errors: responses.iter().filter_map(|r| r.error.clone()).collect(),
+        worktree_path: responses.iter().rev().find_map(|r| r.worktree_path.clone()),
         block,
         runs,
     }

@@ -32,11 +32,16 @@ pub enum HookEvent {
     PreCompact,
     /// After the conversation was compacted.
     PostCompact,
+    /// A worktree is wanted for an isolated subagent: the hooks make it and print
+    /// its absolute path, in place of `git worktree add`.
+    WorktreeCreate,
+    /// A worktree of an isolated subagent is being removed.
+    WorktreeRemove,
 }
 
 impl HookEvent {
     /// Every event, in declaration order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 14] = [
         Self::PreToolUse,
         Self::PostToolUse,
         Self::PostToolUseFailure,
@@ -49,6 +54,8 @@ impl HookEvent {
         Self::Notification,
         Self::PreCompact,
         Self::PostCompact,
+        Self::WorktreeCreate,
+        Self::WorktreeRemove,
     ];
 
     /// The name used in settings files and in `hook_event_name`.
@@ -66,6 +73,8 @@ impl HookEvent {
             Self::Notification => "Notification",
             Self::PreCompact => "PreCompact",
             Self::PostCompact => "PostCompact",
+            Self::WorktreeCreate => "WorktreeCreate",
+            Self::WorktreeRemove => "WorktreeRemove",
         }
     }
 
@@ -156,7 +165,11 @@ mod tests {
             HookEvent::parse("PostToolUseFailure"),
             Some(HookEvent::PostToolUseFailure)
         );
-        assert_eq!(HookEvent::parse("WorktreeCreate"), None);
+        assert_eq!(
+            HookEvent::parse("WorktreeCreate"),
+            Some(HookEvent::WorktreeCreate)
+        );
+        assert_eq!(HookEvent::parse("worktreecreate"), None);
     }
 
     #[test]

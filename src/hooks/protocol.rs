@@ -55,6 +55,8 @@ pub struct HookResponse {
     pub updated_input: Option<Value>,
     /// A non-blocking problem, with the hook's command named.
     pub error: Option<String>,
+    /// WorktreeCreate: the path of the worktree the hook made (its plain stdout).
+    pub worktree_path: Option<String>,
 }
 
 impl HookResponse {
@@ -162,6 +164,13 @@ fn interpret_success(event: HookEvent, command: &str, stdout: &str) -> HookRespo
         return HookResponse::default();
     }
     if !text.starts_with(['{', '[']) {
+        if event == HookEvent::WorktreeCreate {
+            // Claude Code's contract: the worktree's path, alone on stdout.
+            return HookResponse {
+                worktree_path: text.lines().last().map(|l| l.trim().to_owned()),
+                ..HookResponse::default()
+            };
+        }
         // Plain output is context for the model on these events and a log line elsewhere.
         return HookResponse {
             additional_context: event.plain_stdout_is_context().then(|| text.to_owned()),
@@ -293,6 +302,20 @@ mod tests {
 
     fn json_out(event: HookEvent, value: Value) -> HookResponse {
         run(event, 0, &value.to_string(), "")
+    }
+
+    #[test]
+    fn a_worktree_create_hook_prints_the_path() {
+        let r = run(
+            HookEvent::WorktreeCreate,
+            0,
+            "creating...\n/tmp/wt/agent-1\n",
+            "",
+        );
+        assert_eq!(r.worktree_path.as_deref(), Some("/tmp/wt/agent-1"));
+        assert_eq!(r.error, None);
+        let other = run(HookEvent::WorktreeRemove, 0, "/tmp/wt/agent-1\n", "");
+        assert_eq!(other.worktree_path, None);
     }
 
     #[test]
