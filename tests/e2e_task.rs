@@ -706,28 +706,7 @@ async fn a_worktree_task_runs_in_a_worktree_and_refuses_a_cwd_beside_it() {
     let codex = Codex::api_mode(proxy.addr);
     with_agent(&codex);
     let ws = codex.workspace().to_path_buf();
-    for args in [
-        vec!["init", "-q"],
-        vec![
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "start",
-        ],
-    ] {
-        let ok = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&ws)
-            .args(&args)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+    support::git_repo(&ws);
     *ws_path.lock().unwrap() = ws.display().to_string();
 
     let run = codex.exec("look in a worktree", &["-m", "gpt-5.5"]).await;

@@ -685,28 +685,7 @@ async fn worktree_agents_never_see_each_others_files() {
     })
     .await;
     let h = Harness::new(&mock.url, |_| {});
-    for args in [
-        vec!["init", "-q"],
-        vec![
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "start",
-        ],
-    ] {
-        let ok = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&h.ws)
-            .args(&args)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+    git_repo(&h.ws);
     let isolated = |prompt: &str| {
         let mut req = h.request("general-purpose", prompt);
         req.isolation = Some("worktree".into());
@@ -780,28 +759,7 @@ async fn worktree_agents_never_see_each_others_files() {
 async fn worktree_hooks_make_and_remove_the_worktree() {
     let mock = MockModel::start(|_| Step::now(text("nothing to change"))).await;
     let h = Harness::new(&mock.url, |_| {});
-    for args in [
-        vec!["init", "-q"],
-        vec![
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "start",
-        ],
-    ] {
-        let ok = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&h.ws)
-            .args(&args)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+    git_repo(&h.ws);
     let made = h.tmp.path().join("made");
     let removed = h.tmp.path().join("removed.json");
     // The create hook makes a git worktree of its own and prints where.
