@@ -42,6 +42,8 @@ pub struct AppState {
     pub hooks: Arc<Hooks>,
     /// The Codex sessions seen, for SessionStart/SessionEnd and hook context.
     pub sessions: Arc<Sessions>,
+    /// Each session's background agents and their notifications.
+    pub background: Arc<crate::turn::task::background::Background>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             engine: Engine::new(deps),
             hooks,
             sessions: Arc::new(Sessions::new()),
+            background: Arc::new(crate::turn::task::background::Background::new()),
         }))
     }
 }

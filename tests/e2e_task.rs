@@ -741,3 +741,124 @@ async fn a_worktree_task_runs_in_a_worktree_and_refuses_a_cwd_beside_it() {
     );
     proxy.stop().await;
 }
+
+/// `run_in_background`: the turn goes on at once; the agent runs on, and the
+/// session's next request carries its notification, which stays in place after.
+#[tokio::test]
+async fn a_background_agent_is_announced_in_the_sessions_next_request() {
+    background_turn(false).await;
+}
+
+/// The same, asked for by the agent file's `background: true`.
+#[tokio::test]
+async fn an_agent_file_can_run_in_the_background_by_default() {
+    background_turn(true).await;
+}
+
+async fn background_turn(by_file: bool) {
+    support::init_logs();
+    let mock = MockUpstream::start(move |req, _| {
+        if is_subagent(req) {
+            // 4 s or more of subagent work: two 2 s gaps between three events.
+            return Reply::Sse {
+                chunks: answer("resp_sub", "background findings: 2 issues")
+                    .iter()
+                    .map(sse_event)
+                    .collect(),
+                gap: std::time::Duration::from_millis(2000),
+            };
+        }
+        if req.text().contains("first question") && outputs(req).is_empty() {
+            return Reply::sse(&[
+                ev_created("resp_1"),
+                ev_function_call(
+                    "call_bg",
+                    "Task",
+                    &if by_file {
+                        json!({"description": "Scan", "prompt": "Please scan in this repo", "subagent_type": "test-reviewer"})
+                    } else {
+                        json!({"description": "Scan", "prompt": "Please scan in this repo", "subagent_type": "test-reviewer", "run_in_background": true})
+                    },
+                ),
+                ev_completed("resp_1"),
+            ]);
+        }
+        Reply::sse(&answer("resp_n", "ok"))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+    if by_file {
+        let file = codex.workspace().join(".claude/agents/test-reviewer.md");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replacen("---\n", "---\nbackground: true\n", 1)).unwrap();
+    }
+
+    let started = std::time::Instant::now();
+    let run = codex.exec("first question", &["-m", "gpt-5.5"]).await;
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(3500),
+        "the turn did not wait for the agent: {:?}",
+        started.elapsed()
+    );
+    let continuation = mock
+        .responses_requests()
+        .into_iter()
+        .find(|r| !is_subagent(r) && !outputs(r).is_empty())
+        .expect("the turn was continued with the launch result");
+    let (_, launched) = outputs(&continuation).into_iter().next().unwrap();
+    assert!(
+        launched.contains("Async agent launched successfully"),
+        "{launched}"
+    );
+
+    // Let the agent finish, then resume the session.
+    tokio::time::sleep(std::time::Duration::from_millis(6500)).await;
+    let second = codex
+        .exec_resume_last("second question", &["-m", "gpt-5.5"])
+        .await;
+    assert!(second.turn_completed(), "{}", second.dump());
+    let third = codex
+        .exec_resume_last("third question", &["-m", "gpt-5.5"])
+        .await;
+    assert!(third.turn_completed(), "{}", third.dump());
+
+    let turns: Vec<Recorded> = mock
+        .responses_requests()
+        .into_iter()
+        .filter(|r| !is_subagent(r))
+        .collect();
+    let notified = |r: &Recorded| r.text().matches("<task-notification>").count();
+    let second_req = turns
+        .iter()
+        .find(|r| r.text().contains("second question"))
+        .unwrap();
+    let third_req = turns
+        .iter()
+        .find(|r| r.text().contains("third question"))
+        .unwrap();
+    assert_eq!(notified(second_req), 1, "{}", second_req.text());
+    assert!(second_req.text().contains("background findings: 2 issues"));
+    assert_eq!(notified(third_req), 1, "delivered once, kept in place");
+    // Before the prompt it came with.
+    let texts: Vec<String> = second_req
+        .input()
+        .iter()
+        .filter(|i| i["role"] == "user")
+        .map(|i| {
+            i["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let at = texts
+        .iter()
+        .position(|t| t.starts_with("<task-notification>"))
+        .unwrap();
+    assert_eq!(texts[at + 1], "second question", "{texts:?}");
+    proxy.stop().await;
+}

@@ -55,6 +55,11 @@ pub struct TaskHandle {
 }
 
 impl TaskHandle {
+    /// The agent it runs.
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
     /// Waits for the task to end.
     pub async fn result(mut self) -> TaskResult {
         let waited = self.result.wait_for(Option::is_some).await;

@@ -62,6 +62,9 @@ pub struct TaskArgs {
     /// The directory the subagent works in: absolute, inside the session's roots.
     #[serde(default)]
     pub cwd: Option<String>,
+    /// Return at once; the session is told when the agent ends.
+    #[serde(default)]
+    pub run_in_background: Option<bool>,
     /// `worktree`: the subagent works in a fresh git worktree.
     #[serde(default)]
     pub isolation: Option<String>,
@@ -95,6 +98,9 @@ impl TaskArgs {
         }
         if let Some(i) = &self.isolation {
             v["isolation"] = i.clone().into();
+        }
+        if let Some(b) = self.run_in_background {
+            v["run_in_background"] = b.into();
         }
         v
     }

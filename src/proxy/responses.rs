@@ -216,6 +216,7 @@ fn plan(
             .turn_id
             .clone()
             .unwrap_or_else(|| body_key(&turn.original)),
+        background: state.background.clone(),
         skills: turn.intercept_skills.then(|| {
             (
                 state.catalogs.commands.get(cwd),

@@ -58,11 +58,14 @@ pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
                 status_line::StatusLine::new(catalogs.clone(), &config.status_line)
                     .keeping(state.sessions.clone(), state.ledger.clone()),
             ))
-            .layer(StepLayer::new(task::TaskTool::new(
-                catalogs,
-                config.tasks.enabled,
-                config.commands.enabled,
-            )))
+            .layer(StepLayer::new(
+                task::TaskTool::new(catalogs, config.tasks.enabled, config.commands.enabled)
+                    .notifying(task::Notices {
+                        background: state.background.clone(),
+                        sessions: state.sessions.clone(),
+                        ledger: state.ledger.clone(),
+                    }),
+            ))
             .service(dispatch),
     )
 }

@@ -14,11 +14,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+pub mod background;
 pub mod history;
 pub mod resolver;
 
 use crate::claude::{AgentSet, ClaudeCatalogs, CommandSet};
+use crate::hooks::sessions::Sessions;
 use crate::proxy::interceptor::SKILL_NAME;
+use crate::store::Ledger;
+use crate::turn::hooks::keep_item;
 use crate::turn::pipeline::Step;
 use crate::turn::Turn;
 use crate::wire::request::{Dialect, RawJson, ResponsesRequest};
@@ -34,6 +38,15 @@ pub struct TaskTool {
     specs: Mutex<Vec<(Arc<AgentSet>, RawJson)>>,
     /// The same for the Skill tool, by command set.
     skill_specs: Mutex<Vec<(Arc<CommandSet>, RawJson)>>,
+    /// Background agents' notifications, and where delivered ones are kept.
+    notices: Option<Notices>,
+}
+
+/// What delivering background agents' notifications needs.
+pub struct Notices {
+    pub background: Arc<background::Background>,
+    pub sessions: Arc<Sessions>,
+    pub ledger: Arc<Ledger>,
 }
 
 /// Workspaces whose spec is kept; more are rebuilt on use.
@@ -47,6 +60,29 @@ impl TaskTool {
             skills_enabled,
             specs: Mutex::new(Vec::new()),
             skill_specs: Mutex::new(Vec::new()),
+            notices: None,
+        }
+    }
+
+    /// Delivers the session's background agents' notifications (see `background`).
+    pub fn notifying(mut self, notices: Notices) -> TaskTool {
+        self.notices = Some(notices);
+        self
+    }
+
+    /// Puts the notifications of the session's finished background agents into this
+    /// request, before a new turn's prompt (else at the end), kept there for the
+    /// session's later requests.
+    fn deliver(&self, turn: &mut Turn) {
+        let Some(notices) = &self.notices else {
+            return;
+        };
+        let Some(session) = turn.session_id().map(str::to_string) else {
+            return;
+        };
+        for item in notices.background.take(&session) {
+            let at = turn.new_turn_prompt().unwrap_or(turn.request().input.len());
+            keep_item(&notices.sessions, &notices.ledger, turn, &session, at, item);
         }
     }
 
@@ -119,6 +155,7 @@ impl Step for TaskTool {
     }
 
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
+        self.deliver(&mut turn);
         let Some(env) = turn.env.clone() else {
             // No workspace, no agents or skills to offer.
             return Ok(turn);
@@ -160,6 +197,7 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
                 "subagent_type": {"type": "string", "description": "The type of specialized agent to use for this task"},
                 "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"},
                 "cwd": {"type": "string", "description": "Optional working directory for the subagent: an absolute path inside this session's workspace; by default the session's own"},
+                "run_in_background": {"type": "boolean", "description": "Run the agent in the background: this call returns at once with its id, and you are told automatically when it finishes"},
                 "isolation": {"type": "string", "enum": ["worktree"], "description": "\"worktree\": the subagent works in a fresh git worktree on its own branch; it is removed if the agent changes nothing, otherwise the result names its path and branch. Not with cwd"}
             },
             "required": ["description", "prompt"],

@@ -21,6 +21,7 @@ use crate::proxy::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskCa
 use crate::proxy::stream::Resolver;
 use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp};
 use crate::turn::hooks::stream::TurnHooks;
+use crate::turn::task::background::{launched, Background};
 
 pub struct TurnResolver {
     pub engine: Arc<Engine>,
@@ -34,6 +35,8 @@ pub struct TurnResolver {
     /// The workspace's commands and skills, when the turn was offered the Skill tool,
     /// and how long a skill's `` !`cmd` `` may run.
     pub skills: Option<(Arc<CommandSet>, Duration)>,
+    /// Where background agents are tracked until their session is told.
+    pub background: Arc<Background>,
 }
 
 impl TurnResolver {
@@ -137,6 +140,7 @@ impl Resolver for TurnResolver {
         req.session_id = self.session_id.clone();
         req.call_id = Some(call.call_id.clone());
         let key_of = self.key_of();
+        let background = self.background.clone();
         Box::pin(async move {
             let mut call = call;
             if let Some(denied) = hooks.before_task(&mut call).await {
@@ -163,6 +167,15 @@ impl Resolver for TurnResolver {
             req.description = call.args.description.clone();
             req.model = call.args.model.clone();
             req.call_key = Some(key_of(&call));
+            let agent = engine
+                .agents(&req.workspace.cwd)
+                .get(req.agent_name())
+                .and_then(|a| a.background);
+            if call.args.run_in_background.or(agent).unwrap_or(false) {
+                let mut outcome = start_in_background(&engine, req, &background);
+                hooks.after_task(&call, &mut outcome).await;
+                return outcome;
+            }
             // The engine runs it detached: dropping this future leaves it running.
             let result = engine.spawn(req).result().await;
             let mut outcome = outcome(&result);
@@ -245,6 +258,32 @@ impl Inherit {
             headers,
             model: self.model.clone(),
         }
+    }
+}
+
+/// Starts `req` and answers at once; its session is told when it ends.
+fn start_in_background(
+    engine: &Arc<Engine>,
+    req: TaskRequest,
+    background: &Arc<Background>,
+) -> Outcome {
+    let session = req.session_id.clone();
+    let handle = engine.spawn(req);
+    let id = handle.id.clone();
+    let agent = handle.agent().to_string();
+    if let Some(session) = session.clone() {
+        background.started(&session, &id);
+        let background = background.clone();
+        tokio::spawn(async move {
+            let result = handle.result().await;
+            background.finished(&session, &result);
+        });
+    }
+    tracing::info!(task = %id, agent = %agent, "a Task runs in the background");
+    Outcome {
+        ok: true,
+        output: launched(&id, &agent, session.is_some()),
+        summary: format!("Running in the background · {id}"),
     }
 }
 

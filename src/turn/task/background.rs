@@ -1,0 +1,139 @@
+//! Background agents (`run_in_background`, or an agent file's `background: true`):
+//! the Task call returns at once, the agent runs on in the engine (past the turn and
+//! the client's connection), and when it ends its session is told, the way Claude
+//! Code tells it: a `<task-notification>` message, put into the session's next
+//! request and kept in place after that (`turn::hooks::keep_item`).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::json;
+
+use crate::engine::TaskResult;
+use crate::wire::request::RawJson;
+
+/// The background agents of each session, and the notifications waiting for it.
+#[derive(Debug, Default)]
+pub struct Background {
+    sessions: Mutex<HashMap<String, Agents>>,
+}
+
+#[derive(Debug, Default)]
+struct Agents {
+    /// Every background agent the session started, oldest first.
+    ids: Vec<String>,
+    /// Notifications of finished ones, not yet delivered.
+    pending: Vec<RawJson>,
+}
+
+impl Background {
+    pub fn new() -> Background {
+        Background::default()
+    }
+
+    fn with<T>(&self, session: &str, f: impl FnOnce(&mut Agents) -> T) -> T {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        f(sessions.entry(session.to_string()).or_default())
+    }
+
+    /// `id` runs in the background for `session`.
+    pub fn started(&self, session: &str, id: &str) {
+        self.with(session, |a| a.ids.push(id.to_string()));
+    }
+
+    /// A background agent of `session` ended: its notification waits for the
+    /// session's next request.
+    pub fn finished(&self, session: &str, result: &TaskResult) {
+        let item = notification(result);
+        self.with(session, |a| a.pending.push(item));
+    }
+
+    /// The notifications not yet delivered, in the order the agents ended. Each is
+    /// given out once.
+    pub fn take(&self, session: &str) -> Vec<RawJson> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions
+            .get_mut(session)
+            .map(|a| std::mem::take(&mut a.pending))
+            .unwrap_or_default()
+    }
+
+    /// The background agents `session` started.
+    pub fn ids(&self, session: &str) -> Vec<String> {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions
+            .get(session)
+            .map(|a| a.ids.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The message that tells the model a background agent ended.
+pub fn notification(result: &TaskResult) -> RawJson {
+    let verb = if result.is_success() {
+        "completed"
+    } else {
+        "did not complete"
+    };
+    let text = format!(
+        "<task-notification>\n<task-id>{}</task-id>\n<status>{}</status>\n<summary>Agent \"{}\" {verb}</summary>\n<result>{}</result>\n</task-notification>",
+        result.id,
+        result.status,
+        result.description,
+        result.to_claude_text().trim_end()
+    );
+    RawJson::from_value(&json!({
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}]
+    }))
+}
+
+/// What a background Task call answers at once.
+pub fn launched(id: &str, agent: &str, session: bool) -> String {
+    let told = if session {
+        "You will be told automatically when it finishes; do not wait or poll for it. \
+         Meanwhile, go on with other work."
+    } else {
+        "This request carries no Codex session, so no notification will come."
+    };
+    format!(
+        "Async agent launched successfully.\nagentId: {id} ({agent} agent)\nThe agent is working in the background. {told}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::TaskStatus;
+
+    #[test]
+    fn a_notification_is_given_out_once_per_session() {
+        let bg = Background::new();
+        bg.started("s1", "t1");
+        bg.started("s1", "t2");
+        assert!(bg.take("s1").is_empty());
+        let mut result = TaskResult::failed("t1".into(), "Explore".into(), "Scan".into(), "boom");
+        result.status = TaskStatus::Completed;
+        result.error = None;
+        result.output = "found 3 files".into();
+        bg.finished("s1", &result);
+        let items = bg.take("s1");
+        assert_eq!(items.len(), 1);
+        let text = items[0].user_text().unwrap().into_owned();
+        assert!(
+            text.starts_with(
+                "<task-notification>\n<task-id>t1</task-id>\n<status>completed</status>"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("<summary>Agent \"Scan\" completed</summary>"),
+            "{text}"
+        );
+        assert!(text.contains("found 3 files"), "{text}");
+        assert!(bg.take("s1").is_empty(), "delivered once");
+        assert!(bg.take("s2").is_empty());
+        assert_eq!(bg.ids("s1"), ["t1", "t2"]);
+    }
+}
