@@ -862,3 +862,119 @@ async fn background_turn(by_file: bool) {
     assert_eq!(texts[at + 1], "second question", "{texts:?}");
     proxy.stop().await;
 }
+
+/// The agent id a background Task call returned, from a request's history.
+fn launched_id(req: &Recorded) -> Option<String> {
+    let text = req.text();
+    let at = text.find("agentId: ")? + "agentId: ".len();
+    Some(text[at..].split_whitespace().next()?.to_string())
+}
+
+/// TaskOutput waits for a background agent's result; TaskStop on one that ended,
+/// and TaskOutput on another session's id, are error results. Both tools come only
+/// once the session has a background agent.
+#[tokio::test]
+async fn task_output_waits_for_a_background_agent_and_task_stop_refuses_a_finished_one() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            return Reply::Sse {
+                chunks: answer("resp_sub", "background result 42")
+                    .iter()
+                    .map(sse_event)
+                    .collect(),
+                gap: std::time::Duration::from_millis(700),
+            };
+        }
+        let outs = outputs(req);
+        let last_out = outs.last().map(|(id, _)| id.clone()).unwrap_or_default();
+        let call = |id: &str, name: &str, args: Value| {
+            Reply::sse(&[ev_created("resp_c"), ev_function_call(id, name, &args), ev_completed("resp_c")])
+        };
+        if req.text().contains("start it") && outs.is_empty() {
+            return call(
+                "call_bg",
+                "Task",
+                json!({"description": "Scan", "prompt": "Please scan in this repo", "subagent_type": "test-reviewer", "run_in_background": true}),
+            );
+        }
+        if req.text().contains("wait for it") {
+            let id = launched_id(req).unwrap_or_default();
+            return match last_out.as_str() {
+                "call_bg" => call("call_out", "TaskOutput", json!({"task_id": id})),
+                "call_out" => call("call_stop", "TaskStop", json!({"task_id": id})),
+                "call_stop" => call("call_other", "TaskOutput", json!({"task_id": "task_elsewhere", "block": false})),
+                _ => Reply::sse(&answer("resp_done", "done")),
+            };
+        }
+        Reply::sse(&answer("resp_n", "launched"))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+
+    let first = codex.exec("start it", &["-m", "gpt-5.5"]).await;
+    assert!(first.turn_completed(), "{}", first.dump());
+    let tools = |r: &Recorded| -> Vec<String> {
+        r.json()["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let reqs = mock.responses_requests();
+    assert!(
+        !tools(&reqs[0]).contains(&"TaskOutput".to_string()),
+        "not before a background agent exists"
+    );
+
+    let second = codex
+        .exec_resume_last("wait for it", &["-m", "gpt-5.5"])
+        .await;
+    assert!(second.turn_completed(), "{}", second.dump());
+    let reqs: Vec<Recorded> = mock
+        .responses_requests()
+        .into_iter()
+        .filter(|r| !is_subagent(r))
+        .collect();
+    let asked = reqs
+        .iter()
+        .find(|r| r.text().contains("wait for it"))
+        .unwrap();
+    assert!(
+        tools(asked).contains(&"TaskOutput".to_string())
+            && tools(asked).contains(&"TaskStop".to_string())
+    );
+    let all: Vec<(String, String)> = reqs.iter().flat_map(outputs).collect();
+    let out = |id: &str| {
+        all.iter()
+            .rev()
+            .find(|(c, _)| c == id)
+            .map(|(_, o)| o.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        out("call_out").contains("<status>completed</status>"),
+        "{}",
+        out("call_out")
+    );
+    assert!(
+        out("call_out").contains("background result 42"),
+        "{}",
+        out("call_out")
+    );
+    assert!(
+        out("call_stop").contains("is not running"),
+        "{}",
+        out("call_stop")
+    );
+    assert!(
+        out("call_other").contains("no background agent `task_elsewhere` in this session"),
+        "{}",
+        out("call_other")
+    );
+    proxy.stop().await;
+}

@@ -31,6 +31,10 @@ pub const TASK_NAMES: [&str; 2] = ["Task", "Agent"];
 /// it too when it offered it.
 pub const SKILL_NAME: &str = "Skill";
 
+/// Claude Code's tools for background agents: read one's output, stop one. The
+/// proxy offers and answers them while the session has background agents.
+pub const BACKGROUND_TOOLS: [&str; 2] = ["TaskOutput", "TaskStop"];
+
 /// How an upstream stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
@@ -74,11 +78,30 @@ pub struct TaskArgs {
     /// A `Skill` call's arguments, as `$ARGUMENTS`.
     #[serde(default)]
     pub args: Option<String>,
+    /// The background agent a `TaskOutput` or `TaskStop` call is about.
+    #[serde(default)]
+    pub task_id: Option<String>,
+    /// `TaskOutput`: wait for the agent to end (default true) ...
+    #[serde(default)]
+    pub block: Option<bool>,
+    /// ... for at most this many milliseconds (default 30,000).
+    #[serde(default)]
+    pub timeout: Option<u64>,
 }
 
 impl TaskArgs {
     /// The input as the model gave it (for hooks): a Task's or a Skill's fields.
     pub fn to_json(&self, tool: &str) -> Value {
+        if BACKGROUND_TOOLS.contains(&tool) {
+            let mut v = json!({"task_id": self.task_id.clone().unwrap_or_default()});
+            if let Some(b) = self.block {
+                v["block"] = b.into();
+            }
+            if let Some(t) = self.timeout {
+                v["timeout"] = t.into();
+            }
+            return v;
+        }
         if tool == SKILL_NAME {
             let mut v = json!({"skill": self.skill.clone().unwrap_or_default()});
             if let Some(args) = &self.args {
@@ -222,6 +245,8 @@ pub struct Settings {
     pub intercept_tasks: bool,
     /// Withhold and answer Skill calls (the proxy offered the tool).
     pub intercept_skills: bool,
+    /// Withhold and answer TaskOutput/TaskStop calls (the proxy offered them).
+    pub intercept_background: bool,
     /// Most upstream responses one turn may chain before it fails.
     pub max_rounds: u32,
     /// Tool calls held for a decision (PreToolUse hooks); None holds nothing.
@@ -237,6 +262,7 @@ impl Default for Settings {
         Settings {
             intercept_tasks: true,
             intercept_skills: false,
+            intercept_background: false,
             max_rounds: 8,
             hold: None,
             stop_check: false,
@@ -250,6 +276,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("intercept_tasks", &self.intercept_tasks)
             .field("intercept_skills", &self.intercept_skills)
+            .field("intercept_background", &self.intercept_background)
             .field("max_rounds", &self.max_rounds)
             .field("hold", &self.hold.is_some())
             .field("stop_check", &self.stop_check)
@@ -553,22 +580,31 @@ impl Interceptor {
         let call_id = item["call_id"].as_str().unwrap_or_default().to_string();
         let name = item["name"].as_str().unwrap_or("Task").to_string();
         let skill = name == SKILL_NAME;
+        let background = BACKGROUND_TOOLS.contains(&name.as_str());
         let arguments = item["arguments"].as_str().unwrap_or("{}");
+        let named = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
         let parsed = serde_json::from_str::<TaskArgs>(arguments)
             .map_err(|e| format!("the {name} arguments are not valid JSON ({e})"))
-            .and_then(|args| match (skill, &args.skill) {
-                (true, Some(s)) if !s.trim().is_empty() => Ok(args),
-                (true, _) => Err("the Skill call names no skill".to_string()),
-                (false, _) if args.prompt.trim().is_empty() => {
+            .and_then(|args| {
+                if background && !named(&args.task_id) {
+                    Err(format!("the {name} call names no task_id"))
+                } else if skill && !named(&args.skill) {
+                    Err("the Skill call names no skill".to_string())
+                } else if !skill && !background && args.prompt.trim().is_empty() {
                     Err("the Task call has no prompt".to_string())
+                } else {
+                    Ok(args)
                 }
-                (false, _) => Ok(args),
             });
         self.r.items.push(Item::Value(item.clone()));
         let (label, short) = match &parsed {
             Ok(args) if skill => {
                 let s = args.skill.as_deref().unwrap_or_default().trim();
                 (format!("Skill({s})"), format!("Skill({s})"))
+            }
+            Ok(args) if background => {
+                let id = args.task_id.as_deref().unwrap_or_default().trim();
+                (format!("{name}({id})"), format!("{name}({id})"))
             }
             Ok(args) => {
                 let agent = args.subagent_type.as_deref().unwrap_or("general-purpose");
@@ -1076,6 +1112,7 @@ impl Interceptor {
         let ours = |n: &str| {
             (self.settings.intercept_tasks && TASK_NAMES.contains(&n))
                 || (self.settings.intercept_skills && n == SKILL_NAME)
+                || (self.settings.intercept_background && BACKGROUND_TOOLS.contains(&n))
         };
         head.item.as_ref().is_some_and(|item| {
             item.kind.as_deref() == Some("function_call")

@@ -1039,3 +1039,41 @@ fn a_skill_call_is_answered_by_the_proxy_only_when_it_offered_the_tool() {
         .count();
     assert_eq!(calls, 1);
 }
+
+#[test]
+fn task_output_and_task_stop_are_answered_when_offered() {
+    let mut up = Upstream::new();
+    let mut run = Run::new();
+    run.i = Interceptor::new(Settings {
+        intercept_background: true,
+        ..Settings::default()
+    });
+    run.frames([up.created("r1")]);
+    run.frames(up.call(
+        0,
+        "TaskOutput",
+        "c1",
+        &json!({"task_id": "t1", "block": false}),
+    ));
+    run.frames(up.call(1, "TaskStop", "c2", &json!({})));
+    run.frames([up.completed("r1", 1, 1)]);
+    let started = run.started();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].name, "TaskOutput");
+    assert_eq!(started[0].args.task_id.as_deref(), Some("t1"));
+    assert_eq!(started[0].args.block, Some(false));
+    run.resolve("c1", done("<status>running</status>"));
+    run.end(End::Eof);
+    let cont = &run.continuations()[0];
+    let outputs: Vec<&str> = cont
+        .iter()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| i["output"].as_str().unwrap())
+        .collect();
+    assert!(outputs[1].contains("names no task_id"), "{outputs:?}");
+    assert!(
+        run.progress_text().contains("TaskOutput(t1)"),
+        "{}",
+        run.progress_text()
+    );
+}

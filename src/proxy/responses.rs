@@ -164,6 +164,7 @@ fn plan(
     let mut settings = Settings {
         intercept_tasks: turn.intercept_tasks,
         intercept_skills: turn.intercept_skills,
+        intercept_background: turn.intercept_background,
         max_rounds: state.config.tasks.max_rounds,
         max_stop_continuations: state.config.hooks.max_stop_continuations,
         ..Settings::default()
@@ -177,6 +178,7 @@ fn plan(
     settings.stop_check = turn.applies(Concern::Stop) && state.hooks.has(cwd, HookEvent::Stop, &[]);
     if !settings.intercept_tasks
         && !settings.intercept_skills
+        && !settings.intercept_background
         && settings.hold.is_none()
         && !settings.stop_check
     {

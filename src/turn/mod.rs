@@ -46,6 +46,8 @@ pub struct Turn {
     pub intercept_tasks: bool,
     /// The same for the Skill tool.
     pub intercept_skills: bool,
+    /// The same for TaskOutput and TaskStop.
+    pub intercept_background: bool,
 }
 
 impl Turn {
@@ -85,6 +87,7 @@ impl Turn {
             prompt,
             intercept_tasks: false,
             intercept_skills: false,
+            intercept_background: false,
         }
     }
 

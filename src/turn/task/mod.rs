@@ -20,7 +20,7 @@ pub mod resolver;
 
 use crate::claude::{AgentSet, ClaudeCatalogs, CommandSet};
 use crate::hooks::sessions::Sessions;
-use crate::proxy::interceptor::SKILL_NAME;
+use crate::proxy::interceptor::{BACKGROUND_TOOLS, SKILL_NAME};
 use crate::store::Ledger;
 use crate::turn::hooks::keep_item;
 use crate::turn::pipeline::Step;
@@ -68,6 +68,23 @@ impl TaskTool {
     pub fn notifying(mut self, notices: Notices) -> TaskTool {
         self.notices = Some(notices);
         self
+    }
+
+    /// Offers TaskOutput and TaskStop while the session has background agents.
+    fn offer_background_tools(&self, turn: &mut Turn) {
+        let (Some(notices), Some(session)) = (&self.notices, turn.session_id()) else {
+            return;
+        };
+        if notices.background.ids(session).is_empty()
+            || BACKGROUND_TOOLS.iter().any(|t| has_tool(turn.request(), t))
+        {
+            return;
+        }
+        let mut offered = true;
+        for spec in background_tool_specs() {
+            offered &= inject(turn.request_mut(), spec.clone());
+        }
+        turn.intercept_background = offered;
     }
 
     /// Puts the notifications of the session's finished background agents into this
@@ -156,6 +173,7 @@ impl Step for TaskTool {
 
     async fn apply(&self, mut turn: Turn) -> Result<Turn, Response> {
         self.deliver(&mut turn);
+        self.offer_background_tools(&mut turn);
         let Some(env) = turn.env.clone() else {
             // No workspace, no agents or skills to offer.
             return Ok(turn);
@@ -203,6 +221,44 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
             "required": ["description", "prompt"],
             "additionalProperties": false
         }
+    })
+}
+
+/// Claude Code's `TaskOutput` and `TaskStop` functions, built once.
+fn background_tool_specs() -> &'static [RawJson; 2] {
+    static SPECS: std::sync::OnceLock<[RawJson; 2]> = std::sync::OnceLock::new();
+    SPECS.get_or_init(|| {
+        let id = json!({"type": "string", "description": "The agent id a background Task call returned"});
+        [
+            RawJson::from_value(&json!({
+                "type": "function",
+                "name": BACKGROUND_TOOLS[0],
+                "description": "Read the output of a background agent this session started. By default waits for it to finish (at most `timeout` ms, 30000 by default); with block: false, answers at once. You are told automatically when a background agent finishes, so use this only when you need its result now.",
+                "strict": false,
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "task_id": id,
+                        "block": {"type": "boolean", "description": "Wait for the agent to finish (default true)"},
+                        "timeout": {"type": "number", "description": "Most milliseconds to wait (default 30000)"}
+                    },
+                    "required": ["task_id"],
+                    "additionalProperties": false
+                }
+            })),
+            RawJson::from_value(&json!({
+                "type": "function",
+                "name": BACKGROUND_TOOLS[1],
+                "description": "Stop a background agent this session started. Its output so far is kept.",
+                "strict": false,
+                "parameters": {
+                    "type": "object",
+                    "properties": {"task_id": id},
+                    "required": ["task_id"],
+                    "additionalProperties": false
+                }
+            })),
+        ]
     })
 }
 

@@ -17,7 +17,9 @@ use crate::engine::progress::finished_summary;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
 use crate::hooks::service::Hooks;
 use crate::providers::router::InheritTarget;
-use crate::proxy::interceptor::{Decision, HeldCall, HistoryLink, Outcome, TaskCall, SKILL_NAME};
+use crate::proxy::interceptor::{
+    Decision, HeldCall, HistoryLink, Outcome, TaskCall, BACKGROUND_TOOLS, SKILL_NAME,
+};
 use crate::proxy::stream::Resolver;
 use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp};
 use crate::turn::hooks::stream::TurnHooks;
@@ -128,10 +130,106 @@ impl TurnResolver {
     }
 }
 
+impl TurnResolver {
+    /// TaskOutput and TaskStop, for the session's own background agents only.
+    fn background_call(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
+        let hooks = self.hooks();
+        let engine = self.engine.clone();
+        let ours = self
+            .session_id
+            .as_deref()
+            .map(|s| self.background.ids(s))
+            .unwrap_or_default();
+        Box::pin(async move {
+            let mut call = call;
+            if let Some(denied) = hooks.before_task(&mut call).await {
+                return denied;
+            }
+            let id = call
+                .args
+                .task_id
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if !ours.contains(&id) {
+                return Outcome::failed(format!(
+                    "no background agent `{id}` in this session; its agents: {}",
+                    ours.join(", ")
+                ));
+            }
+            let mut outcome = if call.name == BACKGROUND_TOOLS[1] {
+                stop_agent(&engine, &id)
+            } else {
+                let wait = call.args.block.unwrap_or(true).then(|| {
+                    Duration::from_millis(call.args.timeout.unwrap_or(30_000).min(600_000))
+                });
+                agent_output(&engine, &id, wait).await
+            };
+            hooks.after_task(&call, &mut outcome).await;
+            outcome
+        })
+    }
+}
+
+/// TaskStop: cancels the agent; one that already ended is an error.
+fn stop_agent(engine: &Arc<Engine>, id: &str) -> Outcome {
+    if engine.cancel(id) {
+        return Outcome {
+            ok: true,
+            output: format!("Stopped the background agent {id}; its output so far is kept."),
+            summary: format!("Stopped {id}"),
+        };
+    }
+    let status = engine
+        .get(id)
+        .map_or_else(|| "unknown".to_string(), |t| t.status.to_string());
+    Outcome::failed(format!(
+        "the background agent {id} is not running (it is {status}); there is nothing to stop"
+    ))
+}
+
+/// TaskOutput: the agent's status and output, after waiting at most `wait` for it
+/// to end.
+async fn agent_output(engine: &Arc<Engine>, id: &str, wait: Option<Duration>) -> Outcome {
+    if let (Some(wait), Some(mut events)) = (wait, engine.subscribe(id)) {
+        let ended = async {
+            loop {
+                match events.recv().await {
+                    Ok(crate::engine::TaskEvent::Finished { .. }) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    _ => {}
+                }
+            }
+        };
+        let _ = tokio::time::timeout(wait, ended).await;
+    }
+    let Some(task) = engine.get(id) else {
+        return Outcome::failed(format!("the background agent {id} is not known"));
+    };
+    let output = format!(
+        "<status>{}</status>\n<output>{}</output>{}",
+        task.status,
+        task.output.trim(),
+        task.error
+            .as_deref()
+            .map(|e| format!("\n<error>{e}</error>"))
+            .unwrap_or_default()
+    );
+    Outcome {
+        ok: true,
+        output,
+        summary: format!("{id}: {}", task.status),
+    }
+}
+
 impl Resolver for TurnResolver {
     fn start(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
         if call.name == SKILL_NAME {
             return self.load_skill(call);
+        }
+        if BACKGROUND_TOOLS.contains(&call.name.as_str()) {
+            return self.background_call(call);
         }
         let hooks = self.hooks();
         let engine = self.engine.clone();
