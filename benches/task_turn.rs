@@ -7,7 +7,13 @@
 //! - resume: the subagent's last byte leaving the mock → the continuation request
 //!   arriving at it (result, interceptor, continuation body, upstream send);
 //! - two parallel Tasks with a 1 s model each: the turn's wall time minus the same
-//!   turn without Tasks (target: under 1.1 s added).
+//!   turn without Tasks (target: under 1.1 s added);
+//! - a background Task (`run_in_background`) with a 1 s model: the turn's wall time
+//!   minus the same turn without Tasks (target: p99 under 5 ms);
+//! - its notification: the subagent's last byte leaving the mock → the session's
+//!   first request after it that carries the `<task-notification>`, the session
+//!   asking again at once until one does (an upper bound of when it was ready;
+//!   target under 10 ms).
 //!
 //! Targets: dispatch and resume p99 under 1 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
@@ -26,6 +32,7 @@ use serde_json::{json, Value};
 const AGENT_PROMPT: &str = "You are the benchmark agent";
 const ROUNDS: usize = 300;
 const PARALLEL_ROUNDS: usize = 5;
+const BACKGROUND_ROUNDS: usize = 100;
 
 /// When each step of one turn (keyed by its session id) happened at the mock.
 #[derive(Default, Clone, Copy)]
@@ -34,6 +41,8 @@ struct Turn {
     sub_request: Option<Instant>,
     sub_end_sent: Option<Instant>,
     continuation: Option<Instant>,
+    /// The first request of the session that carried a background agent's notification.
+    notified: Option<Instant>,
 }
 
 type Marks = std::collections::HashMap<String, Turn>;
@@ -45,6 +54,8 @@ struct Mock {
     model_time: Arc<Mutex<Duration>>,
     /// How many Task calls the first response makes.
     tasks: Arc<Mutex<usize>>,
+    /// Whether they run in the background.
+    background: Arc<Mutex<bool>>,
 }
 
 fn sse(v: &Value) -> Bytes {
@@ -99,6 +110,11 @@ async fn handle(State(m): State<Mock>, req: Request) -> Response {
         .to_string();
     let body = req.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&body);
+    if text.contains("<task-notification>") {
+        let mut marks = m.marks.lock().unwrap();
+        let mark = marks.entry(session.clone()).or_default();
+        mark.notified.get_or_insert(arrived);
+    }
     if text.contains(AGENT_PROMPT) {
         m.marks
             .lock()
@@ -129,13 +145,17 @@ async fn handle(State(m): State<Mock>, req: Request) -> Response {
         return timed(answer("resp_2", "finished"), Duration::ZERO, |_, _| {});
     }
     let n = *m.tasks.lock().unwrap();
+    let background = *m.background.lock().unwrap();
+    if text.contains("again") {
+        return timed(answer("resp_again", "ok"), Duration::ZERO, |_, _| {});
+    }
     let mut chunks = vec![sse(
         &json!({"type": "response.created", "response": {"id": "resp_1"}}),
     )];
     for i in 0..n {
         chunks.push(sse(&json!({"type": "response.output_item.done", "item": {"type": "function_call",
             "call_id": format!("call_{i}_{}", uuid_like()), "name": "Task",
-            "arguments": json!({"description": "Bench", "prompt": format!("bench {i} {}", uuid_like()), "subagent_type": "bench-agent"}).to_string()}})));
+            "arguments": json!({"description": "Bench", "prompt": format!("bench {i} {}", uuid_like()), "subagent_type": "bench-agent", "run_in_background": background}).to_string()}})));
     }
     if n == 0 {
         chunks = answer("resp_1", "no tasks");
@@ -181,6 +201,7 @@ async fn main() {
         marks: Arc::default(),
         model_time: Arc::new(Mutex::new(Duration::ZERO)),
         tasks: Arc::new(Mutex::new(1)),
+        background: Arc::new(Mutex::new(false)),
     };
     let app = axum::Router::new()
         .fallback(handle)
@@ -213,9 +234,14 @@ async fn main() {
             "text": format!("<environment_context><cwd>{}</cwd></environment_context>", ws.path().display())}]},
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]}]})
     .to_string();
-    let turn = |session: String| {
+    let again = json!({"model": "gpt-5.5", "stream": true, "tools": [], "input": [
+        {"type": "message", "role": "user", "content": [{"type": "input_text",
+            "text": format!("<environment_context><cwd>{}</cwd></environment_context>", ws.path().display())}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "again"}]}]})
+    .to_string();
+    let send = |session: String, body: String| {
         let client = client.clone();
-        let body = body.clone();
         let url = format!("http://{}/v1/responses", proxy.addr);
         async move {
             let started = Instant::now();
@@ -233,6 +259,7 @@ async fn main() {
             started.elapsed()
         }
     };
+    let turn = |session: String| send(session, body.clone());
 
     println!("codex-plus Task turn benchmark (proxy in process, mock upstream on loopback; 2 cores shared)");
     // Warm up: agent catalog, connections, ledger.
@@ -268,6 +295,51 @@ async fn main() {
     }
     let added: Vec<f64> = two.iter().zip(&base).map(|(t, b)| t - b).collect();
 
+    // A background Task with a 1 s model: the turn must not wait for it. Base turns
+    // alternate with them, so drift hits both alike.
+    *mock.tasks.lock().unwrap() = 1;
+    *mock.background.lock().unwrap() = true;
+    let (mut bg_turns, mut bg_base) = (Vec::new(), Vec::new());
+    for i in 0..BACKGROUND_ROUNDS {
+        *mock.tasks.lock().unwrap() = 0;
+        bg_base.push(ms(turn(format!("bg-base-{i}")).await));
+        *mock.tasks.lock().unwrap() = 1;
+        bg_turns.push(ms(turn(format!("bg-{i}")).await));
+    }
+    let bg_added: Vec<f64> = bg_turns.iter().zip(&bg_base).map(|(t, b)| t - b).collect();
+    // Each agent ends about 1 s later; then its session asks until it is told.
+    *mock.model_time.lock().unwrap() = Duration::from_millis(100);
+    let mut notify = Vec::new();
+    for i in 0..20 {
+        let session = format!("bg-notify-{i}");
+        turn(session.clone()).await;
+        let ended = loop {
+            let end = mock
+                .marks
+                .lock()
+                .unwrap()
+                .get(&session)
+                .and_then(|t| t.sub_end_sent);
+            if let Some(end) = end {
+                break end;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        let told = loop {
+            send(session.clone(), again.clone()).await;
+            if let Some(at) = mock
+                .marks
+                .lock()
+                .unwrap()
+                .get(&session)
+                .and_then(|t| t.notified)
+            {
+                break at;
+            }
+        };
+        notify.push(ms(told.duration_since(ended)));
+    }
+
     let rows = [
         (
             "dispatch: Task output_item.done -> subagent request, p50 ms",
@@ -292,16 +364,38 @@ async fn main() {
             added.iter().cloned().fold(f64::MIN, f64::max),
             "< 1100 ms",
         ),
+        (
+            "added by a background Task (1 s model), p50 ms",
+            pct(bg_added.clone(), 0.5),
+            "-",
+        ),
+        (
+            "added by a background Task, p99 ms",
+            pct(bg_added.clone(), 0.99),
+            "< 5 ms",
+        ),
+        (
+            "agent end -> first request carrying its notification, p50 ms",
+            pct(notify.clone(), 0.5),
+            "-",
+        ),
+        (
+            "agent end -> notification, max ms (upper bound of ready)",
+            notify.iter().cloned().fold(f64::MIN, f64::max),
+            "< 10 ms",
+        ),
     ];
     println!("{:<62} {:>10}  target", "measure", "value");
     for (name, value, target) in &rows {
         println!("{name:<62} {value:>10.3}  {target}");
     }
     println!(
-        "samples: dispatch {}, resume {}, parallel {}",
+        "samples: dispatch {}, resume {}, parallel {}, background {}, notification {}",
         dispatch.len(),
         resume.len(),
-        two.len()
+        two.len(),
+        bg_added.len(),
+        notify.len()
     );
     let json: Value = rows
         .iter()
