@@ -76,7 +76,9 @@ impl TaskTool {
             return;
         };
         if notices.background.ids(session).is_empty()
-            || BACKGROUND_TOOLS.iter().any(|t| has_tool(turn.request(), t))
+            || BACKGROUND_TOOLS
+                .iter()
+                .any(|t| has_tool(turn.request(), t) || !super::slash::allows_tool(turn, t))
         {
             return;
         }
