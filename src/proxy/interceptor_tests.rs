@@ -169,6 +169,15 @@ impl Run {
             .collect()
     }
 
+    /// The `output` of each function_call_output in the first continuation.
+    fn first_continuation_outputs(&self) -> Vec<String> {
+        self.continuations()[0]
+            .iter()
+            .filter(|i| i["type"] == "function_call_output")
+            .map(|i| i["output"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     fn links(&self) -> Vec<HistoryLink> {
         self.out
             .iter()
@@ -641,12 +650,7 @@ fn bad_task_arguments_are_answered_without_running_anything() {
     ));
     run.frames([up.completed("r1", 1, 1)]).end(End::Eof);
     assert!(run.started().is_empty());
-    let cont = &run.continuations()[0];
-    let outputs: Vec<&str> = cont
-        .iter()
-        .filter(|i| i["type"] == "function_call_output")
-        .map(|i| i["output"].as_str().unwrap())
-        .collect();
+    let outputs = run.first_continuation_outputs();
     assert!(outputs[0].contains("not valid JSON"), "{outputs:?}");
     assert!(outputs[1].contains("no prompt"), "{outputs:?}");
 }
@@ -1010,12 +1014,7 @@ fn a_skill_call_is_answered_by_the_proxy_only_when_it_offered_the_tool() {
     assert_eq!(started[0].args.args.as_deref(), Some("short"));
     run.resolve("c1", done("Short sentences."));
     run.end(End::Eof);
-    let cont = &run.continuations()[0];
-    let outputs: Vec<&str> = cont
-        .iter()
-        .filter(|i| i["type"] == "function_call_output")
-        .map(|i| i["output"].as_str().unwrap())
-        .collect();
+    let outputs = run.first_continuation_outputs();
     assert_eq!(outputs[0], "Short sentences.");
     assert!(outputs[1].contains("names no skill"), "{outputs:?}");
     assert!(
@@ -1064,12 +1063,7 @@ fn task_output_and_task_stop_are_answered_when_offered() {
     assert_eq!(started[0].args.block, Some(false));
     run.resolve("c1", done("<status>running</status>"));
     run.end(End::Eof);
-    let cont = &run.continuations()[0];
-    let outputs: Vec<&str> = cont
-        .iter()
-        .filter(|i| i["type"] == "function_call_output")
-        .map(|i| i["output"].as_str().unwrap())
-        .collect();
+    let outputs = run.first_continuation_outputs();
     assert!(outputs[1].contains("names no task_id"), "{outputs:?}");
     assert!(
         run.progress_text().contains("TaskOutput(t1)"),
