@@ -81,3 +81,30 @@ async fn log_lines_carry_their_request_and_never_a_credential() {
     let text = logs.text();
     assert!(!text.contains(SECRET), "a credential was logged:\n{text}");
 }
+
+/// A settings file that is not valid JSON loses its hooks and status line: the log
+/// says so, naming the file, when the workspace's settings are read.
+#[test]
+fn a_broken_settings_file_is_logged_not_dropped_in_silence() {
+    let (logs, _guard) = Captured::start(tracing::Level::WARN);
+    let home = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let file = ws.path().join(".claude/settings.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "{\"hooks\": {,}}").unwrap();
+    let catalogs =
+        codex_plus::claude::ClaudeCatalogs::new(codex_plus::claude::Roots::with_home(home.path()));
+    let settings = catalogs.settings.get(ws.path());
+    assert!(settings.files.is_empty(), "the broken file is not applied");
+    let line = logs.line(&file.display().to_string());
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("invalid JSON"), "{line}");
+    // Read once, told once.
+    catalogs.settings.get(ws.path());
+    assert_eq!(
+        logs.text().matches("invalid JSON").count(),
+        1,
+        "{}",
+        logs.text()
+    );
+}

@@ -15,6 +15,7 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::agent_set::AgentSet;
 use super::commands::CommandSet;
+use super::diagnostic::Severity;
 use super::discovery::{normalized, source_dirs, Roots, WorkspaceMap};
 use super::settings::Settings;
 
@@ -24,6 +25,8 @@ pub trait Loadable: Send + Sync + 'static {
     fn watch_targets(workspace: &Path, roots: &Roots) -> Vec<PathBuf>;
     /// Reads the value; never fails (problems are diagnostics inside it).
     fn load(workspace: &Path, roots: &Roots) -> Self;
+    /// Logs what the user must hear about a freshly read value (once per read).
+    fn report(&self, _workspace: &Path) {}
 }
 
 impl Loadable for AgentSet {
@@ -57,6 +60,17 @@ impl Loadable for Settings {
     }
     fn load(workspace: &Path, roots: &Roots) -> Self {
         Settings::load(workspace, roots)
+    }
+    /// A settings file that cannot be read or parsed takes its hooks and status line
+    /// with it: say so, rather than run without them in silence.
+    fn report(&self, workspace: &Path) {
+        for d in self
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+        {
+            tracing::warn!(workspace = %workspace.display(), "settings: {d}");
+        }
     }
 }
 
@@ -196,6 +210,7 @@ impl<T: Loadable> Catalog<T> {
             signature(&state.targets)
         };
         let value = Arc::new(T::load(key, &self.roots));
+        value.report(key);
         lock(&self.entries).insert(
             key.as_os_str().to_owned(),
             Entry {
