@@ -302,6 +302,10 @@ async fn bad_requests_get_400_with_what_to_change() {
             "unknown agent `reviewr`; available agents: Explore, general-purpose, Plan, reviewer",
         ),
         (
+            json!({"subagent_type": "no-such-agent-here", "prompt": "review"}).to_string(),
+            "(no `cwd` was given, so the proxy's own directory",
+        ),
+        (
             api.task(json!({"cwd": "relative/dir"})),
             "must be an absolute path",
         ),

@@ -77,13 +77,23 @@ pub async fn create(State(state): State<SharedState>, body: Bytes) -> Result<Res
         })
         .collect::<Result<Vec<_>, _>>()?;
     let engine = &state.engine;
-    for (i, req) in requests.iter().enumerate() {
-        engine.check(req).map_err(|e| match batch {
-            true => ProxyError::BadRequest(format!("tasks[{i}]: {e}")),
-            false => ProxyError::BadRequest(e.to_string()),
+    for (i, (req, defaulted)) in requests.iter().enumerate() {
+        engine.check(req).map_err(|e| {
+            // The agent was looked for where the caller did not say to look.
+            let e = match defaulted {
+                true => format!(
+                    "{e} (no `cwd` was given, so the proxy's own directory {} was searched; give `cwd`: the workspace whose agents to use)",
+                    req.workspace.cwd.display()
+                ),
+                false => e.to_string(),
+            };
+            match batch {
+                true => ProxyError::BadRequest(format!("tasks[{i}]: {e}")),
+                false => ProxyError::BadRequest(e),
+            }
         })?;
     }
-    let handles: Vec<_> = requests.into_iter().map(|r| engine.spawn(r)).collect();
+    let handles: Vec<_> = requests.into_iter().map(|(r, _)| engine.spawn(r)).collect();
     if !wait {
         let ids: Vec<&str> = handles.iter().map(|h| h.id.as_str()).collect();
         let body = match batch {
@@ -143,7 +153,10 @@ fn parse_body(body: &[u8]) -> Result<(Vec<TaskInput>, bool, bool), ProxyError> {
     Ok((inputs, true, wait))
 }
 
-fn to_request(input: TaskInput) -> Result<TaskRequest, String> {
+/// The request, and whether its workspace is the proxy's own directory because the
+/// caller gave no `cwd`.
+fn to_request(input: TaskInput) -> Result<(TaskRequest, bool), String> {
+    let defaulted = input.cwd.is_none();
     let cwd = workspace_dir(input.cwd)?;
     let sandbox: SandboxMode = match input.sandbox {
         Some(mode) => mode.parse().map_err(|e| format!("`sandbox`: {e}"))?,
@@ -159,7 +172,7 @@ fn to_request(input: TaskInput) -> Result<TaskRequest, String> {
     };
     let mut req = TaskRequest::new(input.subagent_type, input.prompt, description, workspace);
     req.model = input.model;
-    Ok(req)
+    Ok((req, defaulted))
 }
 
 /// `cwd` as given (absolute, an existing directory), or the proxy's own.
