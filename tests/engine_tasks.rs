@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
 mod engine_mock;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -685,7 +686,7 @@ async fn worktree_agents_never_see_each_others_files() {
     })
     .await;
     let h = Harness::new(&mock.url, |_| {});
-    git_repo(&h.ws);
+    support::git_repo(&h.ws);
     let isolated = |prompt: &str| {
         let mut req = h.request("general-purpose", prompt);
         req.isolation = Some("worktree".into());
@@ -759,7 +760,7 @@ async fn worktree_agents_never_see_each_others_files() {
 async fn worktree_hooks_make_and_remove_the_worktree() {
     let mock = MockModel::start(|_| Step::now(text("nothing to change"))).await;
     let h = Harness::new(&mock.url, |_| {});
-    git_repo(&h.ws);
+    support::git_repo(&h.ws);
     let made = h.tmp.path().join("made");
     let removed = h.tmp.path().join("removed.json");
     // The create hook makes a git worktree of its own and prints where.

@@ -503,6 +503,12 @@ mod tests {
     use super::*;
     use std::fs;
 
+    /// Writes `t` at `p`, making its folders.
+    fn put(p: PathBuf, t: &str) -> std::io::Result<()> {
+        fs::create_dir_all(p.parent().unwrap_or(Path::new("/")))?;
+        fs::write(p, t)
+    }
+
     fn project() -> Source {
         Source::Project {
             dir: PathBuf::from("/ws/.claude/commands"),
@@ -595,10 +601,6 @@ mod tests {
         let tmp = tempfile::tempdir()?;
         let home = tmp.path().join("home");
         let ws = tmp.path().join("ws");
-        let put = |p: PathBuf, t: &str| -> std::io::Result<()> {
-            fs::create_dir_all(p.parent().unwrap_or(Path::new("/")))?;
-            fs::write(p, t)
-        };
         put(
             ws.join(".claude/commands/frontend/component.md"),
             "---\ndescription: project claude\n---\nx",
@@ -658,10 +660,6 @@ mod tests {
         let tmp = tempfile::tempdir()?;
         let home = tmp.path().join("home");
         let ws = tmp.path().join("ws");
-        let put = |p: PathBuf, t: &str| -> std::io::Result<()> {
-            fs::create_dir_all(p.parent().unwrap_or(Path::new("/")))?;
-            fs::write(p, t)
-        };
         put(
             ws.join(".claude/skills/release-notes/SKILL.md"),
             "---\nname: notes\ndescription: Write release notes\nallowed-tools: Read\nlicense: MIT\n---\nNotes for $ARGUMENTS\n",

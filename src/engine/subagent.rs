@@ -116,20 +116,20 @@ impl Engine {
         cwd: &std::path::Path,
         session: Option<&str>,
     ) -> worktree::WorktreeEnd {
-        match tree.changed().await {
-            Ok(true) => tree.kept(),
-            Err(reason) => tree.left(reason),
-            Ok(false) => {
-                let event = HookEvent::WorktreeRemove;
-                if let Some(hooks) = self.hooks.as_ref().filter(|h| h.has(cwd, event, &[])) {
+        let event = HookEvent::WorktreeRemove;
+        let hooks = self.hooks.as_ref().filter(|h| h.has(cwd, event, &[]));
+        tree.finish(|path| {
+            let path = path.display().to_string();
+            async move {
+                if let Some(hooks) = hooks {
                     let input = hooks
                         .input(event, session.unwrap_or_default(), cwd)
-                        .with("worktree_path", tree.path.display().to_string());
+                        .with("worktree_path", path);
                     hooks.fire(cwd, event, input, &[]).await;
                 }
-                tree.remove().await
             }
-        }
+        })
+        .await
     }
 
     /// `run` once the workspace is settled.

@@ -167,7 +167,7 @@ pub fn from_hook(printed: Option<String>, errors: &[String]) -> Result<Worktree,
 impl Worktree {
     /// Whether the subagent changed anything: files, or commits on its branch. A
     /// worktree git cannot read (a hook made it outside git) is an error.
-    pub async fn changed(&self) -> Result<bool, String> {
+    async fn changed(&self) -> Result<bool, String> {
         let status = git(&self.path, &["status", "--porcelain"]).await;
         let head = git(&self.path, &["rev-parse", "HEAD"]).await;
         match (status, head) {
@@ -179,7 +179,7 @@ impl Worktree {
     }
 
     /// Removes the worktree and its branch (one the hooks made, they removed).
-    pub async fn remove(&self) -> WorktreeEnd {
+    async fn remove(&self) -> WorktreeEnd {
         if self.by_hook {
             return WorktreeEnd::Removed;
         }
@@ -194,7 +194,7 @@ impl Worktree {
     }
 
     /// Kept, because it has changes.
-    pub fn kept(&self) -> WorktreeEnd {
+    fn kept(&self) -> WorktreeEnd {
         WorktreeEnd::Kept {
             path: self.path.clone(),
             branch: self.branch.clone(),
@@ -202,7 +202,7 @@ impl Worktree {
     }
 
     /// Kept, because of `reason`.
-    pub fn left(&self, reason: String) -> WorktreeEnd {
+    fn left(&self, reason: String) -> WorktreeEnd {
         WorktreeEnd::Left {
             path: self.path.clone(),
             branch: self.branch.clone(),
@@ -210,10 +210,17 @@ impl Worktree {
         }
     }
 
-    /// The usual end without hooks: removed when unchanged, else kept.
-    pub async fn finish(self) -> WorktreeEnd {
+    /// The end of its subagent: removed when unchanged, `before_remove` (the
+    /// WorktreeRemove hooks) first; else kept.
+    pub async fn finish<F: std::future::Future<Output = ()>>(
+        self,
+        before_remove: impl FnOnce(&Path) -> F,
+    ) -> WorktreeEnd {
         match self.changed().await {
-            Ok(false) => self.remove().await,
+            Ok(false) => {
+                before_remove(&self.path).await;
+                self.remove().await
+            }
             Ok(true) => self.kept(),
             Err(reason) => self.left(reason),
         }
@@ -263,7 +270,10 @@ mod tests {
         assert_eq!(clean.branch, "codex-plus/agent-t1");
         // `src` is empty, so git has no such folder in the worktree.
         assert_eq!(clean.cwd, under.join("t1"));
-        assert_eq!(clean.clone().finish().await, WorktreeEnd::Removed);
+        assert_eq!(
+            clean.clone().finish(|_| async {}).await,
+            WorktreeEnd::Removed
+        );
         assert!(!clean.path.exists());
         let branches = git(&ws, &["branch", "--list", "codex-plus/*"])
             .await
@@ -272,7 +282,7 @@ mod tests {
 
         let dirty = create(&ws, &under, "t2").await.unwrap();
         std::fs::write(dirty.cwd.join("new.txt"), "x").unwrap();
-        let end = dirty.clone().finish().await;
+        let end = dirty.clone().finish(|_| async {}).await;
         assert_eq!(
             end,
             WorktreeEnd::Kept {

@@ -598,13 +598,11 @@ impl Interceptor {
             });
         self.r.items.push(Item::Value(item.clone()));
         let (label, short) = match &parsed {
-            Ok(args) if skill => {
-                let s = args.skill.as_deref().unwrap_or_default().trim();
-                (format!("Skill({s})"), format!("Skill({s})"))
-            }
-            Ok(args) if background => {
-                let id = args.task_id.as_deref().unwrap_or_default().trim();
-                (format!("{name}({id})"), format!("{name}({id})"))
+            // `Skill(pdf)`, `TaskOutput(task_1)`: what the call is about.
+            Ok(args) if skill || background => {
+                let about = args.skill.as_deref().or(args.task_id.as_deref());
+                let label = format!("{name}({})", about.unwrap_or_default().trim());
+                (label.clone(), label)
             }
             Ok(args) => {
                 let agent = args.subagent_type.as_deref().unwrap_or("general-purpose");

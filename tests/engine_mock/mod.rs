@@ -427,32 +427,3 @@ impl Harness {
         )
     }
 }
-
-/// Makes `dir` a git repository with one empty commit.
-pub fn git_repo(dir: &std::path::Path) {
-    for args in [
-        vec!["init", "-q"],
-        vec![
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "start",
-        ],
-    ] {
-        let ok = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(&args)
-            .status();
-        assert!(
-            ok.is_ok_and(|s| s.success()),
-            "git {args:?} in {}",
-            dir.display()
-        );
-    }
-}

@@ -58,6 +58,12 @@ impl Background {
             .unwrap_or_default()
     }
 
+    /// Whether `session` started any background agent (checked on each request).
+    pub fn has_agents(&self, session: &str) -> bool {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.get(session).is_some_and(|a| !a.ids.is_empty())
+    }
+
     /// The background agents `session` started.
     pub fn ids(&self, session: &str) -> Vec<String> {
         let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
@@ -135,5 +141,6 @@ mod tests {
         assert!(bg.take("s1").is_empty(), "delivered once");
         assert!(bg.take("s2").is_empty());
         assert_eq!(bg.ids("s1"), ["t1", "t2"]);
+        assert!(bg.has_agents("s1") && !bg.has_agents("s2"));
     }
 }

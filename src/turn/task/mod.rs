@@ -75,7 +75,7 @@ impl TaskTool {
         let (Some(notices), Some(session)) = (&self.notices, turn.session_id()) else {
             return;
         };
-        if notices.background.ids(session).is_empty()
+        if !notices.background.has_agents(session)
             || BACKGROUND_TOOLS
                 .iter()
                 .any(|t| has_tool(turn.request(), t) || !super::slash::allows_tool(turn, t))
@@ -118,9 +118,8 @@ impl TaskTool {
 
     /// Offers the Task tool, when it may be.
     fn offer_task(&self, turn: &mut Turn, cwd: &std::path::Path) {
-        let settings = self.catalogs.settings.get(cwd);
         if !self.enabled
-            || settings.codexplus.task_tool == Some(false)
+            || self.catalogs.settings.get(cwd).codexplus.task_tool == Some(false)
             || has_tool(turn.request(), "Task")
             || !super::slash::allows_tool(turn, "Task")
         {
@@ -204,23 +203,34 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
          - The subagent's report is for you, not the user: summarise what matters to the user.\n\
          - Trust a subagent's findings, but check anything that looks doubtful."
     );
+    function_spec(
+        "Task",
+        &description,
+        json!({
+            "description": {"type": "string", "description": "A short (3-5 word) description of the task"},
+            "prompt": {"type": "string", "description": "The task for the subagent to perform"},
+            "subagent_type": {"type": "string", "description": "The type of specialized agent to use for this task"},
+            "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"},
+            "cwd": {"type": "string", "description": "Optional working directory for the subagent: an absolute path inside this session's workspace; by default the session's own"},
+            "run_in_background": {"type": "boolean", "description": "Run the agent in the background: this call returns at once with its id, and you are told automatically when it finishes"},
+            "isolation": {"type": "string", "enum": ["worktree"], "description": "\"worktree\": the subagent works in a fresh git worktree on its own branch; it is removed if the agent changes nothing, otherwise the result names its path and branch. Not with cwd"}
+        }),
+        &["description", "prompt"],
+    )
+}
+
+/// A function tool as the Responses API takes it (keys in this order: the spec is
+/// part of the prompt-cache prefix).
+fn function_spec(name: &str, description: &str, properties: Value, required: &[&str]) -> Value {
     json!({
         "type": "function",
-        "name": "Task",
+        "name": name,
         "description": description,
         "strict": false,
         "parameters": {
             "type": "object",
-            "properties": {
-                "description": {"type": "string", "description": "A short (3-5 word) description of the task"},
-                "prompt": {"type": "string", "description": "The task for the subagent to perform"},
-                "subagent_type": {"type": "string", "description": "The type of specialized agent to use for this task"},
-                "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"},
-                "cwd": {"type": "string", "description": "Optional working directory for the subagent: an absolute path inside this session's workspace; by default the session's own"},
-                "run_in_background": {"type": "boolean", "description": "Run the agent in the background: this call returns at once with its id, and you are told automatically when it finishes"},
-                "isolation": {"type": "string", "enum": ["worktree"], "description": "\"worktree\": the subagent works in a fresh git worktree on its own branch; it is removed if the agent changes nothing, otherwise the result names its path and branch. Not with cwd"}
-            },
-            "required": ["description", "prompt"],
+            "properties": properties,
+            "required": required,
             "additionalProperties": false
         }
     })
@@ -232,34 +242,22 @@ fn background_tool_specs() -> &'static [RawJson; 2] {
     SPECS.get_or_init(|| {
         let id = json!({"type": "string", "description": "The agent id a background Task call returned"});
         [
-            RawJson::from_value(&json!({
-                "type": "function",
-                "name": BACKGROUND_TOOLS[0],
-                "description": "Read the output of a background agent this session started. By default waits for it to finish (at most `timeout` ms, 30000 by default); with block: false, answers at once. You are told automatically when a background agent finishes, so use this only when you need its result now.",
-                "strict": false,
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "task_id": id,
-                        "block": {"type": "boolean", "description": "Wait for the agent to finish (default true)"},
-                        "timeout": {"type": "number", "description": "Most milliseconds to wait (default 30000)"}
-                    },
-                    "required": ["task_id"],
-                    "additionalProperties": false
-                }
-            })),
-            RawJson::from_value(&json!({
-                "type": "function",
-                "name": BACKGROUND_TOOLS[1],
-                "description": "Stop a background agent this session started. Its output so far is kept.",
-                "strict": false,
-                "parameters": {
-                    "type": "object",
-                    "properties": {"task_id": id},
-                    "required": ["task_id"],
-                    "additionalProperties": false
-                }
-            })),
+            RawJson::from_value(&function_spec(
+                BACKGROUND_TOOLS[0],
+                "Read the output of a background agent this session started. By default waits for it to finish (at most `timeout` ms, 30000 by default); with block: false, answers at once. You are told automatically when a background agent finishes, so use this only when you need its result now.",
+                json!({
+                    "task_id": id,
+                    "block": {"type": "boolean", "description": "Wait for the agent to finish (default true)"},
+                    "timeout": {"type": "number", "description": "Most milliseconds to wait (default 30000)"}
+                }),
+                &["task_id"],
+            )),
+            RawJson::from_value(&function_spec(
+                BACKGROUND_TOOLS[1],
+                "Stop a background agent this session started. Its output so far is kept.",
+                json!({"task_id": id}),
+                &["task_id"],
+            )),
         ]
     })
 }
@@ -278,21 +276,15 @@ pub fn skill_tool_spec(commands: &CommandSet) -> Value {
          load it before you start that work.\n\nAvailable skills:\n{}",
         lines.join("\n")
     );
-    json!({
-        "type": "function",
-        "name": SKILL_NAME,
-        "description": description,
-        "strict": false,
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "skill": {"type": "string", "description": "The skill's name, e.g. \"pdf\""},
-                "args": {"type": "string", "description": "Optional arguments for the skill"}
-            },
-            "required": ["skill"],
-            "additionalProperties": false
-        }
-    })
+    function_spec(
+        SKILL_NAME,
+        &description,
+        json!({
+            "skill": {"type": "string", "description": "The skill's name, e.g. \"pdf\""},
+            "args": {"type": "string", "description": "Optional arguments for the skill"}
+        }),
+        &["skill"],
+    )
 }
 
 /// Whether the request already offers a tool of this name, in either dialect.
