@@ -35,6 +35,34 @@ pub const SKILL_NAME: &str = "Skill";
 /// proxy offers and answers them while the session has background agents.
 pub const BACKGROUND_TOOLS: [&str; 2] = ["TaskOutput", "TaskStop"];
 
+/// Claude Code's tool that continues a finished agent with its whole context, by
+/// its agent id or `name`. Offered and answered with the Task tool.
+pub const SEND_MESSAGE: &str = "SendMessage";
+
+/// Which of its own tools the proxy answers in a turn: those it offered. A request
+/// that brought a tool of the same name keeps its calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Answers {
+    /// Task/Agent, and SendMessage.
+    pub tasks: bool,
+    pub skills: bool,
+    /// TaskOutput and TaskStop.
+    pub background: bool,
+}
+
+impl Answers {
+    pub fn any(self) -> bool {
+        self.tasks || self.skills || self.background
+    }
+
+    /// Whether a function call of this name is the proxy's to answer.
+    pub fn answers(self, name: &str) -> bool {
+        (self.tasks && (TASK_NAMES.contains(&name) || name == SEND_MESSAGE))
+            || (self.skills && name == SKILL_NAME)
+            || (self.background && BACKGROUND_TOOLS.contains(&name))
+    }
+}
+
 /// How an upstream stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
@@ -241,12 +269,8 @@ pub type HoldPredicate = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Settings {
-    /// Withhold and run Task/Agent calls (off: everything passes through).
-    pub intercept_tasks: bool,
-    /// Withhold and answer Skill calls (the proxy offered the tool).
-    pub intercept_skills: bool,
-    /// Withhold and answer TaskOutput/TaskStop calls (the proxy offered them).
-    pub intercept_background: bool,
+    /// The calls withheld and answered by the proxy (none: everything passes through).
+    pub answers: Answers,
     /// Most upstream responses one turn may chain before it fails.
     pub max_rounds: u32,
     /// Tool calls held for a decision (PreToolUse hooks); None holds nothing.
@@ -260,9 +284,10 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            intercept_tasks: true,
-            intercept_skills: false,
-            intercept_background: false,
+            answers: Answers {
+                tasks: true,
+                ..Answers::default()
+            },
             max_rounds: 8,
             hold: None,
             stop_check: false,
@@ -274,9 +299,7 @@ impl Default for Settings {
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
-            .field("intercept_tasks", &self.intercept_tasks)
-            .field("intercept_skills", &self.intercept_skills)
-            .field("intercept_background", &self.intercept_background)
+            .field("answers", &self.answers)
             .field("max_rounds", &self.max_rounds)
             .field("hold", &self.hold.is_some())
             .field("stop_check", &self.stop_check)
@@ -411,7 +434,7 @@ impl Interceptor {
     /// A relay that only watches: nothing is withheld.
     pub fn passthrough() -> Interceptor {
         Interceptor::new(Settings {
-            intercept_tasks: false,
+            answers: Answers::default(),
             ..Settings::default()
         })
     }
@@ -1107,14 +1130,12 @@ impl Interceptor {
     /// Whether this item is a call the proxy answers itself: Task/Agent, or Skill,
     /// when it offered them.
     fn is_task(&self, head: &EventHead) -> bool {
-        let ours = |n: &str| {
-            (self.settings.intercept_tasks && TASK_NAMES.contains(&n))
-                || (self.settings.intercept_skills && n == SKILL_NAME)
-                || (self.settings.intercept_background && BACKGROUND_TOOLS.contains(&n))
-        };
         head.item.as_ref().is_some_and(|item| {
             item.kind.as_deref() == Some("function_call")
-                && item.name.as_deref().is_some_and(ours)
+                && item
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| self.settings.answers.answers(n))
                 && item.namespace.as_deref().is_none_or(|ns| ns == "functions")
         })
     }

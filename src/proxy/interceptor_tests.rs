@@ -995,7 +995,10 @@ fn a_skill_call_is_answered_by_the_proxy_only_when_it_offered_the_tool() {
     let mut up = Upstream::new();
     let mut run = Run::new();
     run.i = Interceptor::new(Settings {
-        intercept_skills: true,
+        answers: Answers {
+            skills: true,
+            ..Answers::default()
+        },
         ..Settings::default()
     });
     run.frames([up.created("r1")]);
@@ -1044,7 +1047,11 @@ fn task_output_and_task_stop_are_answered_when_offered() {
     let mut up = Upstream::new();
     let mut run = Run::new();
     run.i = Interceptor::new(Settings {
-        intercept_background: true,
+        answers: Answers {
+            tasks: true,
+            background: true,
+            ..Answers::default()
+        },
         ..Settings::default()
     });
     run.frames([up.created("r1")]);

@@ -162,9 +162,7 @@ fn plan(
     let env = turn.env.as_ref()?;
     let cwd = &env.cwd;
     let mut settings = Settings {
-        intercept_tasks: turn.intercept_tasks,
-        intercept_skills: turn.intercept_skills,
-        intercept_background: turn.intercept_background,
+        answers: turn.answers,
         max_rounds: state.config.tasks.max_rounds,
         max_stop_continuations: state.config.hooks.max_stop_continuations,
         ..Settings::default()
@@ -176,12 +174,7 @@ fn plan(
         }));
     }
     settings.stop_check = turn.applies(Concern::Stop) && state.hooks.has(cwd, HookEvent::Stop, &[]);
-    if !settings.intercept_tasks
-        && !settings.intercept_skills
-        && !settings.intercept_background
-        && settings.hold.is_none()
-        && !settings.stop_check
-    {
+    if !settings.answers.any() && settings.hold.is_none() && !settings.stop_check {
         return None;
     }
     let model = turn
@@ -219,7 +212,7 @@ fn plan(
             .clone()
             .unwrap_or_else(|| body_key(&turn.original)),
         background: state.background.clone(),
-        skills: turn.intercept_skills.then(|| {
+        skills: turn.answers.skills.then(|| {
             (
                 state.catalogs.commands.get(cwd),
                 state.config.commands.shell_timeout(),

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::request::Parts;
 
+use crate::proxy::interceptor::Answers;
 use crate::proxy::upstream::Backend;
 use crate::wire::environment::{Environment, TurnMetadata};
 use crate::wire::request::{RawJson, ResponsesRequest};
@@ -42,12 +43,8 @@ pub struct Turn {
     /// The typed prompt's item, by identity: steps insert items before and after it,
     /// and it is found again wherever they put it.
     prompt: Option<Bytes>,
-    /// The proxy offered the Task tool, so it answers the turn's Task calls itself.
-    pub intercept_tasks: bool,
-    /// The same for the Skill tool.
-    pub intercept_skills: bool,
-    /// The same for TaskOutput and TaskStop.
-    pub intercept_background: bool,
+    /// The tools the proxy offered, so it answers their calls itself.
+    pub answers: Answers,
 }
 
 impl Turn {
@@ -85,9 +82,7 @@ impl Turn {
             meta: Arc::new(meta),
             kind,
             prompt,
-            intercept_tasks: false,
-            intercept_skills: false,
-            intercept_background: false,
+            answers: Answers::default(),
         }
     }
 

@@ -86,7 +86,7 @@ impl TaskTool {
         for spec in background_tool_specs() {
             offered &= inject(turn.request_mut(), spec.clone());
         }
-        turn.intercept_background = offered;
+        turn.answers.background = offered;
     }
 
     /// Puts the notifications of the session's finished background agents into this
@@ -127,7 +127,7 @@ impl TaskTool {
         }
         let spec = self.spec(self.catalogs.agents.get(cwd));
         if inject(turn.request_mut(), spec) {
-            turn.intercept_tasks = true;
+            turn.answers.tasks = true;
         }
     }
 
@@ -143,7 +143,7 @@ impl TaskTool {
             return;
         };
         if inject(turn.request_mut(), spec) {
-            turn.intercept_skills = true;
+            turn.answers.skills = true;
         }
     }
 }
@@ -487,13 +487,13 @@ mod tests {
         std::fs::create_dir_all(&ws).unwrap();
         let step = TaskTool::new(catalogs(), true, true);
         let t = step.apply(turn()).await.unwrap();
-        assert!(!has_tool(t.request(), "Skill") && !t.intercept_skills);
+        assert!(!has_tool(t.request(), "Skill") && !t.answers.skills);
 
         skill("pdf", "");
         skill("deploy", "disable-model-invocation: true\n");
         let step = TaskTool::new(catalogs(), true, true);
         let t = step.apply(turn()).await.unwrap();
-        assert!(has_tool(t.request(), "Skill") && t.intercept_skills);
+        assert!(has_tool(t.request(), "Skill") && t.answers.skills);
         let spec = t
             .request()
             .tools
