@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use codex_plus::store::{
     HistoryLink, HookRunOutcome, HookRunRecord, Ledger, ModelAttemptRecord, StoreError,
-    TaskOutcome, TaskRecord, TaskStatus, Timestamp, ToolCallRecord,
+    TaskOutcome, TaskRecord, TaskStatus, Timestamp, ToolCallRecord, TranscriptRecord,
 };
 use serde_json::json;
 
@@ -231,6 +231,63 @@ async fn hook_runs_sessions_and_history_links_round_trip() {
         Some(link)
     );
     assert_eq!(ledger.history_link("other").expect("read"), None);
+}
+
+#[tokio::test]
+async fn an_agents_transcript_is_found_by_id_latest_run_or_name_within_its_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = open(&dir);
+    let transcript =
+        |agent_id: &str, session: &str, name: Option<&str>, at: i64| TranscriptRecord {
+            agent_id: agent_id.into(),
+            session_id: Some(session.into()),
+            name: name.map(str::to_string),
+            agent: "Explore".into(),
+            model: None,
+            cwd: "/w".into(),
+            worktree: None,
+            last_task_id: format!("{agent_id}-run2"),
+            messages_json: format!(
+                r#"[{{"role":"user","content":[{{"type":"text","text":"{agent_id}"}}]}}]"#
+            ),
+            updated_at: Timestamp(at),
+        };
+    ledger.save_transcript(transcript("a1", "s1", Some("scout"), 1));
+    ledger.save_transcript(transcript("a2", "s1", Some("scout"), 2));
+    ledger.save_transcript(transcript("a3", "s1", None, 3));
+    ledger.save_transcript(transcript("b1", "s2", Some("scout"), 4));
+    // A later save replaces the agent's row.
+    let mut replaced = transcript("a3", "s1", Some("fixer"), 5);
+    replaced.messages_json = "[]".into();
+    ledger.save_transcript(replaced.clone());
+    ledger.flush().await.expect("flush");
+
+    let find = |to: &str| {
+        ledger
+            .transcript(Some("s1"), to)
+            .expect("read")
+            .map(|t| t.agent_id)
+    };
+    assert_eq!(find("a1").as_deref(), Some("a1"), "by id");
+    assert_eq!(find("a1-run2").as_deref(), Some("a1"), "by its latest run");
+    assert_eq!(
+        find("scout").as_deref(),
+        Some("a2"),
+        "the newest of that name"
+    );
+    assert_eq!(find("b1"), None, "another session's agent");
+    assert_eq!(find("nobody"), None);
+    assert_eq!(
+        ledger.transcript(Some("s1"), "fixer").expect("read"),
+        Some(replaced)
+    );
+    let listed: Vec<String> = ledger
+        .transcripts(Some("s1"))
+        .expect("read")
+        .into_iter()
+        .map(|(id, name, _)| format!("{id}:{}", name.unwrap_or_default()))
+        .collect();
+    assert_eq!(listed, ["a3:fixer", "a2:scout", "a1:scout"]);
 }
 
 #[tokio::test]

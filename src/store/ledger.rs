@@ -13,7 +13,7 @@ use rusqlite::{params, Connection};
 use super::read;
 use super::records::{
     HistoryLink, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskOutcome, TaskRecord,
-    TaskStatus, Timestamp, ToolCallRecord, Totals,
+    TaskStatus, Timestamp, ToolCallRecord, Totals, TranscriptRecord,
 };
 use super::schema;
 use super::touches::Touches;
@@ -247,6 +247,11 @@ impl Ledger {
         self.send(Write::LinkHistory(link.clone()));
     }
 
+    /// Keeps an agent's transcript (replacing its earlier one), for `SendMessage`.
+    pub fn save_transcript(&self, transcript: TranscriptRecord) {
+        self.send(Write::Transcript(Box::new(transcript)));
+    }
+
     /// Waits until every write queued before this call has been applied.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -331,6 +336,23 @@ impl Ledger {
     /// The real items behind a synthesized progress message.
     pub fn history_link(&self, message_id: &str) -> Result<Option<HistoryLink>, StoreError> {
         Ok(read::history_link(&self.reader(), message_id)?)
+    }
+
+    /// The transcript of the agent `to` (its id or name) of `session`.
+    pub fn transcript(
+        &self,
+        session_id: Option<&str>,
+        to: &str,
+    ) -> Result<Option<TranscriptRecord>, StoreError> {
+        Ok(read::transcript(&self.reader(), session_id, to)?)
+    }
+
+    /// The agents `session` may continue, newest first: (agent id, name, agent type).
+    pub fn transcripts(
+        &self,
+        session_id: Option<&str>,
+    ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
+        Ok(read::transcripts(&self.reader(), session_id)?)
     }
 
     /// Aggregates for `/status`.

@@ -17,7 +17,7 @@ pub use error::StoreError;
 pub use ledger::Ledger;
 pub use records::{
     HistoryLink, HookRunOutcome, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskOutcome,
-    TaskRecord, TaskStatus, Timestamp, ToolCallRecord, Totals, UsageTotals,
+    TaskRecord, TaskStatus, Timestamp, ToolCallRecord, Totals, TranscriptRecord, UsageTotals,
 };
 pub use schema::SCHEMA_VERSION;
 pub use writer::WriterStats;

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::records::{
     HistoryLink, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskRecord, TaskStatus,
-    ToolCallRecord, Totals, UsageTotals,
+    ToolCallRecord, Totals, TranscriptRecord, UsageTotals,
 };
 
 const TASK_COLUMNS: &str = "id, parent_id, session_id, call_key, call_id, agent, description,
@@ -182,6 +182,50 @@ pub(super) fn history_link(
         })
     })
     .optional()
+}
+
+/// The transcript `to` names in `session`: by agent id, by its latest run's task id,
+/// else the newest agent of that name.
+pub(super) fn transcript(
+    conn: &Connection,
+    session_id: Option<&str>,
+    to: &str,
+) -> rusqlite::Result<Option<TranscriptRecord>> {
+    conn.prepare_cached(
+        "SELECT * FROM agent_transcripts
+         WHERE session_id IS ?1 AND (agent_id = ?2 OR last_task_id = ?2 OR name = ?2)
+         ORDER BY agent_id = ?2 OR last_task_id = ?2 DESC, updated_at DESC LIMIT 1",
+    )?
+    .query_row(params![session_id, to], |row| {
+        Ok(TranscriptRecord {
+            agent_id: row.get("agent_id")?,
+            session_id: row.get("session_id")?,
+            name: row.get("name")?,
+            agent: row.get("agent")?,
+            model: row.get("model")?,
+            cwd: row.get("cwd")?,
+            worktree: row.get("worktree")?,
+            last_task_id: row.get("last_task_id")?,
+            messages_json: row.get("messages_json")?,
+            updated_at: row.get("updated_at")?,
+        })
+    })
+    .optional()
+}
+
+/// The agents `session` may continue, newest first, as (agent id, name, agent type).
+pub(super) fn transcripts(
+    conn: &Connection,
+    session_id: Option<&str>,
+) -> rusqlite::Result<Vec<(String, Option<String>, String)>> {
+    conn.prepare_cached(
+        "SELECT agent_id, name, agent FROM agent_transcripts WHERE session_id IS ?1
+         ORDER BY updated_at DESC LIMIT 50",
+    )?
+    .query_map(params![session_id], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    })?
+    .collect()
 }
 
 pub(super) fn totals(conn: &Connection) -> rusqlite::Result<Totals> {

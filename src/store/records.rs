@@ -326,6 +326,30 @@ pub struct HookRunRecord {
     pub at: Timestamp,
 }
 
+/// What a subagent has said and done so far, kept so `SendMessage` can continue it
+/// (after a restart too). One row per agent: each run that continues it replaces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscriptRecord {
+    /// The agent's id: its first task's.
+    pub agent_id: String,
+    /// The session that started it; only that session may continue it.
+    pub session_id: Option<String>,
+    /// The `name` the Task call gave it, so it can be addressed by name.
+    pub name: Option<String>,
+    /// The agent type (`subagent_type`) and the call's model override.
+    pub agent: String,
+    pub model: Option<String>,
+    /// Where it worked, and the worktree it kept, if it ran in one.
+    pub cwd: String,
+    pub worktree: Option<String>,
+    /// The latest run: while it has not ended, the agent cannot take a message.
+    pub last_task_id: String,
+    /// Its messages, a JSON array of `providers::Message`. Kept exact, like history
+    /// links: they go back to the model verbatim.
+    pub messages_json: String,
+    pub updated_at: Timestamp,
+}
+
 /// Where a synthesized progress message came from: the real items it stands for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryLink {

@@ -107,6 +107,21 @@ CREATE TABLE session_context (
     PRIMARY KEY (session_id, seq)
 );
 ",
+    r"
+CREATE TABLE agent_transcripts (
+    agent_id      TEXT PRIMARY KEY,
+    session_id    TEXT,
+    name          TEXT,
+    agent         TEXT NOT NULL,
+    model         TEXT,
+    cwd           TEXT NOT NULL,
+    worktree      TEXT,
+    last_task_id  TEXT NOT NULL,
+    messages_json TEXT NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE INDEX agent_transcripts_by_session ON agent_transcripts (session_id, updated_at);
+",
 ];
 
 /// The schema version this build writes.
@@ -171,6 +186,7 @@ mod tests {
         assert_eq!(
             tables,
             [
+                "agent_transcripts",
                 "history_links",
                 "hook_runs",
                 "model_attempts",

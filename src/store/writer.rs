@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::records::{
     HistoryLink, HookRunRecord, ModelAttemptRecord, TaskOutcome, TaskRecord, TaskStatus, Timestamp,
-    ToolCallRecord,
+    ToolCallRecord, TranscriptRecord,
 };
 use super::redact::{redact_json, redact_text};
 use super::touches::{Touches, LINGER};
@@ -47,6 +47,8 @@ pub(super) enum Write {
         requests: u64,
     },
     LinkHistory(HistoryLink),
+    /// An agent's transcript, replacing the one it had.
+    Transcript(Box<TranscriptRecord>),
     /// The proxy is stopping: every queued or running task ends `interrupted` now.
     InterruptOpen {
         at: Timestamp,
@@ -258,6 +260,7 @@ impl Write {
             Self::HookRun(_) => "hook_run",
             Self::TouchSession { .. } => "touch_session",
             Self::LinkHistory(_) => "link_history",
+            Self::Transcript(_) => "transcript",
             Self::InterruptOpen { .. } => "interrupt_open",
             Self::SessionContext { .. } => "session_context",
             Self::ClearSessionContext { .. } => "clear_session_context",
@@ -442,6 +445,25 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
                     requests = requests + excluded.requests",
             )?
             .execute(params![session_id, cwd, first_seen, last_seen, requests])?;
+        }
+        Write::Transcript(t) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO agent_transcripts (agent_id, session_id, name, agent,
+                    model, cwd, worktree, last_task_id, messages_json, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                t.agent_id,
+                t.session_id,
+                t.name,
+                t.agent,
+                t.model,
+                t.cwd,
+                t.worktree,
+                t.last_task_id,
+                t.messages_json,
+                t.updated_at,
+            ])?;
         }
         Write::LinkHistory(l) => {
             // Kept exact, not redacted: these items go back to the model verbatim, and
