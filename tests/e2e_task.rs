@@ -978,3 +978,122 @@ async fn task_output_waits_for_a_background_agent_and_task_stop_refuses_a_finish
     );
     proxy.stop().await;
 }
+
+/// SendMessage continues a finished agent by its name, after a proxy restart, with
+/// its whole earlier context; an unknown recipient is an error result that lists
+/// the agents the session can continue.
+#[tokio::test]
+async fn send_message_continues_a_named_agent_with_its_context_after_a_restart() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            let text = if req.text().contains("now fix it") {
+                "FIXED: a.rs line 3"
+            } else {
+                "SCOUT: the bug is in a.rs line 3"
+            };
+            return Reply::sse(&answer("resp_sub", text));
+        }
+        let outs = outputs(req);
+        if req.text().contains("find the bug") && outs.is_empty() {
+            return Reply::sse(&[
+                ev_created("resp_1"),
+                ev_function_call(
+                    "call_scout",
+                    "Task",
+                    &json!({"description": "Find the bug", "prompt": "Please find the bug in this repo", "subagent_type": "test-reviewer", "name": "scout"}),
+                ),
+                ev_completed("resp_1"),
+            ]);
+        }
+        if req.text().contains("fix it now") && !outs.iter().any(|(id, _)| id == "call_send") {
+            return Reply::sse(&[
+                ev_created("resp_2"),
+                ev_function_call("call_send", "SendMessage", &json!({"to": "scout", "message": "now fix it"})),
+                ev_function_call("call_nobody", "SendMessage", &json!({"to": "nobody", "message": "hello"})),
+                ev_completed("resp_2"),
+            ]);
+        }
+        Reply::sse(&answer("resp_n", "ok"))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+
+    let first = codex.exec("find the bug", &["-m", "gpt-5.5"]).await;
+    assert!(first.turn_completed(), "{}", first.dump());
+    let offered = &mock.responses_requests()[0];
+    assert!(offered.text().contains("\"name\":\"SendMessage\""));
+    let agent_id = mock
+        .responses_requests()
+        .iter()
+        .filter(|r| !is_subagent(r))
+        .find_map(launched_id)
+        .expect("the Task result names its agent");
+
+    // A new proxy process on the same state: the transcript comes from the ledger.
+    let old = proxy.addr;
+    proxy.stop().await;
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let config = codex.home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(&old.to_string(), &proxy.addr.to_string()),
+    )
+    .unwrap();
+
+    let second = codex
+        .exec_resume_last("fix it now", &["-m", "gpt-5.5"])
+        .await;
+    assert!(second.turn_completed(), "{}", second.dump());
+    assert_codex_never_saw_task(&second);
+
+    // The agent's next request holds its earlier prompt and answer, then the message.
+    let resumed = mock
+        .responses_requests()
+        .into_iter()
+        .find(|r| is_subagent(r) && r.text().contains("now fix it"))
+        .expect("the agent was continued");
+    let text = resumed.text();
+    let (prompt, answer_at, message) = (
+        text.find("Please find the bug in this repo")
+            .expect("its first prompt"),
+        text.find("SCOUT: the bug is in a.rs line 3")
+            .expect("its own answer"),
+        text.find("now fix it").unwrap(),
+    );
+    assert!(prompt < answer_at && answer_at < message, "{text}");
+
+    let all: Vec<(String, String)> = mock
+        .responses_requests()
+        .iter()
+        .filter(|r| !is_subagent(r))
+        .flat_map(outputs)
+        .collect();
+    let out = |id: &str| {
+        all.iter()
+            .rev()
+            .find(|(c, _)| c == id)
+            .map(|(_, o)| o.clone())
+            .unwrap()
+    };
+    let sent = out("call_send");
+    assert!(sent.contains("FIXED: a.rs line 3"), "{sent}");
+    assert!(
+        sent.contains(&format!("agentId: {agent_id}")),
+        "the same agent: {sent}"
+    );
+    let nobody = out("call_nobody");
+    assert!(
+        nobody.contains("no agent `nobody` in this session"),
+        "{nobody}"
+    );
+    assert!(
+        nobody.contains(&format!("scout ({agent_id}, test-reviewer)")),
+        "{nobody}"
+    );
+    proxy.stop().await;
+}

@@ -19,6 +19,7 @@ pub mod request;
 pub mod result;
 mod subagent;
 pub mod tools;
+pub mod transcript;
 pub mod worktree;
 
 use std::collections::HashMap;
@@ -296,6 +297,7 @@ impl Engine {
             });
         let who = Identity {
             id: new_task_id(),
+            agent_id: req.resume.as_ref().map(|r| r.agent_id.clone()),
             agent: agent
                 .as_ref()
                 .map_or_else(|_| req.agent_name().to_string(), |a| a.name.clone()),

@@ -149,6 +149,7 @@ mod tests {
             queued: Duration::ZERO,
             reused: false,
             worktree: None,
+            agent_id: None,
         }
     }
 

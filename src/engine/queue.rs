@@ -23,6 +23,8 @@ pub const RECENT_FINISHED: usize = 1024;
 pub(crate) struct Identity {
     /// `task_` and 16 hex digits.
     pub id: String,
+    /// The agent a `SendMessage` run continues (its first task's id).
+    pub agent_id: Option<String>,
     /// The agent's canonical name (as asked, when no such agent exists).
     pub agent: String,
     /// As given, or the prompt's first words.
@@ -149,6 +151,7 @@ impl TaskEntry {
             },
             reused: false,
             worktree: None,
+            agent_id: self.who.agent_id.clone(),
         }
     }
 
@@ -335,6 +338,7 @@ mod tests {
         Arc::new(TaskEntry::new(
             Identity {
                 id: id.into(),
+                agent_id: None,
                 agent: "Explore".into(),
                 description: "d".into(),
                 session_id: None,

@@ -66,6 +66,10 @@ pub struct TaskRequest {
     pub parent_id: Option<String>,
     /// `worktree`: run in a fresh git worktree (the agent file's `isolation` otherwise).
     pub isolation: Option<String>,
+    /// The Task call's `name`: makes the agent addressable by `SendMessage`.
+    pub name: Option<String>,
+    /// Continue this agent (`SendMessage`): `prompt` is the message it gets.
+    pub resume: Option<super::transcript::Resume>,
 }
 
 impl TaskRequest {
@@ -89,6 +93,8 @@ impl TaskRequest {
             depth: 0,
             parent_id: None,
             isolation: None,
+            name: None,
+            resume: None,
         }
     }
 

@@ -46,6 +46,9 @@ pub struct TaskResult {
     /// What became of the worktree an isolated subagent worked in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worktree: Option<super::worktree::WorktreeEnd>,
+    /// The agent this run continued (`SendMessage`); the agent is `id` itself when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
 }
 
 fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -80,7 +83,13 @@ impl TaskResult {
             queued: Duration::ZERO,
             reused: false,
             worktree: None,
+            agent_id: None,
         }
+    }
+
+    /// The agent's id, for `SendMessage`: the first run's task id.
+    pub fn agent_id(&self) -> &str {
+        self.agent_id.as_deref().unwrap_or(&self.id)
     }
 
     /// Whether the subagent finished its work.
@@ -125,7 +134,7 @@ impl TaskResult {
         }
         text.push_str(&format!(
             "\nagentId: {} ({} agent, {})\n<usage>subagent_tokens: {}\ntool_uses: {}\nduration_ms: {}</usage>",
-            self.id,
+            self.agent_id(),
             self.agent,
             self.status,
             self.usage.total(),
@@ -140,7 +149,7 @@ impl TaskResult {
     pub fn to_structured(&self) -> Value {
         let mut value = json!({
             "status": self.status.as_str(),
-            "agentId": self.id,
+            "agentId": self.agent_id(),
             "agentType": self.agent,
             "content": [{"type": "text", "text": self.output}],
             "totalToolUseCount": self.tool_uses,
@@ -185,6 +194,7 @@ impl TaskResult {
             },
             reused,
             worktree: None,
+            agent_id: None,
         }
     }
 }
@@ -285,6 +295,7 @@ mod tests {
             queued: Duration::from_millis(5),
             reused: false,
             worktree: None,
+            agent_id: None,
         }
     }
 

@@ -18,6 +18,7 @@ use super::queue::TaskEntry;
 use super::request::TaskRequest;
 use super::result::{TaskResult, TaskStatus};
 use super::tools::{run_tool_call, ToolContext, ToolOutcome};
+use super::transcript;
 use super::worktree;
 use super::Engine;
 use crate::claude::AgentDef;
@@ -37,6 +38,14 @@ struct Prepared {
     ctx: ToolContext,
     max_turns: u32,
     timeout: Duration,
+}
+
+/// Who a continuable agent is, for its transcript.
+struct Kept {
+    agent_id: String,
+    name: Option<String>,
+    model: Option<String>,
+    cwd: std::path::PathBuf,
 }
 
 /// How the loop ended (the text and counts are in the entry's progress).
@@ -82,11 +91,49 @@ impl Engine {
                 )
             }
         };
-        let mut result = self.run_in(entry, req, agent).await;
+        // A top-level agent of a session can be continued (SendMessage): keep what it
+        // said and did, at its start and at its end.
+        let kept = (req.parent_id.is_none() && session.is_some()).then(|| Kept {
+            agent_id: req
+                .resume
+                .as_ref()
+                .map_or_else(|| entry.who.id.clone(), |r| r.agent_id.clone()),
+            name: req.name.clone(),
+            model: req.model.clone(),
+            cwd: req.workspace.cwd.clone(),
+        });
+        let (mut result, messages) = self.run_in(entry, req, agent, kept.as_ref()).await;
+        let mut left = None;
         if let Some(tree) = worktree {
-            result.worktree = Some(self.end_worktree(tree, &origin, session.as_deref()).await);
+            let end = self.end_worktree(tree, &origin, session.as_deref()).await;
+            left = end.path().map(std::path::Path::to_path_buf);
+            result.worktree = Some(end);
+        }
+        if let (Some(kept), Some(messages)) = (&kept, messages) {
+            self.keep_transcript(entry, kept, left.as_deref(), &messages);
         }
         result
+    }
+
+    fn keep_transcript(
+        &self,
+        entry: &TaskEntry,
+        kept: &Kept,
+        worktree: Option<&std::path::Path>,
+        messages: &[Message],
+    ) {
+        let about = transcript::About {
+            agent_id: &kept.agent_id,
+            task_id: &entry.who.id,
+            session_id: entry.who.session_id.as_deref(),
+            name: kept.name.as_deref(),
+            agent: &entry.who.agent,
+            model: kept.model.as_deref(),
+            cwd: &kept.cwd,
+            worktree,
+        };
+        self.ledger
+            .save_transcript(transcript::record(&about, messages));
     }
 
     /// A worktree for a subagent: the WorktreeCreate hooks', when the workspace has
@@ -132,23 +179,30 @@ impl Engine {
         .await
     }
 
-    /// `run` once the workspace is settled.
+    /// `run` once the workspace is settled; the messages, when the agent got as far
+    /// as having any.
     async fn run_in(
         self: &Arc<Self>,
         entry: &Arc<TaskEntry>,
         req: TaskRequest,
         agent: Result<AgentDef, String>,
-    ) -> TaskResult {
+        kept: Option<&Kept>,
+    ) -> (TaskResult, Option<Vec<Message>>) {
         let prepared = match agent.and_then(|agent| self.prepare(agent, &req)) {
             Ok(prepared) => prepared,
-            Err(error) => return entry.result(TaskStatus::Failed, Some(error)),
+            Err(error) => return (entry.result(TaskStatus::Failed, Some(error)), None),
         };
+        if let Some(kept) = kept {
+            // Marks the agent busy (its latest run is this one) and names it now.
+            self.keep_transcript(entry, kept, None, &prepared.request.messages);
+        }
         // Children run under their parent's slot: waiting for another could deadlock.
         let _slot = if req.parent_id.is_none() {
             tokio::select! {
                 biased;
                 () = entry.cancel.cancelled() => {
-                    return entry.result(TaskStatus::Cancelled, Some("cancelled while waiting for a slot".into()));
+                    let result = entry.result(TaskStatus::Cancelled, Some("cancelled while waiting for a slot".into()));
+                    return (result, Some(prepared.request.messages));
                 }
                 permit = Arc::clone(&self.slots).acquire_owned() => permit.ok(),
             }
@@ -167,8 +221,9 @@ impl Engine {
         });
         let mut prepared = prepared;
         if let Some(context) = self.subagent_start(entry, &req).await {
-            if let Some(first) = prepared.request.messages.first_mut() {
-                first.content.push(Block::Text {
+            // The message it starts (or is continued) with.
+            if let Some(last) = prepared.request.messages.last_mut() {
+                last.content.push(Block::Text {
                     text: format!(
                         "<hook_context event=\"SubagentStart\">\n{context}\n</hook_context>"
                     ),
@@ -176,8 +231,8 @@ impl Engine {
             }
         }
         let timeout = prepared.timeout;
-        tokio::select! {
-            ended = self.tool_loop(entry, &req, prepared) => match ended {
+        let result = tokio::select! {
+            ended = self.tool_loop(entry, &req, &mut prepared) => match ended {
                 Ended::Completed => entry.result(TaskStatus::Completed, None),
                 Ended::Failed(error) => entry.result(TaskStatus::Failed, Some(error)),
             },
@@ -192,7 +247,8 @@ impl Engine {
             () = entry.cancel.cancelled() => {
                 entry.result(TaskStatus::Cancelled, Some("cancelled; its partial output is kept".into()))
             }
-        }
+        };
+        (result, Some(prepared.request.messages))
     }
 
     /// The subagent's context: system prompt, tools, access policy and model candidates.
@@ -230,6 +286,10 @@ impl Engine {
             .router
             .resolve(spec, inherit)
             .map_err(|e| e.to_string())?;
+        let messages = match &req.resume {
+            Some(resume) => transcript::continued(&resume.messages, &req.prompt),
+            None => vec![Message::user_text(req.prompt.clone())],
+        };
         let system = system_prompt(&agent.body, &Environment::detect(cwd));
         let (system, missing) =
             with_skills(system, &agent.skills, &self.catalogs.commands.get(cwd));
@@ -239,7 +299,7 @@ impl Engine {
         let request = ModelRequest {
             model: String::new(),
             system,
-            messages: vec![Message::user_text(req.prompt.clone())],
+            messages,
             tools,
             temperature: agent.temperature,
             max_tokens: agent.max_tokens,
@@ -254,23 +314,20 @@ impl Engine {
         })
     }
 
+    /// The loop. `p.request.messages` holds the transcript, also when the loop is
+    /// dropped part way (a timeout, a cancel).
     async fn tool_loop(
         self: &Arc<Self>,
         entry: &Arc<TaskEntry>,
         req: &TaskRequest,
-        p: Prepared,
+        p: &mut Prepared,
     ) -> Ended {
-        let Prepared {
-            candidates,
-            mut request,
-            ctx,
-            max_turns,
-            ..
-        } = p;
+        let (candidates, ctx, max_turns) = (&p.candidates, &p.ctx, p.max_turns);
+        let request = &mut p.request;
         let mut seq = 0u32;
         let mut stops_refused = 0u32;
         for turn in 1..=max_turns {
-            let completion = self.router.complete(&candidates, &request).await;
+            let completion = self.router.complete(candidates, request).await;
             let completion = match completion {
                 Ok(done) => {
                     self.record_attempts(entry, &done.attempts, Some(&done));
@@ -324,7 +381,7 @@ impl Engine {
                     "the subagent used all {max_turns} of its turns (the agent's `maxTurns`, or [tasks] max_turns) and still wanted to call tools; its partial output is kept"
                 ));
             }
-            let results = self.run_tools(entry, req, &ctx, calls, &mut seq).await;
+            let results = self.run_tools(entry, req, ctx, calls, &mut seq).await;
             request.messages.push(Message {
                 role: Role::User,
                 content: results,
@@ -466,6 +523,8 @@ impl Engine {
             depth: req.depth + 1,
             parent_id: Some(entry.who.id.clone()),
             isolation: None,
+            name: None,
+            resume: None,
         };
         let result = self
             .spawn_with(child, entry.cancel.child_token())

@@ -60,6 +60,14 @@ pub enum WorktreeEnd {
 }
 
 impl WorktreeEnd {
+    /// The worktree, when it was kept.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            WorktreeEnd::Removed => None,
+            WorktreeEnd::Kept { path, .. } | WorktreeEnd::Left { path, .. } => Some(path),
+        }
+    }
+
     /// What the model reads after the subagent's answer, if anything.
     pub fn note(&self) -> Option<String> {
         match self {

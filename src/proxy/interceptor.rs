@@ -36,15 +36,16 @@ pub const SKILL_NAME: &str = "Skill";
 pub const BACKGROUND_TOOLS: [&str; 2] = ["TaskOutput", "TaskStop"];
 
 /// Claude Code's tool that continues a finished agent with its whole context, by
-/// its agent id or `name`. Offered and answered with the Task tool.
+/// its agent id or `name`. Offered with the Task tool.
 pub const SEND_MESSAGE: &str = "SendMessage";
 
 /// Which of its own tools the proxy answers in a turn: those it offered. A request
 /// that brought a tool of the same name keeps its calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Answers {
-    /// Task/Agent, and SendMessage.
+    /// Task and Agent.
     pub tasks: bool,
+    pub send_message: bool,
     pub skills: bool,
     /// TaskOutput and TaskStop.
     pub background: bool,
@@ -52,12 +53,13 @@ pub struct Answers {
 
 impl Answers {
     pub fn any(self) -> bool {
-        self.tasks || self.skills || self.background
+        self.tasks || self.send_message || self.skills || self.background
     }
 
     /// Whether a function call of this name is the proxy's to answer.
     pub fn answers(self, name: &str) -> bool {
-        (self.tasks && (TASK_NAMES.contains(&name) || name == SEND_MESSAGE))
+        (self.tasks && TASK_NAMES.contains(&name))
+            || (self.send_message && name == SEND_MESSAGE)
             || (self.skills && name == SKILL_NAME)
             || (self.background && BACKGROUND_TOOLS.contains(&name))
     }
@@ -100,6 +102,15 @@ pub struct TaskArgs {
     /// `worktree`: the subagent works in a fresh git worktree.
     #[serde(default)]
     pub isolation: Option<String>,
+    /// A name that `SendMessage` can address the agent by.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `SendMessage`: the agent (id or name) to continue ...
+    #[serde(default)]
+    pub to: Option<String>,
+    /// ... and what to tell it.
+    #[serde(default)]
+    pub message: Option<String>,
     /// The skill a `Skill` call loads.
     #[serde(default)]
     pub skill: Option<String>,
@@ -130,6 +141,12 @@ impl TaskArgs {
             }
             return v;
         }
+        if tool == SEND_MESSAGE {
+            return json!({
+                "to": self.to.clone().unwrap_or_default(),
+                "message": self.message.clone().unwrap_or_default()
+            });
+        }
         if tool == SKILL_NAME {
             let mut v = json!({"skill": self.skill.clone().unwrap_or_default()});
             if let Some(args) = &self.args {
@@ -152,6 +169,9 @@ impl TaskArgs {
         }
         if let Some(b) = self.run_in_background {
             v["run_in_background"] = b.into();
+        }
+        if let Some(n) = &self.name {
+            v["name"] = n.clone().into();
         }
         v
     }
@@ -212,7 +232,7 @@ pub enum Output {
     /// Bytes for the client, in order.
     Emit(Bytes),
     /// Start this Task now.
-    Start(TaskCall),
+    Start(Box<TaskCall>),
     /// Send the continuation: the turn's request with these items appended to `input`.
     Continue(Vec<Value>),
     /// Remember this link (the ledger) so the next turn's history can be restored.
@@ -604,6 +624,7 @@ impl Interceptor {
         let name = item["name"].as_str().unwrap_or("Task").to_string();
         let skill = name == SKILL_NAME;
         let background = BACKGROUND_TOOLS.contains(&name.as_str());
+        let message = name == SEND_MESSAGE;
         let arguments = item["arguments"].as_str().unwrap_or("{}");
         let named = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
         let parsed = serde_json::from_str::<TaskArgs>(arguments)
@@ -613,7 +634,11 @@ impl Interceptor {
                     Err(format!("the {name} call names no task_id"))
                 } else if skill && !named(&args.skill) {
                     Err("the Skill call names no skill".to_string())
-                } else if !skill && !background && args.prompt.trim().is_empty() {
+                } else if message && !named(&args.to) {
+                    Err("the SendMessage call names no agent in `to`".to_string())
+                } else if message && !named(&args.message) {
+                    Err("the SendMessage call has no message".to_string())
+                } else if !skill && !background && !message && args.prompt.trim().is_empty() {
                     Err("the Task call has no prompt".to_string())
                 } else {
                     Ok(args)
@@ -622,8 +647,12 @@ impl Interceptor {
         self.r.items.push(Item::Value(item.clone()));
         let (label, short) = match &parsed {
             // `Skill(pdf)`, `TaskOutput(task_1)`: what the call is about.
-            Ok(args) if skill || background => {
-                let about = args.skill.as_deref().or(args.task_id.as_deref());
+            Ok(args) if skill || background || message => {
+                let about = args
+                    .skill
+                    .as_deref()
+                    .or(args.task_id.as_deref())
+                    .or(args.to.as_deref());
                 let label = format!("{name}({})", about.unwrap_or_default().trim());
                 (label.clone(), label)
             }
@@ -638,11 +667,11 @@ impl Interceptor {
         };
         match parsed {
             Ok(args) => {
-                out.push(Output::Start(TaskCall {
+                out.push(Output::Start(Box::new(TaskCall {
                     call_id: call_id.clone(),
                     name,
                     args,
-                }));
+                })));
                 self.r.calls.push(Call {
                     call_id,
                     label,

@@ -153,7 +153,7 @@ impl Run {
         self.out
             .iter()
             .filter_map(|o| match o {
-                Output::Start(c) => Some(c.clone()),
+                Output::Start(c) => Some((**c).clone()),
                 _ => None,
             })
             .collect()
@@ -1077,4 +1077,57 @@ fn task_output_and_task_stop_are_answered_when_offered() {
         "{}",
         run.progress_text()
     );
+}
+
+#[test]
+fn send_message_is_answered_only_when_offered_and_checked_for_to_and_message() {
+    let mut up = Upstream::new();
+    let mut run = Run::new();
+    run.i = Interceptor::new(Settings {
+        answers: Answers {
+            tasks: true,
+            send_message: true,
+            ..Answers::default()
+        },
+        ..Settings::default()
+    });
+    run.frames([up.created("r1")]);
+    run.frames(up.call(
+        0,
+        "SendMessage",
+        "c1",
+        &json!({"to": "scout", "message": "now fix it"}),
+    ));
+    run.frames(up.call(1, "SendMessage", "c2", &json!({"message": "hi"})));
+    run.frames(up.call(2, "SendMessage", "c3", &json!({"to": "scout"})));
+    run.frames([up.completed("r1", 1, 1)]);
+    let started = run.started();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].name, "SendMessage");
+    assert_eq!(started[0].args.to.as_deref(), Some("scout"));
+    assert_eq!(started[0].args.message.as_deref(), Some("now fix it"));
+    assert_eq!(
+        started[0].args.to_json("SendMessage"),
+        json!({"to": "scout", "message": "now fix it"})
+    );
+    run.resolve("c1", done("Fixed."));
+    run.end(End::Eof);
+    let outputs = run.first_continuation_outputs();
+    assert_eq!(outputs[0], "Fixed.");
+    assert!(outputs[1].contains("names no agent in `to`"), "{outputs:?}");
+    assert!(outputs[2].contains("has no message"), "{outputs:?}");
+    assert!(
+        run.progress_text().contains("SendMessage(scout)"),
+        "{}",
+        run.progress_text()
+    );
+
+    // Task offered, SendMessage not (the request brought its own): Codex gets it.
+    let mut up = Upstream::new();
+    let mut run = Run::new();
+    run.frames([up.created("r1")]);
+    run.frames(up.call(0, "SendMessage", "c1", &json!({"to": "a", "message": "b"})));
+    run.frames([up.completed("r1", 1, 1)]).end(End::Eof);
+    assert!(run.started().is_empty());
+    assert!(run.continuations().is_empty());
 }

@@ -283,7 +283,7 @@ impl EventRelay {
         for o in out {
             match o {
                 Output::Emit(bytes) => self.pending.push_back(bytes),
-                Output::Start(call) => self.start(call),
+                Output::Start(call) => self.start(*call),
                 Output::Decide(call) => {
                     if let Some(c) = &self.continuation {
                         let call_id = call.call_id.clone();

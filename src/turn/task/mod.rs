@@ -20,7 +20,7 @@ pub mod resolver;
 
 use crate::claude::{AgentSet, ClaudeCatalogs, CommandSet};
 use crate::hooks::sessions::Sessions;
-use crate::proxy::interceptor::{BACKGROUND_TOOLS, SKILL_NAME};
+use crate::proxy::interceptor::{BACKGROUND_TOOLS, SEND_MESSAGE, SKILL_NAME};
 use crate::store::Ledger;
 use crate::turn::hooks::keep_item;
 use crate::turn::pipeline::Step;
@@ -126,8 +126,17 @@ impl TaskTool {
             return;
         }
         let spec = self.spec(self.catalogs.agents.get(cwd));
-        if inject(turn.request_mut(), spec) {
-            turn.answers.tasks = true;
+        if !inject(turn.request_mut(), spec) {
+            return;
+        }
+        turn.answers.tasks = true;
+        // Always beside Task, so the tool list (the prompt cache's prefix) stays the
+        // same whether or not the session has agents to continue yet.
+        if !has_tool(turn.request(), SEND_MESSAGE)
+            && super::slash::allows_tool(turn, SEND_MESSAGE)
+            && inject(turn.request_mut(), send_message_spec().clone())
+        {
+            turn.answers.send_message = true;
         }
     }
 
@@ -213,7 +222,8 @@ pub fn tool_spec(agents: &AgentSet) -> Value {
             "model": {"type": "string", "description": "Optional model for this subagent (e.g. sonnet, opus, haiku, or a full model id); by default the agent's own"},
             "cwd": {"type": "string", "description": "Optional working directory for the subagent: an absolute path inside this session's workspace; by default the session's own"},
             "run_in_background": {"type": "boolean", "description": "Run the agent in the background: this call returns at once with its id, and you are told automatically when it finishes"},
-            "isolation": {"type": "string", "enum": ["worktree"], "description": "\"worktree\": the subagent works in a fresh git worktree on its own branch; it is removed if the agent changes nothing, otherwise the result names its path and branch. Not with cwd"}
+            "isolation": {"type": "string", "enum": ["worktree"], "description": "\"worktree\": the subagent works in a fresh git worktree on its own branch; it is removed if the agent changes nothing, otherwise the result names its path and branch. Not with cwd"},
+            "name": {"type": "string", "description": "Optional name for the agent, so SendMessage can address it later"}
         }),
         &["description", "prompt"],
     )
@@ -233,6 +243,25 @@ fn function_spec(name: &str, description: &str, properties: Value, required: &[&
             "required": required,
             "additionalProperties": false
         }
+    })
+}
+
+/// Claude Code's `SendMessage` function, built once.
+fn send_message_spec() -> &'static RawJson {
+    static SPEC: std::sync::OnceLock<RawJson> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| {
+        RawJson::from_value(&function_spec(
+            SEND_MESSAGE,
+            "Send a message to an agent you started with Task, to continue it: it picks up \
+             with its whole earlier context (what it read, ran and said) and answers this \
+             message; the answer comes back as this call's result. Address the agent by the \
+             agentId its Task result gave, or by the name you gave it. It must have finished.",
+            json!({
+                "to": {"type": "string", "description": "The agent's agentId, or the name given in its Task call"},
+                "message": {"type": "string", "description": "What to tell the agent"}
+            }),
+            &["to", "message"],
+        ))
     })
 }
 
@@ -446,6 +475,51 @@ mod tests {
         assert!(has_tool(allowed.request(), "Task"));
         let plain = step.apply(turn(None)).await.unwrap();
         assert!(has_tool(plain.request(), "Task"));
+    }
+
+    #[tokio::test]
+    async fn send_message_comes_with_task_unless_the_request_has_its_own() {
+        let home = tempfile::tempdir().unwrap();
+        let catalogs = Arc::new(ClaudeCatalogs::new(crate::claude::Roots::with_home(
+            home.path(),
+        )));
+        let step = TaskTool::new(catalogs, true, true);
+        let turn = |tools: Value| {
+            let body = Bytes::from(
+                json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text",
+                    "text": format!("<environment_context><cwd>{}</cwd></environment_context>", home.path().display())}]}],
+                    "tools": tools})
+                .to_string(),
+            );
+            let (parts, ()) = http::Request::new(()).into_parts();
+            let req = ResponsesRequest::parse(&body).unwrap();
+            Turn::new(crate::proxy::upstream::Backend::OpenAi, parts, body, req)
+        };
+        let t = step.apply(turn(json!([]))).await.unwrap();
+        assert!(has_tool(t.request(), "Task") && has_tool(t.request(), "SendMessage"));
+        assert!(t.answers.tasks && t.answers.send_message);
+        let names: Vec<_> = t
+            .request()
+            .tools
+            .iter()
+            .flatten()
+            .map(|t| t.head().name.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(names, ["Task", "SendMessage"], "Task first, as before");
+        let spec = send_message_spec().to_value();
+        assert_eq!(spec["parameters"]["required"], json!(["to", "message"]));
+
+        let own = json!([{"type": "function", "name": "SendMessage", "parameters": {}}]);
+        let t = step.apply(turn(own)).await.unwrap();
+        assert!(t.answers.tasks && !t.answers.send_message);
+        let count = t
+            .request()
+            .tools
+            .iter()
+            .flatten()
+            .filter(|t| t.head().name.as_deref() == Some("SendMessage"))
+            .count();
+        assert_eq!(count, 1, "the request's own, nothing added");
     }
 
     #[tokio::test]

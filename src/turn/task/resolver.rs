@@ -14,14 +14,15 @@ use sha2::{Digest, Sha256};
 use crate::claude::command_render::render;
 use crate::claude::CommandSet;
 use crate::engine::progress::finished_summary;
+use crate::engine::transcript::Resume;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
 use crate::hooks::service::Hooks;
 use crate::providers::router::InheritTarget;
 use crate::proxy::interceptor::{
-    Decision, HeldCall, HistoryLink, Outcome, TaskCall, BACKGROUND_TOOLS, SKILL_NAME,
+    Decision, HeldCall, HistoryLink, Outcome, TaskCall, BACKGROUND_TOOLS, SEND_MESSAGE, SKILL_NAME,
 };
 use crate::proxy::stream::Resolver;
-use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp};
+use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp, TranscriptRecord};
 use crate::turn::hooks::stream::TurnHooks;
 use crate::turn::task::background::{launched, Background};
 
@@ -57,6 +58,9 @@ impl TurnResolver {
                 call.args.model.as_deref().unwrap_or(""),
                 call.args.cwd.as_deref().unwrap_or(""),
                 call.args.isolation.as_deref().unwrap_or(""),
+                call.args.name.as_deref().unwrap_or(""),
+                call.args.to.as_deref().unwrap_or(""),
+                call.args.message.as_deref().unwrap_or(""),
             ] {
                 h.update(part.as_bytes());
                 h.update([0]);
@@ -223,6 +227,128 @@ async fn agent_output(engine: &Arc<Engine>, id: &str, wait: Option<Duration>) ->
     }
 }
 
+impl TurnResolver {
+    /// A Task request from this turn, for `call`: the session's upstream, workspace
+    /// and sandbox, and nothing asked yet.
+    fn request(&self, call: &TaskCall) -> TaskRequest {
+        let mut req = TaskRequest::new(None, String::new(), String::new(), self.workspace.clone());
+        req.inherit = Some(self.inherit.target());
+        req.session_id = self.session_id.clone();
+        req.call_id = Some(call.call_id.clone());
+        req
+    }
+
+    /// SendMessage: continues one of the session's agents, found by its id or name in
+    /// the ledger, with its whole transcript, where it worked before.
+    fn send_message(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
+        let hooks = self.hooks();
+        let engine = self.engine.clone();
+        let ledger = self.ledger.clone();
+        let mut req = self.request(&call);
+        let key_of = self.key_of();
+        Box::pin(async move {
+            let mut call = call;
+            if let Some(denied) = hooks.before_task(&mut call).await {
+                return denied;
+            }
+            let to = call
+                .args
+                .to
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let record = match find_agent(ledger, req.session_id.clone(), &to).await {
+                Ok(record) => record,
+                Err(why) => {
+                    tracing::warn!(call_id = %call.call_id, to = %to, "a SendMessage call named no agent it can continue; the model gets an error result");
+                    return Outcome::failed(why);
+                }
+            };
+            if let Some(run) = engine
+                .get(&record.last_task_id)
+                .filter(|t| !t.status.is_terminal())
+            {
+                return Outcome::failed(format!(
+                    "agent {} is still running ({}); wait for it to finish, or read it with TaskOutput",
+                    record.agent_id, run.id
+                ));
+            }
+            req.resume = match Resume::from_record(&record) {
+                Ok(resume) => Some(resume),
+                Err(why) => return Outcome::failed(why),
+            };
+            // Where it worked: its kept worktree, else its directory if still inside
+            // the session's workspace, else the session's own.
+            match record.worktree.as_deref().map(PathBuf::from) {
+                Some(tree) if tree.is_dir() => {
+                    req.workspace.cwd = tree.clone();
+                    req.workspace.roots = vec![tree];
+                }
+                _ => {
+                    if let Ok(cwd) = task_cwd(&record.cwd, &req.workspace) {
+                        req.workspace.cwd = cwd;
+                    }
+                }
+            }
+            req.isolation = Some("none".into());
+            req.description = format!("Message to {}", record.name.as_deref().unwrap_or(&to));
+            req.subagent_type = Some(record.agent);
+            req.model = record.model;
+            req.name = record.name;
+            req.prompt = call.args.message.clone().unwrap_or_default();
+            req.call_key = Some(key_of(&call));
+            let result = engine.spawn(req).result().await;
+            let mut outcome = outcome(&result);
+            if !outcome.ok {
+                tracing::warn!(call_id = %call.call_id, to = %to, summary = %outcome.summary, "a continued agent failed; the model gets an error result");
+            }
+            hooks.after_task(&call, &mut outcome).await;
+            outcome
+        })
+    }
+}
+
+/// The session's agent `to` names (its id or name), or an error that lists the
+/// agents the session can continue.
+async fn find_agent(
+    ledger: Arc<Ledger>,
+    session: Option<String>,
+    to: &str,
+) -> Result<TranscriptRecord, String> {
+    let to = to.to_string();
+    let read = tokio::task::spawn_blocking(move || {
+        let found = ledger.transcript(session.as_deref(), &to)?;
+        let known = match found {
+            Some(_) => Vec::new(),
+            None => ledger.transcripts(session.as_deref())?,
+        };
+        Ok::<_, crate::store::StoreError>((to, found, known))
+    })
+    .await;
+    let (to, found, known) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(e)) => return Err(format!("the ledger cannot be read: {e}")),
+        Err(e) => return Err(format!("the ledger lookup stopped: {e}")),
+    };
+    found.ok_or_else(|| {
+        let known: Vec<String> = known
+            .into_iter()
+            .map(|(id, name, agent)| match name {
+                Some(name) => format!("{name} ({id}, {agent})"),
+                None => format!("{id} ({agent})"),
+            })
+            .collect();
+        let known = if known.is_empty() {
+            "none yet: agents this session runs with Task can be continued once they end"
+                .to_string()
+        } else {
+            known.join(", ")
+        };
+        format!("no agent `{to}` in this session to send a message to; agents that can be continued: {known}")
+    })
+}
+
 impl Resolver for TurnResolver {
     fn start(&self, call: TaskCall) -> BoxFuture<'static, Outcome> {
         if call.name == SKILL_NAME {
@@ -231,12 +357,12 @@ impl Resolver for TurnResolver {
         if BACKGROUND_TOOLS.contains(&call.name.as_str()) {
             return self.background_call(call);
         }
+        if call.name == SEND_MESSAGE {
+            return self.send_message(call);
+        }
         let hooks = self.hooks();
         let engine = self.engine.clone();
-        let mut req = TaskRequest::new(None, String::new(), String::new(), self.workspace.clone());
-        req.inherit = Some(self.inherit.target());
-        req.session_id = self.session_id.clone();
-        req.call_id = Some(call.call_id.clone());
+        let mut req = self.request(&call);
         let key_of = self.key_of();
         let background = self.background.clone();
         Box::pin(async move {
@@ -264,6 +390,13 @@ impl Resolver for TurnResolver {
             req.prompt = call.args.prompt.clone();
             req.description = call.args.description.clone();
             req.model = call.args.model.clone();
+            req.name = call
+                .args
+                .name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
             req.call_key = Some(key_of(&call));
             let agent = engine
                 .agents(&req.workspace.cwd)
@@ -511,6 +644,7 @@ mod tests {
             queued: std::time::Duration::ZERO,
             reused: false,
             worktree: None,
+            agent_id: None,
         };
         let o = outcome(&r);
         assert!(o.ok);
