@@ -1097,3 +1097,87 @@ async fn send_message_continues_a_named_agent_with_its_context_after_a_restart()
     );
     proxy.stop().await;
 }
+
+/// A background agent that ends while its turn still streams (waiting on a slower
+/// foreground Task) is announced in that turn's continuation, once, and the
+/// session's next request has it in the same place.
+#[tokio::test]
+async fn a_background_agent_that_ends_mid_turn_is_announced_in_the_continuation() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) && req.text().contains("Please review slowly") {
+            return Reply::Sse {
+                chunks: answer("resp_slow", "slow review done")
+                    .iter()
+                    .map(sse_event)
+                    .collect(),
+                gap: std::time::Duration::from_millis(700),
+            };
+        }
+        if is_subagent(req) {
+            return Reply::sse(&answer("resp_quick", "quick scan result: 1 issue"));
+        }
+        if req.text().contains("first question") && outputs(req).is_empty() {
+            return Reply::sse(&[
+                ev_created("resp_1"),
+                ev_function_call(
+                    "call_bg",
+                    "Task",
+                    &json!({"description": "Scan", "prompt": "Please scan quickly", "subagent_type": "test-reviewer", "run_in_background": true}),
+                ),
+                ev_function_call(
+                    "call_fg",
+                    "Task",
+                    &json!({"description": "Review", "prompt": "Please review slowly", "subagent_type": "test-reviewer"}),
+                ),
+                ev_completed("resp_1"),
+            ]);
+        }
+        Reply::sse(&answer("resp_n", "ok"))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+
+    let first = codex.exec("first question", &["-m", "gpt-5.5"]).await;
+    assert!(first.turn_completed(), "{}", first.dump());
+    let second = codex
+        .exec_resume_last("second question", &["-m", "gpt-5.5"])
+        .await;
+    assert!(second.turn_completed(), "{}", second.dump());
+
+    let turns: Vec<Recorded> = mock
+        .responses_requests()
+        .into_iter()
+        .filter(|r| !is_subagent(r))
+        .collect();
+    let notified = |r: &Recorded| r.text().matches("<task-notification>").count();
+    let continuation = turns
+        .iter()
+        .find(|r| !outputs(r).is_empty() && !r.text().contains("second question"))
+        .expect("the turn was continued");
+    assert_eq!(notified(continuation), 1, "{}", continuation.text());
+    assert!(continuation.text().contains("quick scan result: 1 issue"));
+    let next = turns
+        .iter()
+        .find(|r| r.text().contains("second question"))
+        .unwrap();
+    assert_eq!(notified(next), 1, "delivered once, kept: {}", next.text());
+    // In the same place: right after the same item.
+    let before = |r: &Recorded| {
+        let input = r.input();
+        let at = input
+            .iter()
+            .position(|i| i.to_string().contains("<task-notification>"))
+            .unwrap();
+        (
+            input[at - 1]["type"].clone(),
+            input[at - 1]["call_id"].clone(),
+        )
+    };
+    assert_eq!(before(continuation), before(next));
+    assert_eq!(before(next).0, "function_call_output");
+    proxy.stop().await;
+}

@@ -212,6 +212,7 @@ fn plan(
             .clone()
             .unwrap_or_else(|| body_key(&turn.original)),
         background: state.background.clone(),
+        sessions: state.sessions.clone(),
         skills: turn.answers.skills.then(|| {
             (
                 state.catalogs.commands.get(cwd),

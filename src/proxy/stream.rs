@@ -55,6 +55,12 @@ pub trait Resolver: Send + Sync {
     fn stop(&self, active: bool) -> BoxFuture<'static, Option<String>>;
     /// Keeps a progress message's real items for the next turn's history.
     fn remember(&self, link: HistoryLink);
+    /// Items to add after a continuation's `input` (background agents that ended
+    /// while the turn streamed), kept in place for the session's later requests.
+    fn notices(&self, input: &[RawJson]) -> Vec<RawJson> {
+        let _ = input;
+        Vec::new()
+    }
 }
 
 /// What a turn needs to continue after its calls are resolved.
@@ -344,6 +350,7 @@ impl EventRelay {
             tokio::spawn(drain(old, RETIRED_BODY_DRAIN));
         }
         let kept = c.request.take();
+        let resolver = c.resolver.clone();
         let client = self.state.upstreams.client.clone();
         let url = c.url.clone();
         let headers = http::HeaderMap::clone(&c.headers);
@@ -367,6 +374,8 @@ impl EventRelay {
                 }
             };
             request.input.extend(items.iter().map(RawJson::from_value));
+            let notices = resolver.notices(&request.input);
+            request.input.extend(notices);
             let mut sent = http::Request::new(upstream_body(request.to_chunks()));
             *sent.method_mut() = http::Method::POST;
             *sent.uri_mut() = url;

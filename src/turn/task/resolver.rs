@@ -17,6 +17,7 @@ use crate::engine::progress::finished_summary;
 use crate::engine::transcript::Resume;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
 use crate::hooks::service::Hooks;
+use crate::hooks::sessions::Sessions;
 use crate::providers::router::InheritTarget;
 use crate::proxy::interceptor::{
     Decision, HeldCall, HistoryLink, Outcome, TaskCall, BACKGROUND_TOOLS, SEND_MESSAGE, SKILL_NAME,
@@ -25,6 +26,7 @@ use crate::proxy::stream::Resolver;
 use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp, TranscriptRecord};
 use crate::turn::hooks::stream::TurnHooks;
 use crate::turn::task::background::{launched, Background};
+use crate::wire::request::RawJson;
 
 pub struct TurnResolver {
     pub engine: Arc<Engine>,
@@ -40,6 +42,8 @@ pub struct TurnResolver {
     pub skills: Option<(Arc<CommandSet>, Duration)>,
     /// Where background agents are tracked until their session is told.
     pub background: Arc<Background>,
+    /// Where what the proxy adds to a session is kept in place.
+    pub sessions: Arc<Sessions>,
 }
 
 impl TurnResolver {
@@ -426,6 +430,33 @@ impl Resolver for TurnResolver {
     fn stop(&self, active: bool) -> BoxFuture<'static, Option<String>> {
         let hooks = self.hooks();
         Box::pin(async move { hooks.stop(active).await })
+    }
+
+    fn notices(&self, input: &[RawJson]) -> Vec<RawJson> {
+        let Some(session) = self.session_id.as_deref() else {
+            return Vec::new();
+        };
+        let items = self.background.take(session);
+        if items.is_empty() {
+            return items;
+        }
+        // Kept like the notifications a request gets (`TaskTool::deliver`): the
+        // session's next request carries them where this one had them.
+        let mut view = input.to_vec();
+        for item in &items {
+            if let Some((seq, kept)) =
+                self.sessions
+                    .add_item(session, &view, view.len(), item.clone())
+            {
+                self.ledger.add_session_context(session, seq, &kept);
+            }
+            view.push(item.clone());
+        }
+        tracing::info!(
+            agents = items.len(),
+            "background agents' notifications go into the turn's continuation"
+        );
+        items
     }
 
     fn remember(&self, link: HistoryLink) {
