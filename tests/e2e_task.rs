@@ -1181,3 +1181,84 @@ async fn a_background_agent_that_ends_mid_turn_is_announced_in_the_continuation(
     assert_eq!(before(next).0, "function_call_output");
     proxy.stop().await;
 }
+
+/// A skill with `context: fork` runs as a subagent of its `agent:` type, typed as
+/// `/name` (the prompt becomes its report) and called through the Skill tool (the
+/// report is the call's result).
+#[tokio::test]
+async fn a_forked_skill_runs_as_a_subagent_typed_or_called() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        if is_subagent(req) {
+            let to = if req.text().contains("Deploy to prod now") {
+                "prod"
+            } else {
+                "staging"
+            };
+            return Reply::sse(&answer("resp_sub", &format!("DEPLOYED to {to}")));
+        }
+        if req.text().contains("ship it") && outputs(req).is_empty() {
+            return Reply::sse(&[
+                ev_created("resp_1"),
+                ev_function_call(
+                    "call_skill",
+                    "Skill",
+                    &json!({"skill": "deploy", "args": "prod"}),
+                ),
+                ev_completed("resp_1"),
+            ]);
+        }
+        Reply::sse(&answer("resp_n", "ok"))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    with_agent(&codex);
+    let dir = codex.workspace().join(".claude/skills/deploy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("SKILL.md"),
+        "---\ndescription: Deploys the app\ncontext: fork\nagent: test-reviewer\n---\nDeploy to $ARGUMENTS now.\n",
+    )
+    .unwrap();
+
+    let typed = codex.exec("/deploy staging", &["-m", "gpt-5.5"]).await;
+    assert!(typed.turn_completed(), "{}", typed.dump());
+    let reqs = mock.responses_requests();
+    let sub = reqs
+        .iter()
+        .find(|r| is_subagent(r))
+        .expect("the skill ran as a subagent");
+    assert!(
+        sub.text().contains("Deploy to staging now."),
+        "{}",
+        sub.text()
+    );
+    let turn = reqs.iter().find(|r| !is_subagent(r)).unwrap();
+    let prompt = turn.text();
+    assert!(
+        prompt.contains("<command-name>/deploy</command-name>"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("DEPLOYED to staging"), "{prompt}");
+    assert!(
+        !prompt.contains("Deploy to staging now."),
+        "the body went to the subagent: {prompt}"
+    );
+
+    let called = codex.exec_resume_last("ship it", &["-m", "gpt-5.5"]).await;
+    assert!(called.turn_completed(), "{}", called.dump());
+    let (_, output) = mock
+        .responses_requests()
+        .iter()
+        .filter(|r| !is_subagent(r))
+        .flat_map(outputs)
+        .find(|(id, _)| id == "call_skill")
+        .expect("the Skill call was answered");
+    assert!(
+        output.contains("DEPLOYED to prod") && output.contains("agentId:"),
+        "{output}"
+    );
+    proxy.stop().await;
+}

@@ -42,6 +42,9 @@ pub struct CommandDef {
     pub skill_dir: Option<PathBuf>,
     /// `user-invocable` (skills): false keeps it out of `/name`.
     pub user_invocable: bool,
+    /// `context: fork` (skills): runs as a subagent of this type (`agent:`, else
+    /// general-purpose), and its report is what the conversation gets.
+    pub fork: Option<String>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -137,9 +140,11 @@ impl CommandDef {
             path: path.map(Path::to_path_buf),
             skill_dir: skill_dir.map(Path::to_path_buf),
             user_invocable: true,
+            fork: None,
             diagnostics: Vec::new(),
         };
         let skill = skill_dir.is_some();
+        let mut agent = None;
         for (key, field) in &fm.fields {
             match normalize_key(key).as_str() {
                 "name" if skill => match text_of(key, field, &mut diagnostics) {
@@ -156,17 +161,20 @@ impl CommandDef {
                     Ok(b) => cmd.user_invocable = b.unwrap_or(true),
                     Err(d) => diagnostics.push(d),
                 },
-                "context" if skill => {
-                    if text_of(key, field, &mut diagnostics).as_deref() == Some("fork") {
-                        diagnostics.push(
-                            Diagnostic::warning(
-                                "`context: fork` is not supported yet; the skill runs in the conversation",
-                            )
-                            .at_line(field.line),
-                        );
+                "context" if skill => match text_of(key, field, &mut diagnostics).as_deref() {
+                    Some("fork") => {
+                        cmd.fork.get_or_insert_with(|| "general-purpose".to_string());
                     }
-                }
-                "agent" | "license" | "metadata" | "version" if skill => {}
+                    Some(other) => diagnostics.push(
+                        Diagnostic::warning(format!(
+                            "`context: {other}` is not one Claude Code knows (`fork`); the skill runs in the conversation"
+                        ))
+                        .at_line(field.line),
+                    ),
+                    None => {}
+                },
+                "agent" if skill => agent = text_of(key, field, &mut diagnostics),
+                "license" | "metadata" | "version" if skill => {}
                 "description" => {
                     cmd.description = text_of(key, field, &mut diagnostics)
                         .map(|d| unescape_newlines(&d).trim().to_string())
@@ -195,6 +203,9 @@ impl CommandDef {
                         .with_fix(unknown_key_fix(key, &KNOWN_KEYS)),
                 ),
             }
+        }
+        if let (Some(fork), Some(agent)) = (&mut cmd.fork, agent) {
+            *fork = agent;
         }
         if let Some(path) = path {
             diagnostics = diagnostics.into_iter().map(|d| d.in_file(path)).collect();
@@ -719,10 +730,10 @@ mod tests {
             !messages.iter().any(|m| m.contains("`license`")),
             "{messages:?}"
         );
+        assert_eq!(set.get("deploy").unwrap().fork.as_deref(), Some("Explore"));
+        assert_eq!(set.get("notes").unwrap().fork, None);
         assert!(
-            messages
-                .iter()
-                .any(|m| m.contains("`context: fork` is not supported yet")),
+            !messages.iter().any(|m| m.contains("context")),
             "{messages:?}"
         );
         assert!(

@@ -25,16 +25,13 @@ use super::relay::{read_limited, respond};
 use super::stream::{relay_events, Continuation};
 use super::upstream::{no_answer, Backend};
 use super::upstream_body::upstream_body;
-use crate::engine::access::SandboxMode;
-use crate::engine::Workspace;
 use crate::hooks::codex_tools::claude_name;
 use crate::hooks::HookEvent;
 use crate::state::SharedState;
 use crate::turn::kind::Concern;
-use crate::turn::task::resolver::{body_key, Inherit, TurnResolver};
+use crate::turn::task::resolver::{Inherit, TurnResolver};
 use crate::turn::{session_id, Turn};
 use crate::wire::encoding::Encoding;
-use crate::wire::environment::network_access;
 use crate::wire::request::ResponsesRequest;
 
 /// The turn pipeline with dispatch at its core.
@@ -177,27 +174,15 @@ fn plan(
     if !settings.answers.any() && settings.hold.is_none() && !settings.stop_check {
         return None;
     }
-    let model = turn
-        .request()
-        .model
-        .clone()
-        .or_else(|| turn.meta.model.clone())
-        .unwrap_or_else(|| state.config.tasks.default_model.clone());
+    let model = turn.model_or(&state.config.tasks.default_model);
     // One detached copy of the headers, for the continuation and for Tasks alike;
     // what they send is re-serialised, so never in the turn's content-encoding.
     let headers = Arc::new(headers::detached_copy(upstream, &header::CONTENT_ENCODING));
-    let sandbox = SandboxMode::from_codex(turn.meta.sandbox_mode.as_deref().unwrap_or(""));
     let resolver = TurnResolver {
         engine: state.engine.clone(),
         ledger: state.ledger.clone(),
         hooks: state.hooks.clone(),
-        workspace: Workspace {
-            cwd: env.cwd.clone(),
-            roots: env.roots.clone(),
-            sandbox,
-            network: sandbox == SandboxMode::DangerFullAccess
-                || network_access(turn.request()).unwrap_or(false),
-        },
+        workspace: turn.workspace()?,
         inherit: Inherit::new(
             state.upstreams.base(turn.backend),
             turn.parts.uri.path(),
@@ -206,11 +191,7 @@ fn plan(
         ),
         // From the upstream headers: the turn's own were moved into them.
         session_id: session_id(upstream, &turn.meta).map(str::to_string),
-        turn_key: turn
-            .meta
-            .turn_id
-            .clone()
-            .unwrap_or_else(|| body_key(&turn.original)),
+        turn_key: turn.key(),
         background: state.background.clone(),
         sessions: state.sessions.clone(),
         skills: turn.answers.skills.then(|| {

@@ -16,9 +16,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::request::Parts;
 
+use crate::engine::access::SandboxMode;
+use crate::engine::Workspace;
 use crate::proxy::interceptor::Answers;
 use crate::proxy::upstream::Backend;
-use crate::wire::environment::{Environment, TurnMetadata};
+use crate::wire::environment::{network_access, Environment, TurnMetadata};
 use crate::wire::request::{RawJson, ResponsesRequest};
 use kind::Kind;
 
@@ -108,6 +110,38 @@ impl Turn {
     /// The session (thread) id: the header Codex sends, else the turn metadata's.
     pub fn session_id(&self) -> Option<&str> {
         session_id(&self.parts.headers, &self.meta)
+    }
+
+    /// Where the turn's Tasks work: the workspace Codex reported, under the session's
+    /// sandbox (and its network access).
+    pub fn workspace(&self) -> Option<Workspace> {
+        let env = self.env.as_ref()?;
+        let sandbox = SandboxMode::from_codex(self.meta.sandbox_mode.as_deref().unwrap_or(""));
+        Some(Workspace {
+            cwd: env.cwd.clone(),
+            roots: env.roots.clone(),
+            sandbox,
+            network: sandbox == SandboxMode::DangerFullAccess
+                || network_access(&self.request).unwrap_or(false),
+        })
+    }
+
+    /// The model the turn asks for (an `inherit` Task runs on it), else `default`.
+    pub fn model_or(&self, default: &str) -> String {
+        self.request
+            .model
+            .clone()
+            .or_else(|| self.meta.model.clone())
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// Identifies this turn across Codex's retries of it: its turn id, else the
+    /// body's hash.
+    pub fn key(&self) -> String {
+        self.meta
+            .turn_id
+            .clone()
+            .unwrap_or_else(|| crate::turn::task::resolver::body_key(&self.original))
     }
 
     /// Where the user's typed prompt is now, when this request is a new turn. Fixed

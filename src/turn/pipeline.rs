@@ -21,6 +21,7 @@ use super::kind::Concern;
 use super::Turn;
 use super::{hooks, slash, status_line, task};
 use crate::proxy::responses::{Dispatch, Pipeline};
+use crate::proxy::upstream::Backend;
 use crate::state::SharedState;
 
 /// One concern applied to a turn on its way upstream.
@@ -50,10 +51,16 @@ pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
             .layer(StepLayer::new(hooks::CompactHooks::new(
                 state.hooks.clone(),
             )))
-            .layer(StepLayer::new(slash::Slash::new(
-                catalogs.clone(),
-                &config.commands,
-            )))
+            .layer(StepLayer::new(
+                slash::Slash::new(catalogs.clone(), &config.commands).forking(
+                    slash::fork::Forker {
+                        engine: state.engine.clone(),
+                        bases: [Backend::OpenAi, Backend::ChatGpt]
+                            .map(|b| state.upstreams.base(b).to_string()),
+                        default_model: config.tasks.default_model.clone(),
+                    },
+                ),
+            ))
             .layer(StepLayer::new(
                 status_line::StatusLine::new(catalogs.clone(), &config.status_line)
                     .keeping(state.sessions.clone(), state.ledger.clone()),

@@ -19,6 +19,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 pub mod allowed_tools;
+pub mod fork;
 pub mod memory;
 pub mod skill_entry;
 
@@ -36,6 +37,8 @@ pub struct Slash {
     enabled: bool,
     shell_timeout: Duration,
     memory: SlashMemory,
+    /// Runs `context: fork` skills; without it they expand in the conversation.
+    forker: Option<fork::Forker>,
 }
 
 impl Slash {
@@ -45,7 +48,14 @@ impl Slash {
             enabled: config.enabled,
             shell_timeout: config.shell_timeout(),
             memory: SlashMemory::new(),
+            forker: None,
         }
+    }
+
+    /// Runs `context: fork` skills as subagents.
+    pub fn forking(mut self, forker: fork::Forker) -> Slash {
+        self.forker = Some(forker);
+        self
     }
 }
 
@@ -114,19 +124,13 @@ impl Slash {
         for note in &rendered.notes {
             tracing::warn!(command = %cmd.name, "slash command: {note}");
         }
-        let text = match &inv.skill_header {
-            Some(header) => format!("{header}\n{}\n</skill>", rendered.text),
-            None => rendered.text.clone(),
-        };
-        let original = turn.request().input[inv.item].clone();
-        if let Some(expanded) = with_first_text(&original, &text) {
-            turn.replace_input(inv.item, expanded.clone());
-            if let Some(session) = session {
-                self.memory
-                    .remember(session, Expansion { original, expanded });
-            }
-            tracing::info!(command = %cmd.name, workspace = %cwd.display(), "expanded slash command");
+        if let (Some(agent), Some(forker)) = (&cmd.fork, &self.forker) {
+            // Its model and tools were the subagent's: the turn keeps its own.
+            let report = forker.run(turn, cmd, agent, &inv.args, rendered).await;
+            self.put_expansion(turn, inv, &report, cmd, cwd, session);
+            return TurnScope::default();
         }
+        self.put_expansion(turn, inv, &rendered.text, cmd, cwd, session);
         let model = rendered
             .model
             .as_deref()
@@ -145,6 +149,32 @@ impl Slash {
             scope
         });
         TurnScope { model, tools }
+    }
+
+    /// Puts `text` in the invocation's place (inside a synced skill's `<skill>`
+    /// item, when it came as one), and remembers it for the session's later requests.
+    fn put_expansion(
+        &self,
+        turn: &mut Turn,
+        inv: &Invocation,
+        text: &str,
+        cmd: &CommandDef,
+        cwd: &Path,
+        session: Option<&str>,
+    ) {
+        let text = match &inv.skill_header {
+            Some(header) => format!("{header}\n{text}\n</skill>"),
+            None => text.to_string(),
+        };
+        let original = turn.request().input[inv.item].clone();
+        if let Some(expanded) = with_first_text(&original, &text) {
+            turn.replace_input(inv.item, expanded.clone());
+            if let Some(session) = session {
+                self.memory
+                    .remember(session, Expansion { original, expanded });
+            }
+            tracing::info!(command = %cmd.name, workspace = %cwd.display(), "expanded slash command");
+        }
     }
 }
 

@@ -65,6 +65,8 @@ impl TurnResolver {
                 call.args.name.as_deref().unwrap_or(""),
                 call.args.to.as_deref().unwrap_or(""),
                 call.args.message.as_deref().unwrap_or(""),
+                call.args.skill.as_deref().unwrap_or(""),
+                call.args.args.as_deref().unwrap_or(""),
             ] {
                 h.update(part.as_bytes());
                 h.update([0]);
@@ -99,6 +101,9 @@ impl TurnResolver {
         let hooks = self.hooks();
         let skills = self.skills.clone();
         let cwd = self.workspace.cwd.clone();
+        let engine = self.engine.clone();
+        let mut req = self.request(&call);
+        let key_of = self.key_of();
         Box::pin(async move {
             let mut call = call;
             if let Some(denied) = hooks.before_task(&mut call).await {
@@ -126,6 +131,22 @@ impl TurnResolver {
             .await;
             for note in &rendered.notes {
                 tracing::warn!(skill = %skill.name, "Skill: {note}");
+            }
+            if let Some(agent) = &skill.fork {
+                // `context: fork`: the skill is the prompt of a subagent of that type,
+                // and its report is the result.
+                req.subagent_type = Some(agent.clone());
+                req.prompt = rendered.text;
+                req.description = format!("Skill {}", skill.name);
+                req.model = rendered.model;
+                req.call_key = Some(key_of(&call));
+                let result = engine.spawn(req).result().await;
+                let mut outcome = outcome(&result);
+                if !outcome.ok {
+                    tracing::warn!(call_id = %call.call_id, skill = %skill.name, summary = %outcome.summary, "a forked skill's subagent failed; the model gets an error result");
+                }
+                hooks.after_task(&call, &mut outcome).await;
+                return outcome;
             }
             let mut outcome = Outcome {
                 ok: true,
