@@ -565,6 +565,63 @@ async fn a_subagent_starts_a_subagent_under_its_own_slot() {
 }
 
 #[tokio::test]
+async fn a_subagents_agent_call_may_name_a_cwd_inside_its_own_workspace_only() {
+    let sub_dir = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let sub_of = sub_dir.clone();
+    let mock = MockModel::start(move |seen| {
+        if seen.prompt() != "lead the work" {
+            return Step::now(text("child done"));
+        }
+        let sub = sub_of.get().cloned().unwrap_or_default();
+        match seen.turn() {
+            0 => Step::now(calls(
+                None,
+                &[
+                    ("a1", "Agent", json!({"subagent_type": "Explore", "prompt": "look in sub", "cwd": sub})),
+                    ("a2", "Agent", json!({"subagent_type": "Explore", "prompt": "look outside", "cwd": "/"})),
+                    ("a3", "Agent", json!({"subagent_type": "Explore", "prompt": "both", "cwd": sub, "isolation": "worktree"})),
+                ],
+            )),
+            _ => Step::now(text("lead done")),
+        }
+    })
+    .await;
+    let h = Harness::new(&mock.url, |_| {});
+    let sub = h.ws.join("crates/sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    sub_dir.set(sub.display().to_string()).unwrap();
+    h.agent("lead", "tools: Read, Agent(Explore)\n", "Lead.");
+    let result = h.engine.task(h.request("lead", "lead the work")).await;
+    assert_eq!(result.status, TaskStatus::Completed, "{:?}", result.error);
+    let seen = mock.requests();
+    let child = seen.iter().find(|s| s.prompt() == "look in sub").unwrap();
+    let real = std::fs::canonicalize(&sub).unwrap();
+    assert!(
+        child
+            .system()
+            .contains(&format!("Working directory: {}", real.display())),
+        "{}",
+        child.system()
+    );
+    assert!(!seen
+        .iter()
+        .any(|s| s.prompt() == "look outside" || s.prompt() == "both"));
+    let outputs = seen.last().unwrap().outputs();
+    let out = |id: &str| outputs.iter().find(|(c, _)| c == id).unwrap().1.clone();
+    assert!(out("a1").starts_with("child done"), "{}", out("a1"));
+    assert!(
+        out("a2").contains("is outside this session's workspace"),
+        "{}",
+        out("a2")
+    );
+    assert!(
+        out("a3").contains("cannot be combined with isolation"),
+        "{}",
+        out("a3")
+    );
+}
+
+#[tokio::test]
 async fn the_agent_tool_is_refused_at_the_depth_limit() {
     let mock = MockModel::start(|seen| match seen.turn() {
         0 => Step::now(call("a1", "Task", json!({"prompt": "go deeper"}))),

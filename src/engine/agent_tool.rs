@@ -9,7 +9,9 @@ use crate::providers::ToolSpec;
 /// The tool's name (`Task` is accepted as an alias).
 pub const AGENT_TOOL: &str = "Agent";
 
-/// The input schema: `description`, `prompt`, optional `subagent_type` and `model`.
+/// The input schema: `description`, `prompt`, optional `subagent_type`, `model`,
+/// `cwd` and `isolation`. No `run_in_background`: a subagent waits for its children,
+/// whose reports are part of its own.
 pub fn input_schema() -> Value {
     json!({
         "type": "object",
@@ -29,6 +31,15 @@ pub fn input_schema() -> Value {
             "model": {
                 "type": "string",
                 "description": "Optional model for this agent: sonnet, opus, haiku, or a model id"
+            },
+            "cwd": {
+                "type": "string",
+                "description": "Optional working directory: an absolute path inside your own workspace"
+            },
+            "isolation": {
+                "type": "string",
+                "enum": ["worktree"],
+                "description": "\"worktree\": the agent works in a fresh git worktree on its own branch. Not with cwd"
             }
         },
         "required": ["description", "prompt"]
@@ -79,6 +90,10 @@ pub struct AgentCall {
     pub description: String,
     /// The call's model override.
     pub model: Option<String>,
+    /// Where the child works (checked against the parent's workspace).
+    pub cwd: Option<String>,
+    /// `worktree`: a fresh git worktree.
+    pub isolation: Option<String>,
 }
 
 impl AgentCall {
@@ -100,6 +115,8 @@ impl AgentCall {
                 .unwrap_or_else(|| super::request::default_description(&prompt)),
             prompt,
             model: text("model"),
+            cwd: text("cwd"),
+            isolation: text("isolation"),
         })
     }
 }
@@ -131,6 +148,12 @@ mod tests {
                 .unwrap();
         assert_eq!(call.subagent_type.as_deref(), Some("Explore"));
         assert_eq!(call.description, "find the parser");
+        assert_eq!((call.cwd, call.isolation), (None, None));
+        let isolated =
+            AgentCall::parse(&json!({"prompt": "p", "cwd": "/w/sub", "isolation": "worktree"}))
+                .unwrap();
+        assert_eq!(isolated.cwd.as_deref(), Some("/w/sub"));
+        assert_eq!(isolated.isolation.as_deref(), Some("worktree"));
         assert!(AgentCall::parse(&json!({"description": "x"}))
             .unwrap_err()
             .contains("`prompt`"));

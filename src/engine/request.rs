@@ -1,6 +1,6 @@
 //! What a caller asks the engine for: one Task, and the workspace it runs in.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::engine::access::SandboxMode;
 use crate::providers::router::InheritTarget;
@@ -35,6 +35,31 @@ impl Workspace {
             sandbox: SandboxMode::default(),
             network: false,
         }
+    }
+
+    /// The directory a Task's `cwd` names, when it may be used: an absolute path to a
+    /// directory inside one of the session's roots (symlinks resolved, so none leads out).
+    pub fn directory(&self, asked: &str) -> Result<PathBuf, String> {
+        let path = Path::new(asked);
+        if !path.is_absolute() {
+            return Err(format!("cwd `{asked}` is not an absolute path"));
+        }
+        let real = std::fs::canonicalize(path)
+            .ok()
+            .filter(|p| p.is_dir())
+            .ok_or_else(|| format!("cwd `{asked}` is not a directory"))?;
+        let inside = self
+            .roots
+            .iter()
+            .any(|root| std::fs::canonicalize(root).is_ok_and(|root| real.starts_with(root)));
+        if !inside {
+            let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+            return Err(format!(
+                "cwd `{asked}` is outside this session's workspace ({})",
+                roots.join(", ")
+            ));
+        }
+        Ok(real)
     }
 }
 
@@ -178,6 +203,43 @@ mod tests {
         assert_eq!(
             unknown.to_string(),
             "unknown agent `revieww`; available agents: Explore, reviewer"
+        );
+    }
+
+    #[test]
+    fn a_tasks_cwd_must_be_an_absolute_directory_inside_the_roots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("ws");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(ws.join("crates/core")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("escape")).unwrap();
+        let workspace = Workspace::at(&ws);
+        let real_ws = std::fs::canonicalize(&ws).unwrap();
+
+        let sub = ws.join("crates/core");
+        assert_eq!(
+            workspace.directory(sub.to_str().unwrap()),
+            Ok(real_ws.join("crates/core"))
+        );
+        assert_eq!(
+            workspace.directory(ws.to_str().unwrap()),
+            Ok(real_ws.clone())
+        );
+        let refused = |asked: &str, why: &str| {
+            let e = workspace.directory(asked).unwrap_err();
+            assert!(e.contains(why), "{asked}: {e}");
+        };
+        refused("crates/core", "is not an absolute path");
+        refused(ws.join("missing").to_str().unwrap(), "is not a directory");
+        refused(
+            outside.to_str().unwrap(),
+            "is outside this session's workspace",
+        );
+        refused(ws.join("escape").to_str().unwrap(), "is outside");
+        refused(
+            ws.join("crates/../../outside").to_str().unwrap(),
+            "is outside",
         );
     }
 

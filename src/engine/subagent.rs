@@ -510,19 +510,34 @@ impl Engine {
             Ok(call) => call,
             Err(e) => return ToolOutcome::refused(e),
         };
+        let mut workspace = req.workspace.clone();
+        match (&call.cwd, call.isolation.as_deref()) {
+            (Some(_), Some("worktree")) => {
+                return ToolOutcome::refused(
+                    "cwd cannot be combined with isolation: \"worktree\" (the worktree is the agent's directory)"
+                        .to_string(),
+                )
+            }
+            // Inside this agent's own roots: a child never reaches further.
+            (Some(asked), _) => match workspace.directory(asked) {
+                Ok(cwd) => workspace.cwd = cwd,
+                Err(why) => return ToolOutcome::refused(why),
+            },
+            _ => {}
+        }
         let child = TaskRequest {
             subagent_type: call.subagent_type,
             prompt: call.prompt,
             description: call.description,
             model: call.model,
-            workspace: req.workspace.clone(),
+            workspace,
             inherit: req.inherit.clone(),
             session_id: req.session_id.clone(),
             call_id: Some(call_id.to_string()),
             call_key: None,
             depth: req.depth + 1,
             parent_id: Some(entry.who.id.clone()),
-            isolation: None,
+            isolation: call.isolation,
             name: None,
             resume: None,
         };
