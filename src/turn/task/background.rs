@@ -16,15 +16,26 @@ use crate::wire::request::RawJson;
 #[derive(Debug, Default)]
 pub struct Background {
     sessions: Mutex<HashMap<String, Agents>>,
+    /// Counts starts, to order sessions by their latest.
+    clock: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct Agents {
-    /// Every background agent the session started, oldest first.
+    /// The background agents the session started, oldest first (the latest
+    /// `MAX_AGENTS`).
     ids: Vec<String>,
     /// Notifications of finished ones, not yet delivered.
     pending: Vec<RawJson>,
+    /// When the session last started one: the longest idle are forgotten first.
+    last: u64,
 }
+
+/// Background agents remembered per session, and sessions remembered, so a
+/// long-running proxy does not grow without end. A session forgotten loses only
+/// TaskOutput/TaskStop on its old agents: their results stay in the ledger.
+const MAX_AGENTS: usize = 256;
+const MAX_SESSIONS: usize = 4096;
 
 impl Background {
     pub fn new() -> Background {
@@ -38,7 +49,27 @@ impl Background {
 
     /// `id` runs in the background for `session`.
     pub fn started(&self, session: &str, id: &str) {
-        self.with(session, |a| a.ids.push(id.to_string()));
+        let now = self
+            .clock
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let agents = sessions.entry(session.to_string()).or_default();
+        agents.ids.push(id.to_string());
+        agents.last = now;
+        if agents.ids.len() > MAX_AGENTS {
+            agents.ids.remove(0);
+        }
+        if sessions.len() > MAX_SESSIONS {
+            // The idlest session with nothing waiting for it.
+            let idlest = sessions
+                .iter()
+                .filter(|(_, a)| a.pending.is_empty())
+                .min_by_key(|(_, a)| a.last)
+                .map(|(s, _)| s.clone());
+            if let Some(idlest) = idlest {
+                sessions.remove(&idlest);
+            }
+        }
     }
 
     /// A background agent of `session` ended: its notification waits for the
@@ -142,5 +173,30 @@ mod tests {
         assert!(bg.take("s2").is_empty());
         assert_eq!(bg.ids("s1"), ["t1", "t2"]);
         assert!(bg.has_agents("s1") && !bg.has_agents("s2"));
+    }
+
+    #[test]
+    fn a_long_running_proxy_forgets_the_oldest_agents_and_idlest_sessions() {
+        let bg = Background::new();
+        for i in 0..MAX_AGENTS + 3 {
+            bg.started("busy", &format!("t{i}"));
+        }
+        let ids = bg.ids("busy");
+        assert_eq!(ids.len(), MAX_AGENTS);
+        assert_eq!(ids[0], "t3");
+        // A session with a notification waiting is kept, whatever its age.
+        bg.started("waiting", "w1");
+        bg.finished(
+            "waiting",
+            &TaskResult::failed("w1".into(), "Explore".into(), "d".into(), "x"),
+        );
+        for i in 0..MAX_SESSIONS {
+            bg.started(&format!("s{i}"), "t");
+        }
+        assert!(!bg.has_agents("busy"), "the idlest session went first");
+        assert!(bg.has_agents("waiting"));
+        assert_eq!(bg.take("waiting").len(), 1);
+        let count = bg.sessions.lock().unwrap().len();
+        assert_eq!(count, MAX_SESSIONS);
     }
 }
