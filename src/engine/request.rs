@@ -95,6 +95,9 @@ pub struct TaskRequest {
     pub name: Option<String>,
     /// Continue this agent (`SendMessage`): `prompt` is the message it gets.
     pub resume: Option<super::transcript::Resume>,
+    /// A JSON schema (named) the agent's final answer must follow, where the
+    /// provider takes one (a goal's planner).
+    pub output_schema: Option<(String, serde_json::Value)>,
 }
 
 impl TaskRequest {
@@ -120,6 +123,7 @@ impl TaskRequest {
             isolation: None,
             name: None,
             resume: None,
+            output_schema: None,
         }
     }
 

@@ -303,6 +303,7 @@ impl Engine {
             tools,
             temperature: agent.temperature,
             max_tokens: agent.max_tokens,
+            output_schema: req.output_schema.clone(),
         };
         Ok(Prepared {
             max_turns: agent.max_turns.unwrap_or(self.config.max_turns).max(1),
@@ -540,6 +541,7 @@ impl Engine {
             isolation: call.isolation,
             name: None,
             resume: None,
+            output_schema: None,
         };
         let result = self
             .spawn_with(child, entry.cancel.child_token())

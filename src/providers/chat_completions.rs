@@ -128,6 +128,12 @@ pub fn request_body(provider: &str, req: &ModelRequest) -> Result<Value, Provide
     if let Some(m) = req.max_tokens {
         body.insert("max_tokens".into(), json!(m));
     }
+    if let Some((name, schema)) = &req.output_schema {
+        body.insert(
+            "response_format".into(),
+            json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema}}),
+        );
+    }
     body.insert("stream".into(), json!(true));
     body.insert("stream_options".into(), json!({"include_usage": true}));
     Ok(Value::Object(body))
@@ -396,6 +402,21 @@ mod tests {
     fn request_translation() {
         let body = request_body("chat", &conversation()).expect("translates");
         insta::assert_json_snapshot!(body);
+    }
+
+    #[test]
+    fn an_output_schema_is_sent_as_the_response_format() {
+        let mut req = conversation();
+        req.output_schema = Some(("plan".into(), json!({"type": "object"})));
+        let body = request_body("chat", &req).expect("translates");
+        assert_eq!(
+            body["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "plan", "schema": {"type": "object"}}})
+        );
+        assert!(request_body("chat", &conversation())
+            .unwrap()
+            .get("response_format")
+            .is_none());
     }
 
     #[test]

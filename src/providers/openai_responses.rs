@@ -203,6 +203,12 @@ pub fn request_body(
         body.insert("tool_choice".into(), json!("auto"));
         body.insert("parallel_tool_calls".into(), json!(true));
     }
+    if let Some((name, schema)) = &req.output_schema {
+        body.insert(
+            "text".into(),
+            json!({"format": {"type": "json_schema", "name": name, "schema": schema, "strict": false}}),
+        );
+    }
     body.insert("stream".into(), json!(true));
     body.insert("store".into(), json!(false));
     body.insert("include".into(), json!(["reasoning.encrypted_content"]));
@@ -487,6 +493,19 @@ mod tests {
     fn request_translation() {
         let body = request_body("openai", &conversation(), true).expect("translates");
         insta::assert_json_snapshot!(body);
+    }
+
+    #[test]
+    fn an_output_schema_is_sent_as_the_text_format() {
+        let mut req = conversation();
+        let schema = json!({"type": "object", "properties": {"subtasks": {"type": "array"}}});
+        req.output_schema = Some(("plan".into(), schema.clone()));
+        let body = request_body("inherit", &req, false).expect("translates");
+        assert_eq!(body["text"]["format"]["type"], "json_schema");
+        assert_eq!(body["text"]["format"]["name"], "plan");
+        assert_eq!(body["text"]["format"]["schema"], schema);
+        let plain = request_body("inherit", &conversation(), false).expect("translates");
+        assert!(plain.get("text").is_none());
     }
 
     #[test]

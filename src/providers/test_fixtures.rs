@@ -84,6 +84,7 @@ pub fn conversation() -> ModelRequest {
         ],
         temperature: Some(0.2),
         max_tokens: Some(1024),
+        output_schema: None,
     }
 }
 

@@ -21,6 +21,11 @@ pub struct ModelRequest {
     pub temperature: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// A JSON schema the final answer must follow (structured output), named. Sent
+    /// where the provider takes one (Responses, Chat Completions); elsewhere the
+    /// answer is read as plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<(String, Value)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
