@@ -108,6 +108,11 @@ async fn git(dir: &Path, args: &[&str]) -> Result<String, WorktreeError> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Git's own bookkeeping of worktrees (`.git/worktrees/`) is not safe to change from
+/// two processes at once: a parallel `worktree add` can read the other's half-made
+/// entry. Adding and removing take turns.
+static BOOKKEEPING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A new worktree of the repository `cwd` is in, at `under/<id>` on branch
 /// `codex-plus/agent-<id>`, starting at the repository's HEAD.
 pub async fn create(cwd: &Path, under: &Path, id: &str) -> Result<Worktree, WorktreeError> {
@@ -121,11 +126,14 @@ pub async fn create(cwd: &Path, under: &Path, id: &str) -> Result<Worktree, Work
     let path = under.join(id);
     let branch = format!("codex-plus/agent-{id}");
     let target = path.to_string_lossy().into_owned();
-    git(
-        &repo,
-        &["worktree", "add", "--quiet", "-b", &branch, &target, &base],
-    )
-    .await?;
+    {
+        let _turn = BOOKKEEPING.lock().await;
+        git(
+            &repo,
+            &["worktree", "add", "--quiet", "-b", &branch, &target, &base],
+        )
+        .await?;
+    }
     // The same place in the worktree; symlinks resolved, as git reports the top.
     let inner = std::fs::canonicalize(cwd)
         .ok()
@@ -192,6 +200,7 @@ impl Worktree {
             return WorktreeEnd::Removed;
         }
         let target = self.path.to_string_lossy().into_owned();
+        let _turn = BOOKKEEPING.lock().await;
         if let Err(e) = git(&self.repo, &["worktree", "remove", "--force", &target]).await {
             return self.left(e.to_string());
         }
