@@ -26,6 +26,8 @@ pub struct Config {
     pub commands: CommandsConfig,
     pub status_line: StatusLineConfig,
     pub hooks: HooksConfig,
+    /// Goals: one request planned into a graph of Tasks.
+    pub goals: GoalsConfig,
     /// The state directory (CA, ledger, pid and log files). Not a file setting:
     /// it is where the user file is found.
     #[serde(skip)]
@@ -461,6 +463,16 @@ impl HooksConfig {
     pub fn session_idle(&self) -> Duration {
         Duration::from_secs(self.session_idle_secs.max(1))
     }
+}
+
+/// `[goals]`: a request planned into a graph of Tasks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalsConfig {
+    /// Most subtasks a plan may have.
+    pub max_subtasks: usize,
+    /// Longest prerequisite result put whole into a dependent's prompt.
+    pub result_cap_bytes: usize,
 }
 
 /// `[commands]`: slash command expansion.

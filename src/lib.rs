@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod goals;
 pub mod guard;
 pub mod hooks;
 pub mod providers;
@@ -54,6 +55,11 @@ pub fn app(state: SharedState) -> Router {
         .route("/api/tasks/{id}", get(api::tasks::get))
         .route("/api/tasks/{id}/events", get(api::tasks::events))
         .route("/api/tasks/{id}/cancel", post(api::tasks::cancel))
+        .route("/api/goals", get(api::goals::list).post(api::goals::create))
+        .route("/api/goals/{id}", get(api::goals::get))
+        .route("/api/goals/{id}/events", get(api::goals::events))
+        .route("/api/goals/{id}/cancel", post(api::goals::cancel))
+        .route("/api/goals/{id}/resume", post(api::goals::resume))
         .route("/api/agents", get(api::agents::list))
         .with_state(state)
         .fallback_service(relay)

@@ -44,6 +44,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Each session's background agents and their notifications.
     pub background: Arc<crate::turn::task::background::Background>,
+    /// Goals planned into graphs of Tasks.
+    pub goals: Arc<crate::goals::Goals>,
 }
 
 impl AppState {
@@ -70,6 +72,12 @@ impl AppState {
             EngineDeps::from_config(&config, Arc::clone(&ledger), Arc::clone(&catalogs), env)
                 .map_err(|e| ProxyError::Startup(e.to_string()))?;
         deps.hooks = Some(Arc::clone(&hooks));
+        let engine = Engine::new(deps);
+        let goals = crate::goals::Goals::new(
+            Arc::clone(&engine),
+            Arc::clone(&ledger),
+            config.goals.clone(),
+        );
         Ok(Arc::new(AppState {
             config,
             upstreams,
@@ -80,10 +88,11 @@ impl AppState {
             last_call: tokio_util::sync::CancellationToken::new(),
             ledger,
             catalogs,
-            engine: Engine::new(deps),
+            engine,
             hooks,
             sessions: Arc::new(Sessions::new()),
             background: Arc::new(crate::turn::task::background::Background::new()),
+            goals,
         }))
     }
 }

@@ -96,6 +96,7 @@ async fn launch(
         sweeper.abort();
         trimmer.abort();
         // The workers' runtimes are gone, and the Tasks they ran with them.
+        state.goals.shutdown();
         state.ledger.interrupt_open();
         // Every session ends with the proxy.
         let ended = state.sessions.take_all();

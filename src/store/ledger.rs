@@ -12,8 +12,8 @@ use rusqlite::{params, Connection};
 
 use super::read;
 use super::records::{
-    HistoryLink, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskOutcome, TaskRecord,
-    TaskStatus, Timestamp, ToolCallRecord, Totals, TranscriptRecord,
+    GoalRecord, HistoryLink, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskOutcome,
+    TaskRecord, TaskStatus, Timestamp, ToolCallRecord, Totals, TranscriptRecord,
 };
 use super::schema;
 use super::touches::Touches;
@@ -247,6 +247,11 @@ impl Ledger {
         self.send(Write::LinkHistory(link.clone()));
     }
 
+    /// Keeps a goal as it is now (replacing its row).
+    pub fn save_goal(&self, goal: GoalRecord) {
+        self.send(Write::Goal(Box::new(goal)));
+    }
+
     /// Keeps an agent's transcript (replacing its earlier one), for `SendMessage`.
     pub fn save_transcript(&self, transcript: TranscriptRecord) {
         self.send(Write::Transcript(Box::new(transcript)));
@@ -338,6 +343,16 @@ impl Ledger {
         Ok(read::history_link(&self.reader(), message_id)?)
     }
 
+    /// One goal.
+    pub fn goal(&self, id: &str) -> Result<Option<GoalRecord>, StoreError> {
+        Ok(read::goal(&self.reader(), id)?)
+    }
+
+    /// Goals, newest first.
+    pub fn goals(&self, limit: usize) -> Result<Vec<GoalRecord>, StoreError> {
+        Ok(read::goals(&self.reader(), limit)?)
+    }
+
     /// The transcript of the agent `to` (its id or name) of `session`.
     pub fn transcript(
         &self,
@@ -411,6 +426,13 @@ pub(super) fn interrupt_open(conn: &Connection, at: Timestamp, why: &str) -> rus
             why,
             at,
         ],
+    )?;
+    // Goals that were planning or running stop with them; `resume` goes on.
+    conn.execute(
+        "UPDATE goals SET status = 'interrupted', updated_at = ?1,
+            error = COALESCE(error, ?2 || ' while the goal was ' || status)
+         WHERE status IN ('planning', 'running')",
+        params![at, why],
     )?;
     Ok(changed as u64)
 }

@@ -16,8 +16,9 @@ mod writer;
 pub use error::StoreError;
 pub use ledger::Ledger;
 pub use records::{
-    HistoryLink, HookRunOutcome, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskOutcome,
-    TaskRecord, TaskStatus, Timestamp, ToolCallRecord, Totals, TranscriptRecord, UsageTotals,
+    GoalRecord, HistoryLink, HookRunOutcome, HookRunRecord, ModelAttemptRecord, SessionRecord,
+    TaskOutcome, TaskRecord, TaskStatus, Timestamp, ToolCallRecord, Totals, TranscriptRecord,
+    UsageTotals,
 };
 pub use schema::SCHEMA_VERSION;
 pub use writer::WriterStats;

@@ -3,8 +3,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::records::{
-    HistoryLink, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskRecord, TaskStatus,
-    ToolCallRecord, Totals, TranscriptRecord, UsageTotals,
+    GoalRecord, HistoryLink, HookRunRecord, ModelAttemptRecord, SessionRecord, TaskRecord,
+    TaskStatus, ToolCallRecord, Totals, TranscriptRecord, UsageTotals,
 };
 
 const TASK_COLUMNS: &str = "id, parent_id, session_id, call_key, call_id, agent, description,
@@ -182,6 +182,36 @@ pub(super) fn history_link(
         })
     })
     .optional()
+}
+
+fn goal_row(row: &Row<'_>) -> rusqlite::Result<GoalRecord> {
+    Ok(GoalRecord {
+        id: row.get("id")?,
+        goal: row.get("goal")?,
+        cwd: row.get("cwd")?,
+        model: row.get("model")?,
+        max_parallel: row.get("max_parallel")?,
+        status: row.get("status")?,
+        graph_json: row.get("graph_json")?,
+        answer: row.get("answer")?,
+        error: row.get("error")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        ended_at: row.get("ended_at")?,
+    })
+}
+
+pub(super) fn goal(conn: &Connection, id: &str) -> rusqlite::Result<Option<GoalRecord>> {
+    conn.prepare_cached("SELECT * FROM goals WHERE id = ?1")?
+        .query_row([id], goal_row)
+        .optional()
+}
+
+/// Goals, newest first.
+pub(super) fn goals(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<GoalRecord>> {
+    conn.prepare_cached("SELECT * FROM goals ORDER BY created_at DESC LIMIT ?1")?
+        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], goal_row)?
+        .collect()
 }
 
 /// The transcript `to` names in `session`: by agent id, by its latest run's task id,

@@ -326,6 +326,26 @@ pub struct HookRunRecord {
     pub at: Timestamp,
 }
 
+/// A goal: the request, its plan as it runs (the graph, as JSON), and its end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalRecord {
+    pub id: String,
+    pub goal: String,
+    pub cwd: String,
+    pub model: Option<String>,
+    pub max_parallel: Option<u64>,
+    /// `planning`, `running`, `completed`, `failed`, `cancelled` or `interrupted`.
+    pub status: String,
+    /// The graph (`goals::graph::Graph`), once planned.
+    pub graph_json: Option<String>,
+    /// The combined answer.
+    pub answer: Option<String>,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
 /// What a subagent has said and done so far, kept so `SendMessage` can continue it
 /// (after a restart too). One row per agent: each run that continues it replaces it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -122,6 +122,23 @@ CREATE TABLE agent_transcripts (
 );
 CREATE INDEX agent_transcripts_by_session ON agent_transcripts (session_id, updated_at);
 ",
+    r"
+CREATE TABLE goals (
+    id           TEXT PRIMARY KEY,
+    goal         TEXT NOT NULL,
+    cwd          TEXT NOT NULL,
+    model        TEXT,
+    max_parallel INTEGER,
+    status       TEXT NOT NULL,
+    graph_json   TEXT,
+    answer       TEXT,
+    error        TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    ended_at     INTEGER
+);
+CREATE INDEX goals_by_created_at ON goals (created_at);
+",
 ];
 
 /// The schema version this build writes.
@@ -187,6 +204,7 @@ mod tests {
             tables,
             [
                 "agent_transcripts",
+                "goals",
                 "history_links",
                 "hook_runs",
                 "model_attempts",

@@ -11,8 +11,8 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use super::records::{
-    HistoryLink, HookRunRecord, ModelAttemptRecord, TaskOutcome, TaskRecord, TaskStatus, Timestamp,
-    ToolCallRecord, TranscriptRecord,
+    GoalRecord, HistoryLink, HookRunRecord, ModelAttemptRecord, TaskOutcome, TaskRecord,
+    TaskStatus, Timestamp, ToolCallRecord, TranscriptRecord,
 };
 use super::redact::{redact_json, redact_text};
 use super::touches::{Touches, LINGER};
@@ -49,6 +49,8 @@ pub(super) enum Write {
     LinkHistory(HistoryLink),
     /// An agent's transcript, replacing the one it had.
     Transcript(Box<TranscriptRecord>),
+    /// A goal as it is now, replacing its row.
+    Goal(Box<GoalRecord>),
     /// The proxy is stopping: every queued or running task ends `interrupted` now.
     InterruptOpen {
         at: Timestamp,
@@ -261,6 +263,7 @@ impl Write {
             Self::TouchSession { .. } => "touch_session",
             Self::LinkHistory(_) => "link_history",
             Self::Transcript(_) => "transcript",
+            Self::Goal(_) => "goal",
             Self::InterruptOpen { .. } => "interrupt_open",
             Self::SessionContext { .. } => "session_context",
             Self::ClearSessionContext { .. } => "clear_session_context",
@@ -445,6 +448,27 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
                     requests = requests + excluded.requests",
             )?
             .execute(params![session_id, cwd, first_seen, last_seen, requests])?;
+        }
+        Write::Goal(g) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO goals (id, goal, cwd, model, max_parallel, status,
+                    graph_json, answer, error, created_at, updated_at, ended_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                g.id,
+                g.goal,
+                g.cwd,
+                g.model,
+                g.max_parallel,
+                g.status,
+                g.graph_json,
+                g.answer,
+                g.error,
+                g.created_at,
+                g.updated_at,
+                g.ended_at,
+            ])?;
         }
         Write::Transcript(t) => {
             conn.prepare_cached(
