@@ -30,9 +30,10 @@ fn goals(h: &Harness) -> Arc<Goals> {
 fn request(h: &Harness, goal: &str) -> GoalRequest {
     GoalRequest {
         goal: goal.into(),
-        cwd: h.ws.clone(),
+        workspace: codex_plus::engine::Workspace::at(&h.ws),
         model: None,
         max_parallel: None,
+        inherit: None,
     }
 }
 

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::engine::Workspace;
 use crate::error::ProxyError;
 use crate::goals::graph::Graph;
 use crate::goals::{GoalError, GoalEvent, GoalRequest};
@@ -81,9 +82,10 @@ pub async fn create(
     }
     let id = state.goals.start(GoalRequest {
         goal: input.goal,
-        cwd,
+        workspace: Workspace::at(cwd),
         model: input.model,
         max_parallel: input.max_parallel,
+        inherit: None,
     });
     if !query.wait {
         return Ok((

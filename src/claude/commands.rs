@@ -42,10 +42,21 @@ pub struct CommandDef {
     pub skill_dir: Option<PathBuf>,
     /// `user-invocable` (skills): false keeps it out of `/name`.
     pub user_invocable: bool,
-    /// `context: fork` (skills): runs as a subagent of this type (`agent:`, else
-    /// general-purpose), and its report is what the conversation gets.
-    pub fork: Option<String>,
+    /// `context:`: run it elsewhere, and the conversation gets the report.
+    pub run_as: Option<RunAs>,
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Where a command with `context:` runs instead of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunAs {
+    /// `context: fork` (Claude Code's, for skills): a subagent of this type
+    /// (`agent:`, else general-purpose).
+    Fork { agent: String },
+    /// `context: goal` (codex-plus's): a goal, planned into subtasks
+    /// (`crate::goals`), the rendered text being the goal.
+    Goal,
 }
 
 /// A command file that could not be read.
@@ -57,7 +68,7 @@ pub struct CommandFileError {
     pub source: std::io::Error,
 }
 
-const KNOWN_KEYS: [&str; 7] = [
+const KNOWN_KEYS: [&str; 9] = [
     "description",
     "argument-hint",
     "allowed-tools",
@@ -65,18 +76,13 @@ const KNOWN_KEYS: [&str; 7] = [
     "disable-model-invocation",
     "arguments",
     "name",
+    "context",
+    "agent",
 ];
 
 /// Keys only a skill has, besides the command keys. `license`, `metadata` and
 /// `version` are for people and catalogs, not for running it.
-const SKILL_KEYS: [&str; 6] = [
-    "user-invocable",
-    "context",
-    "agent",
-    "license",
-    "metadata",
-    "version",
-];
+const SKILL_KEYS: [&str; 4] = ["user-invocable", "license", "metadata", "version"];
 
 /// What a skill's folder must hold.
 pub const SKILL_FILE: &str = "SKILL.md";
@@ -140,7 +146,7 @@ impl CommandDef {
             path: path.map(Path::to_path_buf),
             skill_dir: skill_dir.map(Path::to_path_buf),
             user_invocable: true,
-            fork: None,
+            run_as: None,
             diagnostics: Vec::new(),
         };
         let skill = skill_dir.is_some();
@@ -161,19 +167,22 @@ impl CommandDef {
                     Ok(b) => cmd.user_invocable = b.unwrap_or(true),
                     Err(d) => diagnostics.push(d),
                 },
-                "context" if skill => match text_of(key, field, &mut diagnostics).as_deref() {
+                "context" => match text_of(key, field, &mut diagnostics).as_deref() {
                     Some("fork") => {
-                        cmd.fork.get_or_insert_with(|| "general-purpose".to_string());
+                        cmd.run_as = Some(RunAs::Fork {
+                            agent: "general-purpose".into(),
+                        })
                     }
+                    Some("goal") => cmd.run_as = Some(RunAs::Goal),
                     Some(other) => diagnostics.push(
                         Diagnostic::warning(format!(
-                            "`context: {other}` is not one Claude Code knows (`fork`); the skill runs in the conversation"
+                            "`context: {other}` is neither `fork` (a subagent) nor `goal` (planned subtasks); it runs in the conversation"
                         ))
                         .at_line(field.line),
                     ),
                     None => {}
                 },
-                "agent" if skill => agent = text_of(key, field, &mut diagnostics),
+                "agent" => agent = text_of(key, field, &mut diagnostics),
                 "license" | "metadata" | "version" if skill => {}
                 "description" => {
                     cmd.description = text_of(key, field, &mut diagnostics)
@@ -204,7 +213,7 @@ impl CommandDef {
                 ),
             }
         }
-        if let (Some(fork), Some(agent)) = (&mut cmd.fork, agent) {
+        if let (Some(RunAs::Fork { agent: fork }), Some(agent)) = (&mut cmd.run_as, agent) {
             *fork = agent;
         }
         if let Some(path) = path {
@@ -730,8 +739,13 @@ mod tests {
             !messages.iter().any(|m| m.contains("`license`")),
             "{messages:?}"
         );
-        assert_eq!(set.get("deploy").unwrap().fork.as_deref(), Some("Explore"));
-        assert_eq!(set.get("notes").unwrap().fork, None);
+        assert_eq!(
+            set.get("deploy").unwrap().run_as,
+            Some(RunAs::Fork {
+                agent: "Explore".into()
+            })
+        );
+        assert_eq!(set.get("notes").unwrap().run_as, None);
         assert!(
             !messages.iter().any(|m| m.contains("context")),
             "{messages:?}"

@@ -26,7 +26,7 @@ pub use agents::{AgentDef, AgentFileError};
 pub use catalog::{Catalog, ClaudeCatalogs, Loadable};
 pub use command_expand::{expand_arguments, parse_invocation, Expansion};
 pub use command_render::{render, Rendered};
-pub use commands::{commands_list, CommandDef, CommandSet};
+pub use commands::{commands_list, CommandDef, CommandSet, RunAs};
 pub use diagnostic::{Diagnostic, Severity};
 pub use discovery::{Roots, Source};
 pub use frontmatter::Frontmatter;

@@ -21,8 +21,10 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::GoalsConfig;
+use crate::engine::access::SandboxMode;
 use crate::engine::request::MAX_DESCRIPTION_CHARS;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
+use crate::providers::router::InheritTarget;
 use crate::store::{GoalRecord, Ledger, Timestamp};
 use graph::{After, Graph, State};
 
@@ -35,12 +37,15 @@ pub const DEFAULT_PLANNER: &str = "Plan";
 #[derive(Debug, Clone)]
 pub struct GoalRequest {
     pub goal: String,
-    /// The workspace: its agents, and where the subtasks work.
-    pub cwd: PathBuf,
+    /// The workspace (its agents, where the subtasks work) and its sandbox.
+    pub workspace: Workspace,
     /// A model for every agent of the goal (planner, subtasks, combiner).
     pub model: Option<String>,
     /// Subtasks running at once (the engine's own limit still holds).
     pub max_parallel: Option<usize>,
+    /// Where `inherit` agents go: a Codex session's own upstream and credentials.
+    /// Not kept: a resumed goal uses the proxy's own (`[upstream]`, OPENAI_API_KEY).
+    pub inherit: Option<InheritTarget>,
 }
 
 /// What a goal's watchers are told, in order.
@@ -137,7 +142,8 @@ impl Goals {
         let record = GoalRecord {
             id: id.clone(),
             goal: req.goal.clone(),
-            cwd: req.cwd.display().to_string(),
+            cwd: req.workspace.cwd.display().to_string(),
+            sandbox: req.workspace.sandbox.as_str().to_string(),
             model: req.model.clone(),
             max_parallel: req.max_parallel.map(|n| n as u64),
             status: "planning".into(),
@@ -185,11 +191,17 @@ impl Goals {
             g.reset_unfinished();
             g
         });
+        let sandbox = record.sandbox.parse().unwrap_or_default();
         let req = GoalRequest {
             goal: record.goal.clone(),
-            cwd: PathBuf::from(&record.cwd),
+            workspace: Workspace {
+                sandbox,
+                network: sandbox == SandboxMode::DangerFullAccess,
+                ..Workspace::at(PathBuf::from(&record.cwd))
+            },
             model: record.model.clone(),
             max_parallel: record.max_parallel.map(|n| n as usize),
+            inherit: None,
         };
         let record = GoalRecord {
             status: if graph.is_some() {
@@ -409,7 +421,7 @@ impl Goals {
 
     /// The planner's plan, checked; one re-plan with the problems named.
     async fn plan(&self, live: &Live, req: &GoalRequest) -> Result<Graph, String> {
-        let agents = self.engine.agents(&req.cwd);
+        let agents = self.engine.agents(&req.workspace.cwd);
         let planner = if agents.get(PLANNER).is_some() {
             PLANNER
         } else {
@@ -546,7 +558,7 @@ impl Goals {
 
     /// The planner writes the answer from every subtask's result.
     async fn combine(&self, req: &GoalRequest, graph: &Graph) -> Result<String, String> {
-        let agents = self.engine.agents(&req.cwd);
+        let agents = self.engine.agents(&req.workspace.cwd);
         let planner = if agents.get(PLANNER).is_some() {
             PLANNER
         } else {
@@ -603,9 +615,10 @@ impl Goals {
             Some(agent.to_string()),
             prompt,
             description,
-            Workspace::at(&req.cwd),
+            req.workspace.clone(),
         );
         task.model = req.model.clone();
+        task.inherit = req.inherit.clone();
         task
     }
 

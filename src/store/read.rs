@@ -189,6 +189,7 @@ fn goal_row(row: &Row<'_>) -> rusqlite::Result<GoalRecord> {
         id: row.get("id")?,
         goal: row.get("goal")?,
         cwd: row.get("cwd")?,
+        sandbox: row.get("sandbox")?,
         model: row.get("model")?,
         max_parallel: row.get("max_parallel")?,
         status: row.get("status")?,

@@ -332,6 +332,8 @@ pub struct GoalRecord {
     pub id: String,
     pub goal: String,
     pub cwd: String,
+    /// The sandbox its subtasks run under (`workspace-write`, ...).
+    pub sandbox: String,
     pub model: Option<String>,
     pub max_parallel: Option<u64>,
     /// `planning`, `running`, `completed`, `failed`, `cancelled` or `interrupted`.

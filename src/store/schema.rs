@@ -127,6 +127,7 @@ CREATE TABLE goals (
     id           TEXT PRIMARY KEY,
     goal         TEXT NOT NULL,
     cwd          TEXT NOT NULL,
+    sandbox      TEXT NOT NULL,
     model        TEXT,
     max_parallel INTEGER,
     status       TEXT NOT NULL,

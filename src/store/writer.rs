@@ -451,14 +451,15 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
         }
         Write::Goal(g) => {
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO goals (id, goal, cwd, model, max_parallel, status,
-                    graph_json, answer, error, created_at, updated_at, ended_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT OR REPLACE INTO goals (id, goal, cwd, sandbox, model, max_parallel,
+                    status, graph_json, answer, error, created_at, updated_at, ended_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 g.id,
                 g.goal,
                 g.cwd,
+                g.sandbox,
                 g.model,
                 g.max_parallel,
                 g.status,

@@ -53,12 +53,13 @@ pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
             )))
             .layer(StepLayer::new(
                 slash::Slash::new(catalogs.clone(), &config.commands).forking(
-                    slash::fork::Forker {
-                        engine: state.engine.clone(),
-                        bases: [Backend::OpenAi, Backend::ChatGpt]
+                    slash::fork::Forker::new(
+                        state.engine.clone(),
+                        state.goals.clone(),
+                        [Backend::OpenAi, Backend::ChatGpt]
                             .map(|b| state.upstreams.base(b).to_string()),
-                        default_model: config.tasks.default_model.clone(),
-                    },
+                        config.tasks.default_model.clone(),
+                    ),
                 ),
             ))
             .layer(StepLayer::new(

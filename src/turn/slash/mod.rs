@@ -124,9 +124,9 @@ impl Slash {
         for note in &rendered.notes {
             tracing::warn!(command = %cmd.name, "slash command: {note}");
         }
-        if let (Some(agent), Some(forker)) = (&cmd.fork, &self.forker) {
+        if let (Some(run_as), Some(forker)) = (&cmd.run_as, &self.forker) {
             // Its model and tools were the subagent's: the turn keeps its own.
-            let report = forker.run(turn, cmd, agent, &inv.args, rendered).await;
+            let report = forker.run(turn, cmd, run_as, &inv.args, rendered).await;
             self.put_expansion(turn, inv, &report, cmd, cwd, session);
             return TurnScope::default();
         }

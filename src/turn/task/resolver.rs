@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::claude::command_render::render;
-use crate::claude::CommandSet;
+use crate::claude::{CommandSet, RunAs};
 use crate::engine::progress::finished_summary;
 use crate::engine::transcript::Resume;
 use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
@@ -132,7 +132,7 @@ impl TurnResolver {
             for note in &rendered.notes {
                 tracing::warn!(skill = %skill.name, "Skill: {note}");
             }
-            if let Some(agent) = &skill.fork {
+            if let Some(RunAs::Fork { agent }) = &skill.run_as {
                 // `context: fork`: the skill is the prompt of a subagent of that type,
                 // and its report is the result.
                 req.subagent_type = Some(agent.clone());
