@@ -83,6 +83,9 @@ enum Command {
     },
     /// Run Task subagents in this process (no proxy needed), showing their progress.
     Task(TaskArgs),
+    /// Plan a goal into subtasks, run them in dependency order and print the combined
+    /// answer, in this process (no proxy needed).
+    Goal(GoalArgs),
     /// Claude Code agent files.
     Agents {
         #[command(subcommand)]
@@ -117,6 +120,28 @@ struct TaskArgs {
     /// writes only in the workspace and temp dirs, no network) or danger-full-access.
     #[arg(long, value_name = "MODE", default_value = "workspace-write")]
     sandbox: SandboxMode,
+}
+
+#[derive(Args)]
+struct GoalArgs {
+    /// What should be done.
+    goal: String,
+    /// The workspace directory: its agents, where the subtasks work (default: the
+    /// current one).
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// A model for every agent of the goal.
+    #[arg(long)]
+    model: Option<String>,
+    /// Subtasks running at once (default: [tasks] max_concurrent).
+    #[arg(long)]
+    max_parallel: Option<usize>,
+    /// The subtasks' sandbox, as for `task`.
+    #[arg(long, value_name = "MODE", default_value = "workspace-write")]
+    sandbox: SandboxMode,
+    /// Print only the goal, as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -168,7 +193,10 @@ enum CaCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // One-shot commands print results; only warnings belong beside them.
-    let quiet = matches!(cli.command, Command::Task(_) | Command::Agents { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Task(_) | Command::Goal(_) | Command::Agents { .. }
+    );
     init_logging(if quiet { "warn" } else { "info" });
     let overrides = Overrides {
         home: cli.global.home,
@@ -287,6 +315,19 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
             };
             let all_ok = runtime()?.block_on(cli::task::run(config, options))?;
             if !all_ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Goal(args) => {
+            let options = cli::goal::GoalOptions {
+                goal: args.goal,
+                cwd: args.cwd,
+                model: args.model,
+                max_parallel: args.max_parallel,
+                sandbox: args.sandbox,
+                json: args.json,
+            };
+            if !runtime()?.block_on(cli::goal::run(config, options))? {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -277,3 +277,41 @@ async fn agents_list_and_validate() {
         stdout(&out)
     );
 }
+
+#[tokio::test]
+async fn goal_plans_runs_and_prints_the_combined_answer() {
+    let mock = MockModel::start(|seen| {
+        let prompt = seen.prompt();
+        if prompt.contains("Split this goal into subtasks") {
+            return Step::now(text(
+                &json!({"subtasks": [
+                    {"id": "read", "description": "Read notes", "prompt": "Please read notes.txt.", "subagent_type": "reader", "depends_on": [], "priority": 0}
+                ]})
+                .to_string(),
+            ));
+        }
+        if prompt.contains("Write the final answer to the goal") {
+            return Step::now(text("The goal is done: the notes say hello."));
+        }
+        Step::now(text("notes.txt says hello"))
+    })
+    .await;
+    let env = env();
+    let out = run(&env, &mock.url, &["goal", "summarise the notes"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "The goal is done: the notes say hello.\n");
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("⏺ Planned 1 subtask\n") && progress.contains("⎿ read: completed"),
+        "{progress}"
+    );
+
+    let out = run(&env, &mock.url, &["goal", "--json", "summarise the notes"]).await;
+    let goal: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(goal["status"], "completed");
+    assert!(goal["graph_json"].as_str().unwrap().contains("\"read\""));
+}

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::tasks::workspace_dir;
 use crate::claude::agents_list;
 use crate::error::ProxyError;
+use crate::goals::{DEFAULT_PLANNER, PLANNER};
 use crate::state::SharedState;
 
 /// `GET /api/agents`: `{"agents": [...], "diagnostics": [...]}` as `agents list --json`.
@@ -24,7 +25,18 @@ pub async fn list(
     let set = tokio::task::spawn_blocking(move || engine.agents(&cwd))
         .await
         .map_err(|e| ProxyError::Internal(e.to_string()))?;
-    serde_json::from_str(&agents_list(&set, true))
-        .map(Json)
-        .map_err(|e| ProxyError::Internal(format!("cannot list the agents: {e}")))
+    let mut listed: Value = serde_json::from_str(&agents_list(&set, true))
+        .map_err(|e| ProxyError::Internal(format!("cannot list the agents: {e}")))?;
+    // What each does in a goal: the planner plans and combines; the others are what
+    // subtasks can run as.
+    let planner = if set.get(PLANNER).is_some() { PLANNER } else { DEFAULT_PLANNER };
+    for agent in listed["agents"].as_array_mut().into_iter().flatten() {
+        let role = if agent["name"] == planner {
+            "planner: splits goals into subtasks and combines their results"
+        } else {
+            "subtask: a goal's plan may give it a subtask"
+        };
+        agent["goals"] = role.into();
+    }
+    Ok(Json(listed))
 }

@@ -69,9 +69,8 @@ pub struct TaskOptions {
     pub sandbox: SandboxMode,
 }
 
-/// Runs the tasks and prints progress and results. Ok(false) when any task failed.
-pub async fn run(config: Config, options: TaskOptions) -> Result<bool, CliError> {
-    let cwd = absolute_dir(options.cwd.as_deref())?;
+/// An engine in this process, over the state directory's ledger, for one run.
+pub fn local_engine(config: &Config) -> Result<(Arc<Engine>, Arc<Ledger>), CliError> {
     let ledger_path = config.home.join("ledger.db");
     let ledger = Arc::new(Ledger::open(&ledger_path).map_err(|e| CliError::Other(e.to_string()))?);
     let roots = Roots::from_env();
@@ -81,9 +80,15 @@ pub async fn run(config: Config, options: TaskOptions) -> Result<bool, CliError>
         commands: Catalog::polling(roots.clone(), DEFAULT_POLL_INTERVAL),
         settings: Catalog::polling(roots, DEFAULT_POLL_INTERVAL),
     });
-    let deps = EngineDeps::from_config(&config, Arc::clone(&ledger), catalogs, &process_env)
+    let deps = EngineDeps::from_config(config, Arc::clone(&ledger), catalogs, &process_env)
         .map_err(|e| CliError::Other(e.to_string()))?;
-    let engine = Engine::new(deps);
+    Ok((Engine::new(deps), ledger))
+}
+
+/// Runs the tasks and prints progress and results. Ok(false) when any task failed.
+pub async fn run(config: Config, options: TaskOptions) -> Result<bool, CliError> {
+    let cwd = absolute_dir(options.cwd.as_deref())?;
+    let (engine, ledger) = local_engine(&config)?;
 
     let single = options.tasks.len() == 1;
     let mut requests = Vec::new();
