@@ -441,8 +441,14 @@ async fn agents_are_listed_per_workspace() {
     assert_eq!(names, ["Explore", "general-purpose", "Plan", "reviewer"]);
     assert_eq!(body["agents"][3]["tools"], json!(["Read"]));
     // What each does in a goal: the built-in Plan plans, the rest take subtasks.
-    assert!(body["agents"][2]["goals"].as_str().unwrap().starts_with("planner"));
-    assert!(body["agents"][3]["goals"].as_str().unwrap().starts_with("subtask"));
+    assert!(body["agents"][2]["goals"]
+        .as_str()
+        .unwrap()
+        .starts_with("planner"));
+    assert!(body["agents"][3]["goals"]
+        .as_str()
+        .unwrap()
+        .starts_with("subtask"));
     let (status, body) = api.call("GET", "/api/agents?cwd=/no/such", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).contains("not an existing directory"));

@@ -300,7 +300,8 @@ async fn goal_plans_runs_and_prints_the_combined_answer() {
     let out = run(&env, &mock.url, &["goal", "summarise the notes"]).await;
     assert!(
         out.status.success(),
-        "{}",
+        "{:?} {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout(&out), "The goal is done: the notes say hello.\n");

@@ -29,7 +29,11 @@ pub async fn list(
         .map_err(|e| ProxyError::Internal(format!("cannot list the agents: {e}")))?;
     // What each does in a goal: the planner plans and combines; the others are what
     // subtasks can run as.
-    let planner = if set.get(PLANNER).is_some() { PLANNER } else { DEFAULT_PLANNER };
+    let planner = if set.get(PLANNER).is_some() {
+        PLANNER
+    } else {
+        DEFAULT_PLANNER
+    };
     for agent in listed["agents"].as_array_mut().into_iter().flatten() {
         let role = if agent["name"] == planner {
             "planner: splits goals into subtasks and combines their results"

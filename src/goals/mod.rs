@@ -33,6 +33,9 @@ pub const PLANNER: &str = "goal-planner";
 /// The planner when it defines none.
 pub const DEFAULT_PLANNER: &str = "Plan";
 
+/// Finished goals kept in memory beside the ledger.
+const KEPT_FINISHED: usize = 256;
+
 /// What a caller asks for.
 #[derive(Debug, Clone)]
 pub struct GoalRequest {
@@ -93,7 +96,8 @@ pub enum GoalError {
 /// A goal being planned or run in this process.
 struct Live {
     cancel: CancellationToken,
-    events: broadcast::Sender<GoalEvent>,
+    /// Dropped when the goal ends, so its watchers see the stream close.
+    events: Mutex<Option<broadcast::Sender<GoalEvent>>>,
     record: Mutex<GoalRecord>,
     done: watch::Sender<bool>,
     /// Stops the goal's loop where it is, writing nothing more (shutdown).
@@ -101,6 +105,23 @@ struct Live {
 }
 
 impl Live {
+    fn send(&self, event: GoalEvent) {
+        let events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(events) = events.as_ref() {
+            let _ = events.send(event);
+        }
+    }
+
+    /// The goal ended: its watchers' streams close after what was sent.
+    fn close(&self) {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // `send` would not store it with no receiver yet: a later `wait` must see it.
+        self.done.send_replace(true);
+    }
+
     fn record(&self) -> GoalRecord {
         self.record
             .lock()
@@ -126,12 +147,19 @@ impl Goals {
         })
     }
 
+    /// The goal if this process ran it lately: running, or finished (kept a while,
+    /// so a reader never sees the ledger a write behind).
     fn live(&self, id: &str) -> Option<Arc<Live>> {
         self.live
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
             .cloned()
+    }
+
+    /// The goal if it is running in this process.
+    fn running(&self, id: &str) -> Option<Arc<Live>> {
+        self.live(id).filter(|l| !*l.done.borrow())
     }
 
     /// Starts planning `req`; the goal's id, at once.
@@ -160,19 +188,14 @@ impl Goals {
 
     /// Runs again what an interrupted (or failed, or cancelled) goal had not finished.
     pub fn resume(self: &Arc<Self>, id: &str) -> Result<(), GoalError> {
-        if self.live(id).is_some() {
+        if self.running(id).is_some() {
             return Err(GoalError::State {
                 id: id.into(),
                 status: "running".into(),
                 what: "it is still running",
             });
         }
-        let record = self
-            .ledger
-            .goal(id)
-            .ok()
-            .flatten()
-            .ok_or_else(|| GoalError::NotFound(id.into()))?;
+        let record = self.get(id).ok_or_else(|| GoalError::NotFound(id.into()))?;
         if record.status == "completed" {
             return Err(GoalError::State {
                 id: id.into(),
@@ -224,7 +247,7 @@ impl Goals {
         let (done, _) = watch::channel(false);
         let live = Arc::new(Live {
             cancel: CancellationToken::new(),
-            events,
+            events: Mutex::new(Some(events)),
             record: Mutex::new(record.clone()),
             done,
             abort: Mutex::new(None),
@@ -239,14 +262,28 @@ impl Goals {
         let task = tokio::spawn(async move {
             let id = record.id.clone();
             goals.run(&running, req, graph).await;
-            let _ = running.done.send(true);
-            goals
-                .live
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+            running.close();
+            goals.forget_old(&id);
         });
         *live.abort.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
+    }
+
+    /// Finished goals beyond `KEPT_FINISHED` leave memory, oldest first (the ledger
+    /// has them).
+    fn forget_old(&self, just_ended: &str) {
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut done: Vec<(Timestamp, String)> = live
+            .iter()
+            .filter(|(id, l)| *l.done.borrow() && id.as_str() != just_ended)
+            .map(|(id, l)| (l.record().updated_at, id.clone()))
+            .collect();
+        if done.len() < KEPT_FINISHED {
+            return;
+        }
+        done.sort();
+        for (_, id) in done.iter().take(done.len() + 1 - KEPT_FINISHED) {
+            live.remove(id);
+        }
     }
 
     /// The proxy is stopping: every goal's loop stops where it is. The ledger then
@@ -268,13 +305,13 @@ impl Goals {
             {
                 task.abort();
             }
-            let _ = l.done.send(true);
+            l.close();
         }
     }
 
     /// Stops a running goal: what runs is cancelled, what waits never starts.
     pub fn cancel(&self, id: &str) -> Result<(), GoalError> {
-        match self.live(id) {
+        match self.running(id) {
             Some(live) => {
                 live.cancel.cancel();
                 Ok(())
@@ -312,7 +349,9 @@ impl Goals {
 
     /// A running goal's events from now on.
     pub fn subscribe(&self, id: &str) -> Option<broadcast::Receiver<GoalEvent>> {
-        self.live(id).map(|l| l.events.subscribe())
+        let live = self.running(id)?;
+        let events = live.events.lock().unwrap_or_else(PoisonError::into_inner);
+        events.as_ref().map(broadcast::Sender::subscribe)
     }
 
     /// The goal once it has ended.
@@ -335,7 +374,7 @@ impl Goals {
         };
         self.ledger.save_goal(record);
         if let Some(event) = event {
-            let _ = live.events.send(event);
+            live.send(event);
         }
     }
 
@@ -548,7 +587,7 @@ impl Goals {
                     self.save_graph(live, graph, Some(GoalEvent::Subtask { id, state, task_id: Some(result.id.clone()) }));
                     if let After::Failed { blocked } = after {
                         for id in blocked {
-                            let _ = live.events.send(GoalEvent::Subtask { id, state: State::Blocked, task_id: None });
+                            live.send(GoalEvent::Subtask { id, state: State::Blocked, task_id: None });
                         }
                     }
                 }
