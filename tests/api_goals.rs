@@ -190,3 +190,60 @@ fn subtask_state<'a>(goal: &'a Value, id: &str) -> Option<&'a str> {
         .find(|s| s["id"] == id)?["state"]
         .as_str()
 }
+
+#[tokio::test]
+async fn a_running_goals_events_stream_until_it_finishes() {
+    let mock = MockModel::start(|seen| {
+        let prompt = seen.prompt();
+        if prompt.contains(PLANNING) {
+            return Step::after(Duration::from_millis(300), two_step_plan());
+        }
+        if prompt.contains(COMBINING) {
+            return Step::now(text("done"));
+        }
+        Step::after(Duration::from_millis(100), text("ok"))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url, home.path()).await;
+    let api = Client::new(proxy.addr);
+    let (_, started) = api
+        .call(
+            "POST",
+            "/api/goals",
+            Some(json!({"goal": "g", "cwd": ws.path()})),
+        )
+        .await;
+    let id = started["id"].as_str().unwrap();
+    let events = tokio::time::timeout(
+        Duration::from_secs(10),
+        api.http
+            .get(format!("{}/api/goals/{id}/events", api.base))
+            .send(),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"planned"), "{events}");
+    assert_eq!(kinds.last(), Some(&"finished"), "{events}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "subtask").count(),
+        4,
+        "{events}"
+    );
+    assert!(events.contains(r#""status":"completed""#), "{events}");
+    // Over: the stream is for running goals; the record says how it ended.
+    let (status, body) = api
+        .call("GET", &format!("/api/goals/{id}/events"), None)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    proxy.stop().await;
+}
