@@ -6,8 +6,8 @@
 //! - the goal's wall time against its critical-path bound (4 × 1 s plus the planning
 //!   and combining calls, which the mock answers at once);
 //! - the scheduling overhead per subtask: from the moment its last prerequisite's
-//!   model answered (its request time + 1 s at the mock; the planner's answer for the
-//!   first level) to its own model request arriving. It holds the subagent's end, the
+//!   model answer left the mock (the planner's answer for the first level) to its own
+//!   model request arriving. It holds the subagent's end, the
 //!   goal's bookkeeping, the next task's start and its provider request. Target: p99
 //!   under 5 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code: a failed assumption is a failed bench
@@ -96,28 +96,36 @@ fn main() {
             let done = goals.wait(&goal).await.unwrap();
             let wall = started.elapsed();
             assert_eq!(done.status, "completed", "{:?}", done.error);
-            let seen: Vec<Seen> = mock.requests().into_iter().skip(before).collect();
-            let planner = seen.iter().find(|s| s.prompt().contains(PLANNING)).unwrap();
-            let combiner = seen
+            let seen: Vec<(usize, Seen)> = mock
+                .requests()
+                .into_iter()
+                .enumerate()
+                .skip(before)
+                .collect();
+            let find = |what: &str| {
+                seen.iter()
+                    .find(|(_, s)| s.prompt().contains(what))
+                    .unwrap()
+            };
+            let (planner_index, planner) = find(PLANNING);
+            let (_, combiner) = find(COMBINING);
+            // Each subtask: when its request arrived, and when its answer left.
+            let at: HashMap<String, (Instant, Instant)> = seen
                 .iter()
-                .find(|s| s.prompt().contains(COMBINING))
-                .unwrap();
-            let at: HashMap<String, Instant> = seen
-                .iter()
-                .filter_map(|s| {
+                .filter_map(|(i, s)| {
                     let p = s.prompt();
                     let id = p.strip_prefix("Please do ")?.split('.').next()?.to_string();
-                    Some((id, s.at))
+                    Some((id, (s.at, mock.replied(*i)?)))
                 })
                 .collect();
             for level in 0..LEVELS {
                 for i in 0..WIDTH {
                     let ready = if level == 0 {
-                        planner.at
+                        mock.replied(*planner_index).unwrap()
                     } else {
-                        at[&id(level - 1, i)] + MODEL_TIME
+                        at[&id(level - 1, i)].1
                     };
-                    overheads.push(at[&id(level, i)].saturating_duration_since(ready));
+                    overheads.push(at[&id(level, i)].0.saturating_duration_since(ready));
                 }
             }
             // Planning and combining as the mock answers them (at once), then the chain.

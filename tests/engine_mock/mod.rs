@@ -140,6 +140,8 @@ type Script = Arc<dyn Fn(&Seen) -> Step + Send + Sync>;
 struct MockState {
     script: Script,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// When the answer to the request of each index started to leave (after its delay).
+    replied: Arc<Mutex<Vec<Option<Instant>>>>,
     in_flight: Arc<AtomicUsize>,
     max_in_flight: Arc<AtomicUsize>,
 }
@@ -157,6 +159,7 @@ impl MockModel {
         let state = MockState {
             script: Arc::new(script),
             seen: Arc::default(),
+            replied: Arc::default(),
             in_flight: Arc::default(),
             max_in_flight: Arc::default(),
         };
@@ -183,6 +186,17 @@ impl MockModel {
     /// The `index`-th request (cloning one instead of all of them).
     pub fn request(&self, index: usize) -> Option<Seen> {
         self.state.seen.lock().expect("lock").get(index).cloned()
+    }
+
+    /// When the answer to the `index`-th request started to leave, after its delay.
+    pub fn replied(&self, index: usize) -> Option<Instant> {
+        self.state
+            .replied
+            .lock()
+            .expect("lock")
+            .get(index)
+            .copied()
+            .flatten()
     }
 
     pub fn count(&self) -> usize {
@@ -225,9 +239,20 @@ async fn answer(
     state.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let _guard = InFlight(Arc::clone(&state.in_flight));
     let step = (state.script)(&seen);
-    state.seen.lock().expect("lock").push(seen);
+    let index = {
+        let mut all = state.seen.lock().expect("lock");
+        all.push(seen);
+        all.len() - 1
+    };
     if !step.delay.is_zero() {
         tokio::time::sleep(step.delay).await;
+    }
+    {
+        let mut replied = state.replied.lock().expect("lock");
+        if replied.len() <= index {
+            replied.resize(index + 1, None);
+        }
+        replied[index] = Some(Instant::now());
     }
     match step.reply {
         Reply::Sse(chunks) => Response::builder()
