@@ -56,7 +56,8 @@ enum Command {
         /// Write them into the Codex config (other settings kept, old file backed up).
         #[arg(long)]
         install: bool,
-        /// Which login mode to install (default: from ~/.codex/auth.json).
+        /// One login mode: to print (default: both), or to install (default: from
+        /// ~/.codex/auth.json).
         #[arg(long, value_enum)]
         mode: Option<codex_config::Mode>,
         /// The Codex home directory (default: $CODEX_HOME or ~/.codex).
@@ -231,7 +232,15 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
                     .ok_or_else(|| CliError::Other("no home directory: set CODEX_HOME".into()))?;
                 let mode = mode.unwrap_or_else(|| codex_config::detect_mode(&codex_home));
                 let done = codex_config::install(&codex_home, mode, listen)?;
-                println!("wrote {} ({mode:?} mode)", done.path.display());
+                if done.changed {
+                    println!("wrote {} for {}", done.path.display(), mode.words());
+                } else {
+                    println!(
+                        "{} already points Codex at codex-plus in {}; nothing changed",
+                        done.path.display(),
+                        mode.words()
+                    );
+                }
                 if let Some(backup) = done.backup {
                     println!("previous file kept as {}", backup.display());
                 }
@@ -240,8 +249,12 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
                     println!("export CODEX_CA_CERTIFICATE={}", ca.cert.display());
                 }
             } else {
-                let ca = codex_plus::ca::CaFiles::under(&config.home);
-                print!("{}", codex_config::render(listen, &ca.cert));
+                // The path printed is a file that exists: made now when it is not yet.
+                let ca = match mode {
+                    Some(codex_config::Mode::Api) => codex_plus::ca::CaFiles::under(&config.home),
+                    _ => codex_plus::ca::ensure(&config.home)?,
+                };
+                print!("{}", codex_config::render(mode, listen, &ca.cert));
             }
         }
         Command::Ca {

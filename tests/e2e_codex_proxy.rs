@@ -207,3 +207,30 @@ async fn an_upstream_that_never_answers_fails_the_turn_with_the_reason() {
     assert!(message.contains("upstream.idle_timeout_secs"), "{message}");
     proxy.stop().await;
 }
+
+/// `codex-plus codex-config` pasted whole is a Codex config that works: as printed by
+/// default (API-key mode, ChatGPT-login mode's lines as comments), and with `--mode api`.
+#[tokio::test]
+async fn the_printed_codex_config_pasted_whole_is_accepted_by_codex() {
+    use codex_plus::cli::codex_config::{render, Mode};
+    support::init_logs();
+    for mode in [None, Some(Mode::Api)] {
+        let mock = MockUpstream::replying(answer("resp_1", "configured")).await;
+        let home = tempfile::tempdir().unwrap();
+        let proxy = support::proxy(&mock.url(), home.path()).await;
+        let codex = Codex::api_mode(proxy.addr);
+        let printed = render(mode, proxy.addr, &home.path().join("ca/ca.pem"));
+        let parsed: toml::Table = printed.parse().expect("valid TOML");
+        assert_eq!(parsed["model_provider"].as_str(), Some("codexplus"));
+        std::fs::write(codex.home.path().join("config.toml"), &printed).unwrap();
+
+        let run = codex.exec("say hello", &[]).await;
+
+        assert!(run.turn_completed(), "{mode:?}: {}\n{printed}", run.dump());
+        assert_eq!(run.last_message().as_deref(), Some("configured"));
+        let stderr = run.stderr.to_lowercase();
+        assert!(!stderr.contains("is ignored"), "{}", run.stderr);
+        assert_eq!(mock.responses_requests().len(), 1);
+        proxy.stop().await;
+    }
+}

@@ -17,6 +17,16 @@ pub enum Mode {
     Chatgpt,
 }
 
+impl Mode {
+    /// The mode in plain words, for messages.
+    pub fn words(self) -> &'static str {
+        match self {
+            Mode::Api => "API-key mode",
+            Mode::Chatgpt => "ChatGPT-login mode",
+        }
+    }
+}
+
 const PROVIDER: &str = "codexplus";
 
 /// The address Codex should dial: a wildcard listen address is reached on loopback.
@@ -28,34 +38,73 @@ fn dial(listen: SocketAddr) -> String {
     }
 }
 
-/// The config lines for one mode.
-pub fn snippet(mode: Mode, listen: SocketAddr) -> String {
+/// The top-level keys of one mode, then its tables (TOML puts every key after a
+/// table header inside that table, so keys must come first).
+fn parts(mode: Mode, listen: SocketAddr) -> (String, String) {
     let host = dial(listen);
     match mode {
-        Mode::Api => format!(
-            "model_provider = \"{PROVIDER}\"\n\n[model_providers.{PROVIDER}]\nname = \"codex-plus\"\nbase_url = \"http://{host}/v1\"\nenv_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n"
+        Mode::Api => (
+            format!("model_provider = \"{PROVIDER}\"\n"),
+            format!(
+                "[model_providers.{PROVIDER}]\nname = \"codex-plus\"\nbase_url = \"http://{host}/v1\"\nenv_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n"
+            ),
         ),
-        Mode::Chatgpt => format!(
-            "openai_base_url = \"https://{host}/backend-api/codex\"\nchatgpt_base_url = \"https://{host}/backend-api/\"\n"
+        Mode::Chatgpt => (
+            format!(
+                "openai_base_url = \"https://{host}/backend-api/codex\"\nchatgpt_base_url = \"https://{host}/backend-api/\"\n"
+            ),
+            String::new(),
         ),
     }
 }
 
-/// What `codex-plus codex-config` prints: both modes, with the one extra step each needs.
-pub fn render(listen: SocketAddr, ca_cert: &Path) -> String {
-    format!(
-        "# ~/.codex/config.toml for codex-plus (or run: codex-plus codex-config --install)\n\
-         \n\
-         # --- API-key mode: Codex sends OPENAI_API_KEY; the proxy relays to the OpenAI API.\n\
-         {api}\n\
-         # --- ChatGPT-login mode: Codex uses ~/.codex/auth.json; HTTPS with the local CA.\n\
-         {chatgpt}\
-         # and in the shell that runs codex:\n\
-         #   export CODEX_CA_CERTIFICATE={ca}\n",
-        api = snippet(Mode::Api, listen),
-        chatgpt = snippet(Mode::Chatgpt, listen),
-        ca = ca_cert.display(),
-    )
+/// The config lines for one mode.
+pub fn snippet(mode: Mode, listen: SocketAddr) -> String {
+    let (keys, tables) = parts(mode, listen);
+    if tables.is_empty() {
+        keys
+    } else {
+        format!("{keys}\n{tables}")
+    }
+}
+
+/// What `codex-plus codex-config [--mode M]` prints: valid TOML when pasted whole.
+/// One mode when asked; else API-key mode, with ChatGPT-login mode's lines as
+/// comments to use instead (two modes at once would contradict each other).
+pub fn render(mode: Option<Mode>, listen: SocketAddr, ca_cert: &Path) -> String {
+    let ca = format!(
+        "# and in the shell that runs codex:\n#   export CODEX_CA_CERTIFICATE={}\n",
+        ca_cert.display()
+    );
+    let head = "# ~/.codex/config.toml for codex-plus (or let `codex-plus codex-config --install` write it)\n";
+    match mode {
+        Some(Mode::Api) => format!(
+            "{head}# {}: Codex sends OPENAI_API_KEY; the proxy relays to the OpenAI API.\n{}",
+            Mode::Api.words(),
+            snippet(Mode::Api, listen)
+        ),
+        Some(Mode::Chatgpt) => format!(
+            "{head}# {}: Codex uses ~/.codex/auth.json, over HTTPS with the proxy's local CA.\n{}{ca}",
+            Mode::Chatgpt.words(),
+            snippet(Mode::Chatgpt, listen)
+        ),
+        None => {
+            let (api_keys, api_tables) = parts(Mode::Api, listen);
+            let (chat_keys, _) = parts(Mode::Chatgpt, listen);
+            let chat: String = chat_keys.lines().map(|l| format!("# {l}\n")).collect();
+            format!(
+                "{head}# Two modes; --mode api or --mode chatgpt prints one alone.\n\n\
+                 # --- {}: Codex sends OPENAI_API_KEY; the proxy relays to the OpenAI API.\n\
+                 {api_keys}\n\
+                 # --- {} instead (Codex uses ~/.codex/auth.json, over HTTPS): leave out the\n\
+                 # API-key lines above and below, and use these:\n\
+                 {chat}{ca}\n\
+                 {api_tables}",
+                Mode::Api.words(),
+                Mode::Chatgpt.words(),
+            )
+        }
+    }
 }
 
 /// The mode that fits how the user signed in: ChatGPT tokens in auth.json mean ChatGPT mode.
@@ -70,6 +119,8 @@ pub fn detect_mode(codex_home: &Path) -> Mode {
 pub struct Installed {
     pub path: PathBuf,
     pub backup: Option<PathBuf>,
+    /// False when the file already held these settings: nothing was written.
+    pub changed: bool,
 }
 
 /// Writes the mode's settings into `<codex_home>/config.toml`, keeping every other
@@ -92,6 +143,14 @@ pub fn install(codex_home: &Path, mode: Mode, listen: SocketAddr) -> Result<Inst
         .parse()
         .map_err(|e| CliError::Other(format!("{} is not valid TOML: {e}", path.display())))?;
     apply(&mut doc, mode, listen);
+    let text = doc.to_string();
+    if old.as_deref() == Some(text.as_str()) {
+        return Ok(Installed {
+            path,
+            backup: None,
+            changed: false,
+        });
+    }
 
     std::fs::create_dir_all(codex_home)
         .map_err(|e| CliError::Other(format!("cannot create {}: {e}", codex_home.display())))?;
@@ -108,9 +167,13 @@ pub fn install(codex_home: &Path, mode: Mode, listen: SocketAddr) -> Result<Inst
         }
         None => None,
     };
-    std::fs::write(&path, doc.to_string())
+    std::fs::write(&path, text)
         .map_err(|e| CliError::Other(format!("cannot write {}: {e}", path.display())))?;
-    Ok(Installed { path, backup })
+    Ok(Installed {
+        path,
+        backup,
+        changed: true,
+    })
 }
 
 fn apply(doc: &mut DocumentMut, mode: Mode, listen: SocketAddr) {
@@ -169,9 +232,39 @@ mod tests {
             chat["chatgpt_base_url"].as_str(),
             Some("https://127.0.0.1:9/backend-api/")
         );
-        assert!(
-            render(addr(), Path::new("/h/ca/ca.pem")).contains("CODEX_CA_CERTIFICATE=/h/ca/ca.pem")
+    }
+
+    #[test]
+    fn the_printed_config_is_valid_toml_pasted_whole_in_each_form() {
+        let ca = Path::new("/h/ca/ca.pem");
+        let both: toml::Table = render(None, addr(), ca).parse().unwrap();
+        assert_eq!(
+            both["model_provider"].as_str(),
+            Some("codexplus"),
+            "a top-level key, not in the table"
         );
+        let provider = both["model_providers"]["codexplus"].as_table().unwrap();
+        assert_eq!(
+            provider["base_url"].as_str(),
+            Some("http://127.0.0.1:10000/v1")
+        );
+        assert!(!provider.contains_key("openai_base_url"));
+        assert!(
+            both.get("openai_base_url").is_none(),
+            "the other mode is a comment"
+        );
+        let text = render(None, addr(), ca);
+        assert!(text.contains("# openai_base_url = \"https://127.0.0.1:10000/backend-api/codex\""));
+        assert!(text.contains("CODEX_CA_CERTIFICATE=/h/ca/ca.pem"));
+        assert!(text.contains("API-key mode") && text.contains("ChatGPT-login mode"));
+
+        let chat: toml::Table = render(Some(Mode::Chatgpt), addr(), ca).parse().unwrap();
+        assert_eq!(chat.len(), 2, "{chat:?}");
+        assert!(chat.get("model_provider").is_none());
+        let api_text = render(Some(Mode::Api), addr(), ca);
+        let api: toml::Table = api_text.parse().unwrap();
+        assert_eq!(api["model_provider"].as_str(), Some("codexplus"));
+        assert!(!api_text.contains("CODEX_CA_CERTIFICATE"));
     }
 
     #[test]
@@ -190,6 +283,22 @@ mod tests {
             std::fs::read_to_string(done.backup.unwrap()).unwrap(),
             original
         );
+        assert!(done.changed);
+
+        // Again: the file already says so; nothing written, no backup.
+        let again = install(dir.path(), Mode::Api, addr()).unwrap();
+        assert!(!again.changed && again.backup.is_none());
+        let backups = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("backup")
+            })
+            .count();
+        assert_eq!(backups, 1);
 
         // Switching to ChatGPT mode drops the custom provider selection.
         install(dir.path(), Mode::Chatgpt, addr()).unwrap();
