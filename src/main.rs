@@ -69,8 +69,12 @@ enum Command {
         #[command(subcommand)]
         command: CaCommand,
     },
-    /// Show a running proxy's status.
-    Status,
+    /// Show a running proxy's status: a short summary, or its JSON.
+    Status {
+        /// Print the `/status` JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Slash commands: list them, or make them reachable from the Codex TUI.
     Commands {
         #[command(subcommand)]
@@ -263,7 +267,7 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
             let files = codex_plus::ca::ensure(&config.home)?;
             println!("{}", files.cert.display());
         }
-        Command::Status => {
+        Command::Status { json } => {
             let url = format!("http://{}/status", dial(config.server.listen));
             // No HTTP_PROXY detour for a local address; non-2xx fails too, since the
             // Docker HEALTHCHECK relies on this exit code.
@@ -280,10 +284,26 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
                     .text()
                     .await
             };
-            let body = runtime()?
-                .block_on(get)
-                .map_err(|e| CliError::Other(format!("no healthy proxy at {url}: {e}")))?;
-            println!("{body}");
+            let body = runtime()?.block_on(get).map_err(|e: reqwest::Error| {
+                let why = if e.is_connect() {
+                    "nothing answers there".to_string()
+                } else if e.is_timeout() {
+                    "it did not answer within 5 s".to_string()
+                } else {
+                    e.without_url().to_string()
+                };
+                CliError::Other(cli::status::not_running(&url, &why))
+            })?;
+            if json {
+                println!("{body}");
+            } else {
+                let status: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+                    CliError::Other(format!(
+                        "{url} did not answer with codex-plus's status ({e})"
+                    ))
+                })?;
+                print!("{}", cli::status::summary(&status));
+            }
         }
         Command::Commands { command } => {
             let roots = codex_plus::claude::Roots::from_env();

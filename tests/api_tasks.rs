@@ -458,7 +458,7 @@ async fn agents_are_listed_per_workspace() {
 async fn status_shows_tasks_usage_and_breakers() {
     let mock = MockModel::start(|_| Step::now(text("ok"))).await;
     let api = api(&mock.url, |_| {});
-    let (status, _) = api
+    let (status, task) = api
         .call("POST", "/api/tasks", Some(&api.task(json!({}))))
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -470,6 +470,13 @@ async fn status_shows_tasks_usage_and_breakers() {
     assert_eq!(tasks["totals"]["per_agent"][0]["name"], "reviewer");
     assert_eq!(tasks["totals"]["per_provider"][0]["name"], "inherit");
     assert_eq!(tasks["totals"]["per_provider"][0]["input_tokens"], 10);
+    // One convention for cost: the task's own (null when unpriced), summed.
+    assert_eq!(
+        task["cost_usd"],
+        Value::Null,
+        "the mock's model has no price"
+    );
+    assert_eq!(tasks["totals"]["per_agent"][0]["cost_usd"], Value::Null);
     assert_eq!(tasks["running"], json!([]));
     assert!(
         body["providers"]["breakers"]["inherit"].is_object(),

@@ -316,3 +316,24 @@ async fn goal_plans_runs_and_prints_the_combined_answer() {
     assert_eq!(goal["status"], "completed");
     assert!(goal["graph_json"].as_str().unwrap().contains("\"read\""));
 }
+
+#[tokio::test]
+async fn status_without_a_proxy_says_how_to_start_one() {
+    let env = env();
+    // Port 9 (discard) on loopback: nothing listens there.
+    let out = run(
+        &env,
+        "http://127.0.0.1:9",
+        &["--listen", "127.0.0.1:9", "status"],
+    )
+    .await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "no codex-plus proxy is running at http://127.0.0.1:9/status (nothing answers there)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("./proxy.sh enable"), "{err}");
+}

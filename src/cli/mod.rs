@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config_cmd;
 pub mod goal;
 pub mod serve;
+pub mod status;
 pub mod task;
 
 /// Why a command failed, in words for the terminal.

@@ -271,10 +271,11 @@ pub(super) fn totals(conn: &Connection) -> rusqlite::Result<Totals> {
     })
 }
 
-/// Usage grouped by `key`, an SQL expression over `tasks` (never user input).
+/// Usage grouped by `key`, an SQL expression over `tasks` (never user input). The
+/// cost is null when no task of the group was priced (one convention with tasks').
 fn usage_by(conn: &Connection, key: &str) -> rusqlite::Result<Vec<UsageTotals>> {
     conn.prepare_cached(&format!(
-        "SELECT {key} AS name, COUNT(*), SUM(input_tokens), SUM(output_tokens), TOTAL(cost_usd)
+        "SELECT {key} AS name, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_usd)
          FROM tasks GROUP BY name
          ORDER BY SUM(input_tokens) + SUM(output_tokens) DESC, name"
     ))?

@@ -400,8 +400,8 @@ pub struct UsageTotals {
     pub input_tokens: u64,
     /// Their output tokens.
     pub output_tokens: u64,
-    /// Their known cost.
-    pub cost_usd: f64,
+    /// Their known cost; `None` when none of them was priced (shown as "unpriced").
+    pub cost_usd: Option<f64>,
 }
 
 /// Aggregates for `/status`.
