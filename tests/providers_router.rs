@@ -144,3 +144,26 @@ async fn the_exhausted_report_says_what_failed_and_what_to_change() {
         .expect_err("nothing answers");
     insta::assert_snapshot!(err.to_string());
 }
+
+#[tokio::test]
+async fn a_refused_inherit_call_says_where_its_credentials_come_from() {
+    let upstream = Mock::always(Reply::status(
+        401,
+        r#"{"error":{"message":"Missing bearer authentication in header","type":"invalid_request_error"}}"#,
+    ))
+    .await;
+    let router = ProviderRouter::new(&fast_config(), &env(&[])).expect("valid");
+    let inherit = InheritTarget {
+        base_url: format!("{}/v1", upstream.url),
+        headers: http::HeaderMap::new(),
+        model: "gpt-5.5".into(),
+    };
+    let candidates = router.resolve(None, Some(&inherit)).expect("resolves");
+    let err = router
+        .complete(&candidates, &request())
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("OPENAI_API_KEY, else CODEX_API_KEY"), "{err}");
+    assert!(!err.contains("check the API key for inherit"), "{err}");
+}

@@ -285,6 +285,15 @@ pub fn check_text(text: &str, path: &Path, shown: String) -> FileReport {
             });
         }
     }
+    // A broken file shows no ✓: what was read from it is only what could be.
+    if checks.iter().any(|c| c.mark == Mark::Fail) {
+        for c in &mut checks {
+            if c.mark == Mark::Pass {
+                c.mark = Mark::Info;
+                c.text = format!("{} (as far as it could be read)", c.text);
+            }
+        }
+    }
     FileReport {
         path: path.to_path_buf(),
         shown,
@@ -382,9 +391,9 @@ mod tests {
             lines(&r),
             [
                 "! YAML frontmatter is not strict YAML; recovered field by field (see below)",
-                "✓ name: code-reviewer",
-                "✓ description present",
-                "✓ tools: Read",
+                "i name: code-reviewer (as far as it could be read)",
+                "i description present (as far as it could be read)",
+                "i tools: Read (as far as it could be read)",
                 "! line 3: value contains ': '; recovered as text; quote it: description: \"Use when: reviewing\"",
                 "✗ line 4: Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, Glob, Grep, Bash, WebFetch, TodoWrite, Agent); fix the spelling or remove it from `tools`; the agent runs without it",
             ]
@@ -398,8 +407,8 @@ mod tests {
         assert_eq!(
             lines(&r),
             [
-                "✓ YAML frontmatter valid",
-                "✓ name present",
+                "i YAML frontmatter valid (as far as it could be read)",
+                "i name present (as far as it could be read)",
                 "✗ not an agent: the frontmatter has no `description`; add `description: When to use this agent`"
             ]
         );
@@ -415,6 +424,12 @@ mod tests {
         let r = check("---\n  - stray\nname: x\ndescription: y\n---\nBody");
         assert_eq!(r.checks[0].mark, Mark::Fail);
         assert!(!r.is_ok());
+        // A broken file is never shown with a ✓, not even for what could be read.
+        let r = check("---\nname: x\ndescription: y\ntools: [Read, Grep\n  oops: [\n---\nBody");
+        assert!(!r.is_ok());
+        let text = lines(&r).join("\n");
+        assert!(!text.contains('✓'), "{text}");
+        assert!(text.contains("i tools: "), "{text}");
     }
 
     #[test]
@@ -518,7 +533,10 @@ mod tests {
         assert!(r.is_ok());
         let r = check("---\nname: differ\ndescription: Diffs\ntools: Read, Bash(\n---\nB");
         let shown = lines(&r);
-        assert!(shown.contains(&"✓ tools: Read".to_string()), "{shown:?}");
+        assert!(
+            shown.contains(&"i tools: Read (as far as it could be read)".to_string()),
+            "{shown:?}"
+        );
         assert!(
             shown.iter().any(|l| l.starts_with(
                 "✗ line 4: Malformed tool pattern `Bash(` in `tools`: the parenthesis is never closed"

@@ -274,6 +274,12 @@ fn suggest(a: &Attempt) -> String {
         ),
         Outcome::Failed(e) => match e {
             ProviderError::MissingKey { env_var, .. } => format!("set {env_var} for {p}"),
+            ProviderError::Status { status: 401 | 403, .. } if p == "inherit" => {
+                "the upstream refused the credentials (or their absence): inherit sends a Codex \
+                 session's own; outside a session (the CLI, /api/tasks, goals) it sends \
+                 OPENAI_API_KEY, else CODEX_API_KEY, from the proxy's environment, so set one"
+                    .to_string()
+            }
             ProviderError::Status { status: 401 | 403, .. } => {
                 format!("check the API key for {p}: it was refused")
             }
