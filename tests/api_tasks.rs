@@ -302,8 +302,8 @@ async fn bad_requests_get_400_with_what_to_change() {
             "unknown agent `reviewr`; available agents: Explore, general-purpose, Plan, reviewer",
         ),
         (
-            json!({"subagent_type": "no-such-agent-here", "prompt": "review"}).to_string(),
-            "(no `cwd` was given, so the proxy's own directory",
+            json!({"subagent_type": "reviewer", "prompt": "review"}).to_string(),
+            "`cwd` is missing: give the absolute path of the workspace",
         ),
         (
             api.task(json!({"cwd": "relative/dir"})),

@@ -1,6 +1,6 @@
 //! `/api/tasks`: run Tasks over HTTP, follow them, cancel them, list them.
 //!
-//! - `POST /api/tasks`: one task `{subagent_type, prompt, description?, model?, cwd?,
+//! - `POST /api/tasks`: one task `{subagent_type, prompt, cwd, description?, model?,
 //!   sandbox?, wait?}` or a batch `{tasks: [...], wait?}`. `wait` (default true) answers
 //!   with the result(s); `wait: false` answers 202 with the ids at once. `sandbox` is
 //!   `read-only`, `workspace-write` (the default, rooted at `cwd`) or
@@ -50,7 +50,7 @@ struct TaskInput {
     description: Option<String>,
     #[serde(default)]
     model: Option<String>,
-    /// Absolute; the proxy's current directory when absent.
+    /// Absolute; required (an absent one is named in the error).
     #[serde(default)]
     cwd: Option<PathBuf>,
     /// Codex's sandbox mode; `workspace-write` when absent.
@@ -77,23 +77,13 @@ pub async fn create(State(state): State<SharedState>, body: Bytes) -> Result<Res
         })
         .collect::<Result<Vec<_>, _>>()?;
     let engine = &state.engine;
-    for (i, (req, defaulted)) in requests.iter().enumerate() {
-        engine.check(req).map_err(|e| {
-            // The agent was looked for where the caller did not say to look.
-            let e = match defaulted {
-                true => format!(
-                    "{e} (no `cwd` was given, so the proxy's own directory {} was searched; give `cwd`: the workspace whose agents to use)",
-                    req.workspace.cwd.display()
-                ),
-                false => e.to_string(),
-            };
-            match batch {
-                true => ProxyError::BadRequest(format!("tasks[{i}]: {e}")),
-                false => ProxyError::BadRequest(e),
-            }
+    for (i, req) in requests.iter().enumerate() {
+        engine.check(req).map_err(|e| match batch {
+            true => ProxyError::BadRequest(format!("tasks[{i}]: {e}")),
+            false => ProxyError::BadRequest(e.to_string()),
         })?;
     }
-    let handles: Vec<_> = requests.into_iter().map(|(r, _)| engine.spawn(r)).collect();
+    let handles: Vec<_> = requests.into_iter().map(|r| engine.spawn(r)).collect();
     if !wait {
         let ids: Vec<&str> = handles.iter().map(|h| h.id.as_str()).collect();
         let body = match batch {
@@ -153,11 +143,16 @@ fn parse_body(body: &[u8]) -> Result<(Vec<TaskInput>, bool, bool), ProxyError> {
     Ok((inputs, true, wait))
 }
 
-/// The request, and whether its workspace is the proxy's own directory because the
-/// caller gave no `cwd`.
-fn to_request(input: TaskInput) -> Result<(TaskRequest, bool), String> {
-    let defaulted = input.cwd.is_none();
-    let cwd = workspace_dir(input.cwd)?;
+/// The request. `cwd` is required: the proxy's own directory is rarely the workspace
+/// meant, and its agents are not the ones asked for.
+fn to_request(input: TaskInput) -> Result<TaskRequest, String> {
+    let Some(cwd) = input.cwd else {
+        return Err(
+            "`cwd` is missing: give the absolute path of the workspace whose agents and files the task uses"
+                .into(),
+        );
+    };
+    let cwd = workspace_dir(Some(cwd))?;
     let sandbox: SandboxMode = match input.sandbox {
         Some(mode) => mode.parse().map_err(|e| format!("`sandbox`: {e}"))?,
         None => SandboxMode::default(),
@@ -172,7 +167,7 @@ fn to_request(input: TaskInput) -> Result<(TaskRequest, bool), String> {
     };
     let mut req = TaskRequest::new(input.subagent_type, input.prompt, description, workspace);
     req.model = input.model;
-    Ok((req, defaulted))
+    Ok(req)
 }
 
 /// `cwd` as given (absolute, an existing directory), or the proxy's own.
