@@ -88,6 +88,16 @@ enum Command {
     },
     /// Run Task subagents in this process (no proxy needed), showing their progress.
     Task(TaskArgs),
+    /// Copy the shipped agents and commands (/consensus, /review, /goal, ...) into this
+    /// project, or with --user into your own directories; existing files are kept.
+    Init {
+        /// Into ~/.claude/agents and ~/.codexplus/commands instead of the project.
+        #[arg(long)]
+        user: bool,
+        /// The project directory (default: the current one).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+    },
     /// Plan a goal into subtasks, run them in dependency order and print the combined
     /// answer, in this process (no proxy needed).
     Goal(GoalArgs),
@@ -200,7 +210,7 @@ fn main() -> ExitCode {
     // One-shot commands print results; only warnings belong beside them.
     let quiet = matches!(
         cli.command,
-        Command::Task(_) | Command::Goal(_) | Command::Agents { .. }
+        Command::Task(_) | Command::Goal(_) | Command::Agents { .. } | Command::Init { .. }
     );
     init_logging(if quiet { "warn" } else { "info" });
     let overrides = Overrides {
@@ -350,6 +360,21 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
             if !all_ok {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Init { user, cwd } => {
+            let (agents, commands) = if user {
+                let roots = codex_plus::claude::Roots::from_env();
+                let none = || CliError::Other("no home directory: set HOME".into());
+                (
+                    roots.claude_dir().ok_or_else(none)?.join("agents"),
+                    roots.codexplus_dir().ok_or_else(none)?.join("commands"),
+                )
+            } else {
+                let dir = cli::task::absolute_dir(cwd.as_deref())?;
+                (dir.join(".claude/agents"), dir.join(".codexplus/commands"))
+            };
+            let placed = cli::init::init(&agents, &commands)?;
+            print!("{}", cli::init::report(&placed));
         }
         Command::Goal(args) => {
             let options = cli::goal::GoalOptions {

@@ -1262,3 +1262,80 @@ async fn a_forked_skill_runs_as_a_subagent_typed_or_called() {
     );
     proxy.stop().await;
 }
+
+/// The shipped `/consensus` in a fresh project after `codex-plus init`: the command
+/// expands, the model's three parallel Task calls run the shipped agents, and the
+/// verdict comes back in one turn.
+#[tokio::test]
+async fn consensus_works_in_a_fresh_project_after_init() {
+    support::init_logs();
+    let reviewers = [
+        ("code-reviewer", "You are a senior code reviewer."),
+        (
+            "security-auditor",
+            "You are an application security auditor.",
+        ),
+        ("performance-optimizer", "You are a performance engineer."),
+    ];
+    let mock = MockUpstream::start(move |req, _| {
+        let text = req.text();
+        if let Some((agent, _)) = reviewers.iter().find(|(_, p)| text.contains(p)) {
+            return Reply::sse(&answer("resp_sub", &format!("{agent}: no findings")));
+        }
+        let outs = outputs(req);
+        if outs.len() == 3 {
+            let all = outs.iter().all(|(_, o)| o.contains("no findings"));
+            return Reply::sse(&answer("resp_v", if all { "Verdict: ship" } else { "missing reports" }));
+        }
+        if text.contains("Get a consensus review of") {
+            let call = |i: usize| {
+                let (agent, _) = reviewers[i];
+                ev_function_call(
+                    &format!("call_{i}"),
+                    "Task",
+                    &json!({"description": format!("Review as {agent}"), "prompt": "Review the last commit", "subagent_type": agent}),
+                )
+            };
+            return Reply::sse(&[ev_created("resp_1"), call(0), call(1), call(2), ev_completed("resp_1")]);
+        }
+        Reply::sse(&answer("resp_n", "no command was expanded"))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    support::git_repo(codex.workspace());
+    assert!(
+        !codex.workspace().join(".claude").exists(),
+        "a fresh project"
+    );
+    let init = std::process::Command::new(env!("CARGO_BIN_EXE_codex-plus"))
+        .args(["init", "--cwd"])
+        .arg(codex.workspace())
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    assert!(String::from_utf8_lossy(&init.stdout).contains("consensus.md"));
+
+    let run = codex.exec("/consensus", &["-m", "gpt-5.5"]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("Verdict: ship"),
+        "{}",
+        run.dump()
+    );
+    assert_codex_never_saw_task(&run);
+    let subagents = mock
+        .responses_requests()
+        .iter()
+        .filter(|r| reviewers.iter().any(|(_, p)| r.text().contains(p)))
+        .count();
+    assert_eq!(subagents, 3, "each shipped reviewer ran");
+    proxy.stop().await;
+}

@@ -6,6 +6,7 @@ pub mod codex_config;
 pub mod commands;
 pub mod config_cmd;
 pub mod goal;
+pub mod init;
 pub mod serve;
 pub mod status;
 pub mod task;
