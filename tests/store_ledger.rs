@@ -247,9 +247,6 @@ async fn an_agents_transcript_is_found_by_id_latest_run_or_name_within_its_sessi
             cwd: "/w".into(),
             worktree: None,
             last_task_id: format!("{agent_id}-run2"),
-            messages_json: format!(
-                r#"[{{"role":"user","content":[{{"type":"text","text":"{agent_id}"}}]}}]"#
-            ),
             updated_at: Timestamp(at),
         };
     ledger.save_transcript(transcript("a1", "s1", Some("scout"), 1));
@@ -257,9 +254,10 @@ async fn an_agents_transcript_is_found_by_id_latest_run_or_name_within_its_sessi
     ledger.save_transcript(transcript("a3", "s1", None, 3));
     ledger.save_transcript(transcript("b1", "s2", Some("scout"), 4));
     // A later save replaces the agent's row.
-    let mut replaced = transcript("a3", "s1", Some("fixer"), 5);
-    replaced.messages_json = "[]".into();
+    let replaced = transcript("a3", "s1", Some("fixer"), 5);
     ledger.save_transcript(replaced.clone());
+    ledger.save_task_messages("a3-run2", "[]".into());
+    ledger.save_task_messages("a3-run2", r#"[{"role":"user","content":[]}]"#.into());
     ledger.flush().await.expect("flush");
 
     let find = |to: &str| {
@@ -288,6 +286,12 @@ async fn an_agents_transcript_is_found_by_id_latest_run_or_name_within_its_sessi
         .map(|(id, name, _)| format!("{id}:{}", name.unwrap_or_default()))
         .collect();
     assert_eq!(listed, ["a3:fixer", "a2:scout", "a1:scout"]);
+    // A run's messages: the latest kept.
+    assert_eq!(
+        ledger.task_messages("a3-run2").expect("read").as_deref(),
+        Some(r#"[{"role":"user","content":[]}]"#)
+    );
+    assert_eq!(ledger.task_messages("none").expect("read"), None);
 }
 
 #[tokio::test]

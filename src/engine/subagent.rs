@@ -109,19 +109,17 @@ impl Engine {
             left = end.path().map(std::path::Path::to_path_buf);
             result.worktree = Some(end);
         }
-        if let (Some(kept), Some(messages)) = (&kept, messages) {
-            self.keep_transcript(entry, kept, left.as_deref(), &messages);
+        if let Some(messages) = messages {
+            self.ledger
+                .save_task_messages(&entry.who.id, transcript::to_json(&messages));
+            if let Some(kept) = &kept {
+                self.keep_transcript(entry, kept, left.as_deref());
+            }
         }
         result
     }
 
-    fn keep_transcript(
-        &self,
-        entry: &TaskEntry,
-        kept: &Kept,
-        worktree: Option<&std::path::Path>,
-        messages: &[Message],
-    ) {
+    fn keep_transcript(&self, entry: &TaskEntry, kept: &Kept, worktree: Option<&std::path::Path>) {
         let about = transcript::About {
             agent_id: &kept.agent_id,
             task_id: &entry.who.id,
@@ -132,8 +130,7 @@ impl Engine {
             cwd: &kept.cwd,
             worktree,
         };
-        self.ledger
-            .save_transcript(transcript::record(&about, messages));
+        self.ledger.save_transcript(transcript::record(&about));
     }
 
     /// A worktree for a subagent: the WorktreeCreate hooks', when the workspace has
@@ -192,9 +189,14 @@ impl Engine {
             Ok(prepared) => prepared,
             Err(error) => return (entry.result(TaskStatus::Failed, Some(error)), None),
         };
+        // The messages it starts with, readable while it runs.
+        self.ledger.save_task_messages(
+            &entry.who.id,
+            transcript::to_json(&prepared.request.messages),
+        );
         if let Some(kept) = kept {
             // Marks the agent busy (its latest run is this one) and names it now.
-            self.keep_transcript(entry, kept, None, &prepared.request.messages);
+            self.keep_transcript(entry, kept, None);
         }
         // Children run under their parent's slot: waiting for another could deadlock.
         let _slot = if req.parent_id.is_none() {

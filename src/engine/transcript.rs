@@ -15,19 +15,36 @@ pub struct Resume {
 }
 
 impl Resume {
-    /// The agent a ledger row holds, or why its messages cannot be read.
-    pub fn from_record(record: &TranscriptRecord) -> Result<Resume, String> {
-        let messages = serde_json::from_str(&record.messages_json).map_err(|e| {
+    /// The agent a ledger row holds, with its latest run's messages, or why they
+    /// cannot be read.
+    pub fn from_record(
+        record: &TranscriptRecord,
+        messages: Option<&str>,
+    ) -> Result<Resume, String> {
+        let unreadable = |why: String| {
             format!(
-                "the transcript of agent {} cannot be read ({e})",
+                "the transcript of agent {} cannot be read ({why})",
                 record.agent_id
             )
+        };
+        let json = messages.ok_or_else(|| {
+            unreadable(format!(
+                "no messages of its run {} are kept",
+                record.last_task_id
+            ))
         })?;
+        let messages = serde_json::from_str(json).map_err(|e| unreadable(e.to_string()))?;
         Ok(Resume {
             agent_id: record.agent_id.clone(),
             messages,
         })
     }
+}
+
+/// Messages as the ledger keeps them.
+pub fn to_json(messages: &[Message]) -> String {
+    // Serialising plain data cannot fail; an empty list would only lose context.
+    serde_json::to_string(messages).unwrap_or_else(|_| "[]".into())
 }
 
 /// What the model is sent when an agent is continued with `message`: its messages,
@@ -82,8 +99,8 @@ pub struct About<'a> {
     pub worktree: Option<&'a std::path::Path>,
 }
 
-/// The ledger row for an agent with these messages.
-pub fn record(about: &About<'_>, messages: &[Message]) -> TranscriptRecord {
+/// The ledger row for an agent.
+pub fn record(about: &About<'_>) -> TranscriptRecord {
     TranscriptRecord {
         agent_id: about.agent_id.to_string(),
         session_id: about.session_id.map(str::to_string),
@@ -93,8 +110,6 @@ pub fn record(about: &About<'_>, messages: &[Message]) -> TranscriptRecord {
         cwd: about.cwd.display().to_string(),
         worktree: about.worktree.map(|p| p.display().to_string()),
         last_task_id: about.task_id.to_string(),
-        // Serialising plain data cannot fail; an empty list would only lose context.
-        messages_json: serde_json::to_string(messages).unwrap_or_else(|_| "[]".into()),
         updated_at: Timestamp::now(),
     }
 }
@@ -184,20 +199,18 @@ mod tests {
             cwd: std::path::Path::new("/w"),
             worktree: None,
         };
-        let row = record(&about, &messages);
+        let row = record(&about);
         assert_eq!(row.last_task_id, "task_2");
         assert_eq!(row.name.as_deref(), Some("scout"));
-        let resume = Resume::from_record(&row).unwrap();
+        let resume = Resume::from_record(&row, Some(&to_json(&messages))).unwrap();
         assert_eq!(resume.agent_id, "task_1");
         assert_eq!(resume.messages, messages);
-        let broken = TranscriptRecord {
-            messages_json: "[{".into(),
-            ..row
-        };
-        let e = Resume::from_record(&broken).unwrap_err();
+        let e = Resume::from_record(&row, Some("[{")).unwrap_err();
         assert!(
             e.contains("transcript of agent task_1 cannot be read"),
             "{e}"
         );
+        let e = Resume::from_record(&row, None).unwrap_err();
+        assert!(e.contains("no messages of its run task_2 are kept"), "{e}");
     }
 }

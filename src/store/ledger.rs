@@ -252,6 +252,15 @@ impl Ledger {
         self.send(Write::Goal(Box::new(goal)));
     }
 
+    /// Keeps a task's messages so far (a JSON array of `providers::Message`).
+    pub fn save_task_messages(&self, task_id: &str, messages_json: String) {
+        self.send(Write::TaskMessages {
+            task_id: task_id.to_string(),
+            messages_json,
+            at: Timestamp::now(),
+        });
+    }
+
     /// Keeps an agent's transcript (replacing its earlier one), for `SendMessage`.
     pub fn save_transcript(&self, transcript: TranscriptRecord) {
         self.send(Write::Transcript(Box::new(transcript)));
@@ -351,6 +360,11 @@ impl Ledger {
     /// Goals, newest first.
     pub fn goals(&self, limit: usize) -> Result<Vec<GoalRecord>, StoreError> {
         Ok(read::goals(&self.reader(), limit)?)
+    }
+
+    /// A task's messages, as kept at its start and end.
+    pub fn task_messages(&self, task_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(read::task_messages(&self.reader(), task_id)?)
     }
 
     /// The transcript of the agent `to` (its id or name) of `session`.

@@ -237,11 +237,18 @@ pub(super) fn transcript(
             cwd: row.get("cwd")?,
             worktree: row.get("worktree")?,
             last_task_id: row.get("last_task_id")?,
-            messages_json: row.get("messages_json")?,
             updated_at: row.get("updated_at")?,
         })
     })
     .optional()
+}
+
+/// A task's messages (a JSON array of `providers::Message`), as kept at its start and
+/// end.
+pub(super) fn task_messages(conn: &Connection, task_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT messages_json FROM task_messages WHERE task_id = ?1")?
+        .query_row([task_id], |row| row.get(0))
+        .optional()
 }
 
 /// The agents `session` may continue, newest first, as (agent id, name, agent type).

@@ -348,8 +348,9 @@ pub struct GoalRecord {
     pub ended_at: Option<Timestamp>,
 }
 
-/// What a subagent has said and done so far, kept so `SendMessage` can continue it
-/// (after a restart too). One row per agent: each run that continues it replaces it.
+/// A subagent `SendMessage` can continue (after a restart too): who it is, and its
+/// latest run, whose messages are its transcript. One row per agent: each run that
+/// continues it replaces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TranscriptRecord {
     /// The agent's id: its first task's.
@@ -364,11 +365,9 @@ pub struct TranscriptRecord {
     /// Where it worked, and the worktree it kept, if it ran in one.
     pub cwd: String,
     pub worktree: Option<String>,
-    /// The latest run: while it has not ended, the agent cannot take a message.
+    /// The latest run: while it has not ended, the agent cannot take a message. Its
+    /// messages (`task_messages`) are the agent's whole transcript.
     pub last_task_id: String,
-    /// Its messages, a JSON array of `providers::Message`. Kept exact, like history
-    /// links: they go back to the model verbatim.
-    pub messages_json: String,
     pub updated_at: Timestamp,
 }
 

@@ -117,10 +117,15 @@ CREATE TABLE agent_transcripts (
     cwd           TEXT NOT NULL,
     worktree      TEXT,
     last_task_id  TEXT NOT NULL,
-    messages_json TEXT NOT NULL,
     updated_at    INTEGER NOT NULL
 );
 CREATE INDEX agent_transcripts_by_session ON agent_transcripts (session_id, updated_at);
+
+CREATE TABLE task_messages (
+    task_id       TEXT PRIMARY KEY,
+    messages_json TEXT NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
 ",
     r"
 CREATE TABLE goals (
@@ -211,6 +216,7 @@ mod tests {
                 "model_attempts",
                 "session_context",
                 "sessions",
+                "task_messages",
                 "tasks",
                 "tool_calls"
             ]

@@ -51,6 +51,12 @@ pub(super) enum Write {
     Transcript(Box<TranscriptRecord>),
     /// A goal as it is now, replacing its row.
     Goal(Box<GoalRecord>),
+    /// A task's messages so far, replacing what it had.
+    TaskMessages {
+        task_id: String,
+        messages_json: String,
+        at: Timestamp,
+    },
     /// The proxy is stopping: every queued or running task ends `interrupted` now.
     InterruptOpen {
         at: Timestamp,
@@ -264,6 +270,7 @@ impl Write {
             Self::LinkHistory(_) => "link_history",
             Self::Transcript(_) => "transcript",
             Self::Goal(_) => "goal",
+            Self::TaskMessages { .. } => "task_messages",
             Self::InterruptOpen { .. } => "interrupt_open",
             Self::SessionContext { .. } => "session_context",
             Self::ClearSessionContext { .. } => "clear_session_context",
@@ -449,6 +456,18 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
             )?
             .execute(params![session_id, cwd, first_seen, last_seen, requests])?;
         }
+        Write::TaskMessages {
+            task_id,
+            messages_json,
+            at,
+        } => {
+            // Kept exact, like history links: they go back to the model verbatim.
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO task_messages (task_id, messages_json, updated_at)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![task_id, messages_json, at])?;
+        }
         Write::Goal(g) => {
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO goals (id, goal, cwd, sandbox, model, max_parallel,
@@ -474,8 +493,8 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
         Write::Transcript(t) => {
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO agent_transcripts (agent_id, session_id, name, agent,
-                    model, cwd, worktree, last_task_id, messages_json, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    model, cwd, worktree, last_task_id, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 t.agent_id,
@@ -486,7 +505,6 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<()> {
                 t.cwd,
                 t.worktree,
                 t.last_task_id,
-                t.messages_json,
                 t.updated_at,
             ])?;
         }

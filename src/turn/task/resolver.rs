@@ -283,7 +283,7 @@ impl TurnResolver {
                 .unwrap_or_default()
                 .trim()
                 .to_string();
-            let record = match find_agent(ledger, req.session_id.clone(), &to).await {
+            let record = match find_agent(ledger.clone(), req.session_id.clone(), &to).await {
                 Ok(record) => record,
                 Err(why) => {
                     tracing::warn!(call_id = %call.call_id, to = %to, "a SendMessage call named no agent it can continue; the model gets an error result");
@@ -299,7 +299,16 @@ impl TurnResolver {
                     record.agent_id, run.id
                 ));
             }
-            req.resume = match Resume::from_record(&record) {
+            let messages = {
+                let ledger = ledger.clone();
+                let task = record.last_task_id.clone();
+                tokio::task::spawn_blocking(move || ledger.task_messages(&task))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+            };
+            req.resume = match Resume::from_record(&record, messages.as_deref()) {
                 Ok(resume) => Some(resume),
                 Err(why) => return Outcome::failed(why),
             };
