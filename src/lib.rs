@@ -54,6 +54,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/api/tasks", get(api::tasks::list).post(api::tasks::create))
         .route("/api/tasks/{id}", get(api::tasks::get))
         .route("/api/tasks/{id}/events", get(api::tasks::events))
+        .route("/api/tasks/{id}/transcript", get(api::tasks::transcript))
         .route("/api/tasks/{id}/cancel", post(api::tasks::cancel))
         .route("/api/goals", get(api::goals::list).post(api::goals::create))
         .route("/api/goals/{id}", get(api::goals::get))

@@ -529,3 +529,46 @@ fn a_ledger_that_cannot_open_stops_start_up_naming_the_path() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_tasks_transcript_holds_its_messages_model_calls_and_tool_calls_in_order() {
+    let mock = MockModel::start(|seen| match seen.turn() {
+        0 => Step::now(call("c1", "Read", json!({"file_path": "main.rs"}))),
+        _ => Step::now(text("main.rs is fine")),
+    })
+    .await;
+    let api = api(&mock.url, |_| {});
+    std::fs::write(api.ws.join("main.rs"), "fn main() {}\n").unwrap();
+    let (status, task) = api
+        .call("POST", "/api/tasks", Some(&api.task(json!({}))))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let id = task["id"].as_str().unwrap();
+    let (status, t) = api
+        .call("GET", &format!("/api/tasks/{id}/transcript"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["status"], "completed");
+    let messages = t["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"], "{t}");
+    assert_eq!(messages[0]["content"][0]["text"], "review main.rs");
+    assert_eq!(messages[1]["content"][0]["type"], "tool_call");
+    assert_eq!(messages[1]["content"][0]["name"], "Read");
+    assert_eq!(messages[2]["content"][0]["type"], "tool_result");
+    assert!(messages[2]["content"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("fn main()"));
+    assert_eq!(messages[3]["content"][0]["text"], "main.rs is fine");
+    assert_eq!(t["model_calls"].as_array().unwrap().len(), 2);
+    assert!(t["model_calls"][0]["input_tokens"].as_u64().is_some());
+    assert_eq!(t["tool_calls"][0]["tool"], "Read");
+    let (status, _) = api
+        .call("GET", "/api/tasks/task_nope/transcript", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -7,6 +7,7 @@
 //!   `danger-full-access`, as in Codex; Bash runs under the matching OS sandbox.
 //! - `GET /api/tasks?limit=N`: the latest tasks, newest first (from the ledger).
 //! - `GET /api/tasks/{id}`: one task, running or finished.
+//! - `GET /api/tasks/{id}/transcript`: its messages, model calls and tool calls.
 //! - `GET /api/tasks/{id}/events`: its progress as Server-Sent Events, ending after
 //!   `finished` (a finished task sends that one event).
 //! - `POST /api/tasks/{id}/cancel`: stops it, keeping its partial output.
@@ -249,6 +250,48 @@ pub async fn get(
         .map_err(|e| ProxyError::Internal(e.to_string()))?
         .map(Json)
         .ok_or_else(|| not_found(&id))
+}
+
+/// `GET /api/tasks/{id}/transcript`: the task's messages in order (its prompt, each
+/// model answer with its tool calls, each tool result as the model read it, capped
+/// as it was), its model calls with their tokens, and its tool calls with timing.
+/// A running task shows the messages it started with; they are kept again at its end.
+pub async fn transcript(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ProxyError> {
+    // Writes are queued: a task that just ended has its last messages in the queue.
+    if let Err(e) = state.ledger.flush().await {
+        tracing::warn!("ledger flush before a transcript failed: {e}");
+    }
+    let engine = state.engine.clone();
+    let ledger = state.ledger.clone();
+    let lookup = id.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let task = engine.get(&lookup)?;
+        let messages = ledger.task_messages(&lookup).ok().flatten();
+        let attempts = ledger.model_attempts(&lookup).unwrap_or_default();
+        let tools = ledger.tool_calls(&lookup).unwrap_or_default();
+        Some((task, messages, attempts, tools))
+    })
+    .await
+    .map_err(|e| ProxyError::Internal(e.to_string()))?;
+    let Some((task, messages, attempts, tools)) = read else {
+        return Err(not_found(&id));
+    };
+    let messages: Value = messages
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or(Value::Array(Vec::new()));
+    Ok(Json(json!({
+        "id": task.id,
+        "agent": task.agent,
+        "description": task.description,
+        "status": task.status,
+        "messages": messages,
+        "model_calls": attempts,
+        "tool_calls": tools,
+    })))
 }
 
 /// `GET /api/tasks/{id}/events`.
