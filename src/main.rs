@@ -88,6 +88,12 @@ enum Command {
     },
     /// Run Task subagents in this process (no proxy needed), showing their progress.
     Task(TaskArgs),
+    /// The running proxy's Tasks: list them, show one with its transcript, follow one
+    /// live, or cancel one.
+    Tasks {
+        #[command(subcommand)]
+        command: TasksCommand,
+    },
     /// Copy the shipped agents and commands (/consensus, /review, /goal, ...) into this
     /// project, or with --user into your own directories; existing files are kept.
     Init {
@@ -135,6 +141,22 @@ struct TaskArgs {
     /// writes only in the workspace and temp dirs, no network) or danger-full-access.
     #[arg(long, value_name = "MODE", default_value = "workspace-write")]
     sandbox: SandboxMode,
+}
+
+#[derive(Subcommand)]
+enum TasksCommand {
+    /// The latest tasks, newest first.
+    List {
+        /// How many (default 20).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One task: its status and its transcript.
+    Show { id: String },
+    /// Follow a task's progress until it ends.
+    Tail { id: String },
+    /// Cancel a running task (its output so far is kept).
+    Cancel { id: String },
 }
 
 #[derive(Args)]
@@ -210,7 +232,11 @@ fn main() -> ExitCode {
     // One-shot commands print results; only warnings belong beside them.
     let quiet = matches!(
         cli.command,
-        Command::Task(_) | Command::Goal(_) | Command::Agents { .. } | Command::Init { .. }
+        Command::Task(_)
+            | Command::Goal(_)
+            | Command::Agents { .. }
+            | Command::Init { .. }
+            | Command::Tasks { .. }
     );
     init_logging(if quiet { "warn" } else { "info" });
     let overrides = Overrides {
@@ -278,40 +304,12 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
             println!("{}", files.cert.display());
         }
         Command::Status { json } => {
-            let url = format!("http://{}/status", dial(config.server.listen));
-            // No HTTP_PROXY detour for a local address; non-2xx fails too, since the
-            // Docker HEALTHCHECK relies on this exit code.
-            let get = async {
-                let client = reqwest::Client::builder()
-                    .no_proxy()
-                    .timeout(std::time::Duration::from_secs(5))
-                    .build()?;
-                client
-                    .get(&url)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .text()
-                    .await
-            };
-            let body = runtime()?.block_on(get).map_err(|e: reqwest::Error| {
-                let why = if e.is_connect() {
-                    "nothing answers there".to_string()
-                } else if e.is_timeout() {
-                    "it did not answer within 5 s".to_string()
-                } else {
-                    e.without_url().to_string()
-                };
-                CliError::Other(cli::status::not_running(&url, &why))
-            })?;
+            let remote = cli::remote::Remote::new(&dial(config.server.listen))?;
+            // Fails (non-zero) unless a proxy answers: the Docker HEALTHCHECK relies on it.
+            let status = runtime()?.block_on(remote.get("/status"))?;
             if json {
-                println!("{body}");
+                println!("{status}");
             } else {
-                let status: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
-                    CliError::Other(format!(
-                        "{url} did not answer with codex-plus's status ({e})"
-                    ))
-                })?;
                 print!("{}", cli::status::summary(&status));
             }
         }
@@ -359,6 +357,31 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
             let all_ok = runtime()?.block_on(cli::task::run(config, options))?;
             if !all_ok {
                 return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Tasks { command } => {
+            let remote = cli::remote::Remote::new(&dial(config.server.listen))?;
+            let runtime = runtime()?;
+            match command {
+                TasksCommand::List { limit } => {
+                    let tasks =
+                        runtime.block_on(remote.get(&format!("/api/tasks?limit={limit}")))?;
+                    print!("{}", cli::tasks::list(&tasks));
+                }
+                TasksCommand::Show { id } => {
+                    let task = runtime.block_on(remote.get(&format!("/api/tasks/{id}")))?;
+                    let transcript =
+                        runtime.block_on(remote.get(&format!("/api/tasks/{id}/transcript")))?;
+                    print!("{}", cli::tasks::show(&task, &transcript));
+                }
+                TasksCommand::Tail { id } => {
+                    let mut out = std::io::stdout();
+                    runtime.block_on(cli::tasks::tail(&remote, &id, &mut out))?;
+                }
+                TasksCommand::Cancel { id } => {
+                    runtime.block_on(remote.post(&format!("/api/tasks/{id}/cancel")))?;
+                    println!("cancelled {id}; its output so far is kept");
+                }
             }
         }
         Command::Init { user, cwd } => {

@@ -337,3 +337,94 @@ async fn status_without_a_proxy_says_how_to_start_one() {
     );
     assert!(err.contains("./proxy.sh enable"), "{err}");
 }
+
+mod support;
+
+/// `codex-plus tasks` against a running proxy: list, show with the transcript, tail a
+/// running task to its end, and cancel (refused for one that ended).
+#[tokio::test]
+async fn tasks_list_show_tail_and_cancel_through_the_running_proxy() {
+    let mock = MockModel::start(|seen| {
+        if seen.prompt().contains("slowly") {
+            return Step::after(std::time::Duration::from_millis(800), text("slow done"));
+        }
+        match seen.turn() {
+            0 => Step::now(call("c1", "Read", json!({"file_path": "notes.txt"}))),
+            _ => Step::now(text("The notes say hello.")),
+        }
+    })
+    .await;
+    let env = env();
+    let proxy = support::proxy(&mock.url, &env.root.join("state")).await;
+    let addr = proxy.addr.to_string();
+    let http = reqwest::Client::new();
+    let post = |body: Value| {
+        http.post(format!("http://{addr}/api/tasks"))
+            .json(&body)
+            .send()
+    };
+    let done: Value =
+        post(json!({"subagent_type": "reader", "prompt": "read the notes", "cwd": env.ws}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let id = done["id"].as_str().unwrap().to_string();
+    let cli = |args: Vec<String>| {
+        let mut all = vec!["--listen".to_string(), addr.clone()];
+        all.extend(args);
+        let env = &env;
+        async move {
+            let args: Vec<&str> = all.iter().map(String::as_str).collect();
+            run(env, "http://127.0.0.1:9", &args).await
+        }
+    };
+    let listed = cli(vec!["tasks".into(), "list".into()]).await;
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(stdout(&listed).contains(&id), "{}", stdout(&listed));
+
+    let shown = cli(vec!["tasks".into(), "show".into(), id.clone()]).await;
+    let text = stdout(&shown);
+    assert!(
+        text.contains("⏺ Task(reader)") && text.contains("assistant calls Read("),
+        "{text}"
+    );
+    assert!(text.contains("hello"), "{text}");
+
+    let refused = cli(vec!["tasks".into(), "cancel".into(), id.clone()]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("has already ended"));
+
+    let running: Value = post(
+        json!({"subagent_type": "reader", "prompt": "read slowly", "cwd": env.ws, "wait": false}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let tailed = cli(vec![
+        "tasks".into(),
+        "tail".into(),
+        running["id"].as_str().unwrap().into(),
+    ])
+    .await;
+    assert!(
+        tailed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tailed.stderr)
+    );
+    assert!(
+        stdout(&tailed)
+            .trim_end()
+            .ends_with("⎿ completed · 0 tool uses"),
+        "{}",
+        stdout(&tailed)
+    );
+    proxy.stop().await;
+}

@@ -7,9 +7,11 @@ pub mod commands;
 pub mod config_cmd;
 pub mod goal;
 pub mod init;
+pub mod remote;
 pub mod serve;
 pub mod status;
 pub mod task;
+pub mod tasks;
 
 /// Why a command failed, in words for the terminal.
 #[derive(Debug, thiserror::Error)]
