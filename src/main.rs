@@ -88,6 +88,18 @@ enum Command {
     },
     /// Run Task subagents in this process (no proxy needed), showing their progress.
     Task(TaskArgs),
+    /// What is wrong with this setup, and how to fix it (non-zero exit on a problem).
+    Doctor {
+        /// The workspace to look at (default: the current directory).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The Codex home directory (default: $CODEX_HOME or ~/.codex).
+        #[arg(long, env = "CODEX_HOME")]
+        codex_home: Option<PathBuf>,
+    },
     /// The running proxy's Tasks: list them, show one with its transcript, follow one
     /// live, or cancel one.
     Tasks {
@@ -237,6 +249,7 @@ fn main() -> ExitCode {
             | Command::Agents { .. }
             | Command::Init { .. }
             | Command::Tasks { .. }
+            | Command::Doctor { .. }
     );
     init_logging(if quiet { "warn" } else { "info" });
     let overrides = Overrides {
@@ -356,6 +369,29 @@ fn run(command: Command, overrides: &Overrides) -> Result<ExitCode, CliError> {
             };
             let all_ok = runtime()?.block_on(cli::task::run(config, options))?;
             if !all_ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Doctor {
+            cwd,
+            json,
+            codex_home,
+        } => {
+            let workspace = cli::task::absolute_dir(cwd.as_deref())?;
+            let codex_home = codex_home
+                .or_else(|| dirs::home_dir().map(|h| h.join(".codex")))
+                .ok_or_else(|| CliError::Other("no home directory: set CODEX_HOME".into()))?;
+            let dial = dial(config.server.listen);
+            let remote = cli::remote::Remote::new(&dial)?;
+            let ca = codex_plus::ca::CaFiles::under(&config.home).cert;
+            let report =
+                runtime()?.block_on(cli::doctor::run(&remote, dial, codex_home, ca, workspace));
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.render());
+            }
+            if !report.is_ok() {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -428,3 +428,65 @@ async fn tasks_list_show_tail_and_cancel_through_the_running_proxy() {
     );
     proxy.stop().await;
 }
+
+/// `codex-plus doctor` on a healthy setup (a running proxy, the real Codex CLI, Codex's
+/// config from `codex-config`, a key) finds nothing; with the proxy gone it says so.
+#[tokio::test]
+async fn doctor_finds_nothing_wrong_with_a_healthy_setup_and_names_a_stopped_proxy() {
+    let mock = MockModel::start(|_| Step::now(text("ok"))).await;
+    let env = env();
+    let proxy = support::proxy(&mock.url, &env.root.join("state")).await;
+    let codex_home = env.root.join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("config.toml"),
+        codex_plus::cli::codex_config::render(
+            Some(codex_plus::cli::codex_config::Mode::Api),
+            proxy.addr,
+            &env.root.join("ca.pem"),
+        ),
+    )
+    .unwrap();
+    let doctor = |addr: String| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_codex-plus"));
+        command
+            .args(["--listen", &addr, "doctor", "--cwd"])
+            .arg(&env.ws)
+            .current_dir(&env.ws)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", env.root.join("home"))
+            .env("CODEX_PLUS_HOME", env.root.join("state"))
+            .env("CODEX_HOME", &codex_home)
+            .env("CODEX_BIN", support::codex::binary())
+            .env("OPENAI_API_KEY", "sk-test");
+        // Off the runtime's thread: the proxy in this process must go on answering.
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+    };
+    let out = doctor(proxy.addr.to_string()).await.unwrap();
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("✓ running at"), "{text}");
+    assert!(text.contains("✓ installed: codex-cli"), "{text}");
+    assert!(
+        text.contains("points Codex at codex-plus in API-key mode"),
+        "{text}"
+    );
+    assert!(
+        text.contains("agents: Explore, general-purpose, Plan, reader"),
+        "{text}"
+    );
+    assert!(text.ends_with("No problems found.\n"), "{text}");
+    let addr = proxy.addr.to_string();
+    proxy.stop().await;
+
+    let out = doctor(addr).await.unwrap();
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("✗ no proxy answers at"), "{text}");
+    assert!(text.contains("./proxy.sh enable"), "{text}");
+}

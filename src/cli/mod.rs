@@ -5,6 +5,7 @@ pub mod agents;
 pub mod codex_config;
 pub mod commands;
 pub mod config_cmd;
+pub mod doctor;
 pub mod goal;
 pub mod init;
 pub mod remote;

@@ -49,6 +49,25 @@ impl Remote {
         read(&url, resp).await
     }
 
+    /// `path`'s JSON, or in a few words why there is none (for reports that say
+    /// what to do themselves).
+    pub async fn probe(&self, path: &str) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| reason(&e))?;
+        if !resp.status().is_success() {
+            return Err(format!("it answered HTTP {}", resp.status()));
+        }
+        resp.json()
+            .await
+            .map_err(|e| format!("its answer is not codex-plus's JSON ({e})"))
+    }
+
     /// A response to read as it comes (server-sent events).
     pub async fn follow(&self, path: &str) -> Result<reqwest::Response, CliError> {
         let url = format!("{}{path}", self.base);
@@ -80,14 +99,18 @@ async fn read(
 }
 
 fn unreachable(url: &str, e: &reqwest::Error) -> CliError {
-    let why = if e.is_connect() {
+    CliError::Other(not_running(url, &reason(e)))
+}
+
+/// Why a request got no answer, in a few words.
+fn reason(e: &reqwest::Error) -> String {
+    if e.is_connect() {
         "nothing answers there".to_string()
     } else if e.is_timeout() {
         format!("it did not answer within {} s", TIMEOUT.as_secs())
     } else {
         e.to_string()
-    };
-    CliError::Other(not_running(url, &why))
+    }
 }
 
 /// The proxy's own words for a refusal (`{"error": {"message"}}`), else the status.
