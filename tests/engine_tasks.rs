@@ -858,3 +858,101 @@ async fn worktree_hooks_make_and_remove_the_worktree() {
     assert!(path.starts_with(&made), "{path:?}");
     assert!(!path.exists());
 }
+
+/// `memory`: the agent's MEMORY.md is in its system prompt at start, it gets Write to
+/// keep it (its tools named only Bash), and what it writes there is there next time;
+/// a user-scope memory lives under the home directory, outside the workspace, and is
+/// writable too. A read-only session reads its memory and cannot change it.
+#[tokio::test]
+async fn an_agents_memory_is_read_at_start_and_kept_by_the_agent() {
+    let target = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let path_of = target.clone();
+    let mock = MockModel::start(move |seen| match seen.turn() {
+        0 => Step::now(call(
+            "w1",
+            "Write",
+            json!({"file_path": path_of.get().unwrap(), "content": "- tabs, not spaces\n- the parser is in src/parse.rs\n"}),
+        )),
+        _ => Step::now(text("noted")),
+    })
+    .await;
+    let h = Harness::new(&mock.url, fast_providers);
+    h.agent(
+        "scribe",
+        "tools: Bash\nmemory: project\n",
+        "You take notes.",
+    );
+    let dir = h.ws.join(".claude/agent-memory/scribe");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("MEMORY.md"), "- tabs, not spaces\n").unwrap();
+    target
+        .set(dir.join("MEMORY.md").display().to_string())
+        .unwrap();
+
+    let result = h
+        .engine
+        .task(h.request("scribe", "note what you learn"))
+        .await;
+    assert_eq!(result.status, TaskStatus::Completed, "{:?}", result.error);
+    let first = mock.request(0).unwrap();
+    let system = first.system();
+    assert!(
+        system.contains(&format!("<agent_memory dir=\"{}\">", dir.display())),
+        "{system}"
+    );
+    assert!(system.contains("- tabs, not spaces"), "{system}");
+    let tools = first.tools();
+    assert!(
+        ["Read", "Write", "Edit", "Bash"]
+            .iter()
+            .all(|t| tools.contains(&t.to_string())),
+        "{tools:?}"
+    );
+    let kept = std::fs::read_to_string(dir.join("MEMORY.md")).unwrap();
+    assert!(kept.contains("src/parse.rs"), "{kept}");
+
+    // User scope: under the home directory, outside the workspace, still writable.
+    let user_file = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let file_of = user_file.clone();
+    let mock2 = MockModel::start(move |seen| match seen.turn() {
+        0 => Step::now(call(
+            "w1",
+            "Write",
+            json!({"file_path": file_of.get().unwrap(), "content": "user note\n"}),
+        )),
+        _ => Step::now(text("noted")),
+    })
+    .await;
+    let h2 = Harness::new(&mock2.url, fast_providers);
+    h2.agent("scribe", "tools: Bash\nmemory: user\n", "You take notes.");
+    let user_dir = h2.home.join(".claude/agent-memory/scribe");
+    user_file
+        .set(user_dir.join("MEMORY.md").display().to_string())
+        .unwrap();
+    let result = h2.engine.task(h2.request("scribe", "note it")).await;
+    assert_eq!(result.status, TaskStatus::Completed, "{:?}", result.error);
+    let outputs = mock2.requests().last().unwrap().outputs();
+    assert!(!outputs[0].1.starts_with("Error"), "{outputs:?}");
+    assert_eq!(
+        std::fs::read_to_string(user_dir.join("MEMORY.md")).unwrap(),
+        "user note\n"
+    );
+
+    // A read-only session: the memory is read, Write is not offered.
+    let mut req = h.request("scribe", "note what you learn");
+    req.workspace.sandbox = SandboxMode::ReadOnly;
+    h.agent(
+        "scribe",
+        "tools: Bash\nmemory: project\n",
+        "You take notes.",
+    );
+    let before = mock.count();
+    let _ = h.engine.task(req).await;
+    let seen = mock.request(before).unwrap();
+    assert!(
+        !seen.tools().contains(&"Write".to_string()),
+        "{:?}",
+        seen.tools()
+    );
+    assert!(seen.system().contains("read-only"));
+}

@@ -322,7 +322,20 @@ impl AgentDef {
                 "color" => agent.color = reader.text(key, field),
                 "background" => agent.background = reader.boolean(key, field),
                 "isolation" => agent.isolation = reader.text(key, field),
-                "memory" => agent.memory = reader.text(key, field),
+                "memory" => {
+                    agent.memory = reader.text(key, field);
+                    if let Some(scope) = agent.memory.as_deref() {
+                        if !["user", "project", "local"].contains(&scope.trim()) {
+                            reader.diagnostics.push(
+                                Diagnostic::warning(format!(
+                                    "unknown `memory` `{scope}`; the agent runs without memory"
+                                ))
+                                .at_line(field.line)
+                                .with_fix("use user, project or local"),
+                            );
+                        }
+                    }
+                }
                 "skills" => agent.skills = reader.names(field),
                 "mcpservers" => {
                     agent.mcp_servers = Some(field.value.clone()).filter(|v| !v.is_null())
@@ -680,6 +693,12 @@ mod tests {
         assert!(messages[3].contains("unknown `permissionMode` `yolo`"));
         assert_eq!(agent.permission_mode.as_deref(), Some("yolo"));
         assert_eq!(agent.max_turns, None);
+        let agent = parse("---\nname: a\ndescription: d\nmemory: team\n---\nx");
+        let messages: Vec<String> = agent.diagnostics.iter().map(Diagnostic::describe).collect();
+        assert_eq!(
+            messages,
+            ["line 4: unknown `memory` `team`; the agent runs without memory; use user, project or local"]
+        );
     }
 
     #[test]

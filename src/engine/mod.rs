@@ -11,6 +11,7 @@ pub mod access;
 pub mod agent_tool;
 pub mod events;
 mod hooks;
+pub mod memory;
 pub mod policy;
 pub mod progress;
 pub mod prompt;

@@ -49,14 +49,38 @@ pub fn access_policy(
     } else {
         Unmatched::Allow
     };
+    let mut dirs = workspace_roots(workspace, settings);
+    // `memory`: its directory, and the file tools to keep it (reading only, in a
+    // read-only sandbox).
+    if let Some(dir) = memory_dir(agent, workspace, roots) {
+        let keep: &[&str] = if sandbox == SandboxMode::ReadOnly {
+            &["Read"]
+        } else {
+            &["Read", "Write", "Edit"]
+        };
+        for tool in keep {
+            if !tools.iter().any(|t| t == tool) {
+                tools.push((*tool).to_string());
+            }
+        }
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
     AccessPolicy::new(
         &tools,
         permission_rules(settings, &workspace.cwd, roots),
         sandbox,
-        workspace_roots(workspace, settings),
+        dirs,
     )
     .with_unmatched(unmatched)
     .with_agent_depth(depth, max_depth)
+}
+
+/// The agent's memory directory, when its `memory` names a scope.
+pub fn memory_dir(agent: &AgentDef, workspace: &Workspace, roots: &Roots) -> Option<PathBuf> {
+    let scope = agent.memory.as_deref()?;
+    super::memory::dir(scope, &agent.name, &workspace.cwd, roots).ok()
 }
 
 /// The settings' permission rules, each anchored where Claude Code anchors it:

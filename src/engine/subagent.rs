@@ -9,9 +9,11 @@ use futures_util::future::join_all;
 use serde_json::Value;
 
 use super::access::canonical_tool_name;
+use super::access::SandboxMode;
 use super::agent_tool::{self, AgentCall, AGENT_TOOL};
 use super::events::TaskEvent;
-use super::policy::{access_policy, offered_tools, offers_agent_tool};
+use super::memory;
+use super::policy::{access_policy, memory_dir, offered_tools, offers_agent_tool};
 use super::progress::tool_summary;
 use super::prompt::{system_prompt, with_skills, Environment};
 use super::queue::TaskEntry;
@@ -292,7 +294,16 @@ impl Engine {
             Some(resume) => transcript::continued(&resume.messages, &req.prompt),
             None => vec![Message::user_text(req.prompt.clone())],
         };
-        let system = system_prompt(&agent.body, &Environment::detect(cwd));
+        let mut system = system_prompt(&agent.body, &Environment::detect(cwd));
+        if let Some(dir) = memory_dir(&agent, &req.workspace, roots) {
+            let writable = ctx.access.sandbox() != SandboxMode::ReadOnly;
+            if writable {
+                if let Err(e) = std::fs::create_dir_all(&dir) {
+                    tracing::warn!(agent = %agent.name, dir = %dir.display(), "cannot make the agent's memory directory: {e}");
+                }
+            }
+            system = format!("{system}\n\n{}", memory::prompt(&dir, writable));
+        }
         let (system, missing) =
             with_skills(system, &agent.skills, &self.catalogs.commands.get(cwd));
         if !missing.is_empty() {
