@@ -217,3 +217,47 @@ async fn post_hooks_fire_only_for_calls_that_ran() {
         assert!(input["tool_use_id"].is_string(), "{input}");
     }
 }
+
+/// Hooks in an agent's own frontmatter apply while that agent runs, beside the
+/// workspace's, and its `Stop` hooks fire as SubagentStop; another agent of the same
+/// workspace does not get them.
+#[tokio::test]
+async fn an_agents_own_hooks_apply_only_while_it_runs() {
+    let mock = MockModel::start(|seen| {
+        if seen.body.to_string().contains("check again") {
+            return Step::now(text("final answer"));
+        }
+        match seen.turn() {
+            0 => Step::now(call("c1", "Read", json!({"file_path": "notes.txt"}))),
+            _ => Step::now(text("first answer")),
+        }
+    })
+    .await;
+    let h = Harness::new(&mock.url, |_| {});
+    std::fs::write(h.ws.join("notes.txt"), "hello").unwrap();
+    h.agent(
+        "guarded",
+        "tools: Read\nhooks:\n  PreToolUse:\n    - matcher: Read\n      hooks:\n        - type: command\n          command: \"echo 'not in this agent' >&2; exit 2\"\n  Stop:\n    - hooks:\n        - type: command\n          command: \"grep -q '\\\"stop_hook_active\\\":false' && { echo 'check again' >&2; exit 2; }; exit 0\"\n",
+        "You read.",
+    );
+    h.agent("plain", "tools: Read\n", "You read.");
+
+    let guarded = h.engine.task(h.request("guarded", "read the notes")).await;
+    assert_eq!(guarded.output, "final answer", "{:?}", guarded.error);
+    let seen = mock.requests();
+    assert_eq!(
+        seen.len(),
+        3,
+        "its Stop hook sent it on once, as SubagentStop"
+    );
+    let out = &seen[1].outputs()[0].1;
+    assert!(out.contains("Blocked by hook: not in this agent"), "{out}");
+
+    let before = mock.count();
+    let plain = h.engine.task(h.request("plain", "read the notes")).await;
+    assert_eq!(plain.output, "first answer", "no SubagentStop sent it on");
+    let seen = mock.requests();
+    assert_eq!(seen.len() - before, 2, "no stop hook for the other agent");
+    let out = &seen[before + 1].outputs()[0].1;
+    assert!(out.contains("hello"), "the other agent's Read ran: {out}");
+}

@@ -39,7 +39,13 @@ impl Engine {
         let input = self.hook_input(HookEvent::SubagentStart, entry, req)?;
         let names = [entry.who.agent.as_str()];
         let decision = hooks
-            .fire(&req.workspace.cwd, HookEvent::SubagentStart, input, &names)
+            .fire_with(
+                own(entry),
+                &req.workspace.cwd,
+                HookEvent::SubagentStart,
+                input,
+                &names,
+            )
             .await;
         decision.additional_context.filter(|c| !c.trim().is_empty())
     }
@@ -57,7 +63,13 @@ impl Engine {
             .with("stop_hook_active", active);
         let names = [entry.who.agent.as_str()];
         let decision = hooks
-            .fire(&req.workspace.cwd, HookEvent::SubagentStop, input, &names)
+            .fire_with(
+                own(entry),
+                &req.workspace.cwd,
+                HookEvent::SubagentStop,
+                input,
+                &names,
+            )
             .await;
         if decision.stop.is_some() {
             return None;
@@ -77,7 +89,12 @@ impl Engine {
         let Some(hooks) = self.hooks.as_ref() else {
             return Ok(input);
         };
-        if !hooks.has(&req.workspace.cwd, HookEvent::PreToolUse, &[name]) {
+        if !hooks.has_with(
+            own(entry),
+            &req.workspace.cwd,
+            HookEvent::PreToolUse,
+            &[name],
+        ) {
             return Ok(input);
         }
         let Some(hook_input) = self.hook_input(HookEvent::PreToolUse, entry, req) else {
@@ -88,7 +105,8 @@ impl Engine {
             .with("tool_input", input.clone())
             .with("tool_use_id", call_id);
         let decision = hooks
-            .fire(
+            .fire_with(
+                own(entry),
                 &req.workspace.cwd,
                 HookEvent::PreToolUse,
                 hook_input,
@@ -128,7 +146,7 @@ impl Engine {
         let Some(hooks) = self.hooks.as_ref() else {
             return outcome;
         };
-        if !hooks.has(&req.workspace.cwd, event, &[name]) {
+        if !hooks.has_with(own(entry), &req.workspace.cwd, event, &[name]) {
             return outcome;
         }
         let Some(hook_input) = self.hook_input(event, entry, req) else {
@@ -148,7 +166,7 @@ impl Engine {
             ),
         };
         let decision = hooks
-            .fire(&req.workspace.cwd, event, hook_input, &[name])
+            .fire_with(own(entry), &req.workspace.cwd, event, hook_input, &[name])
             .await;
         for note in [decision.block, decision.additional_context]
             .into_iter()
@@ -161,6 +179,11 @@ impl Engine {
         }
         outcome
     }
+}
+
+/// The task's own hook runner (workspace plus agent), when its agent has `hooks`.
+fn own(entry: &TaskEntry) -> Option<&crate::hooks::HookRunner> {
+    entry.agent_hooks.get().map(|r| r.as_ref())
 }
 
 /// The event that follows a call that ended so; `None` for a call that never ran.

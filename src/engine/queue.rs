@@ -77,6 +77,8 @@ pub(crate) struct TaskEntry {
     events: broadcast::Sender<TaskEvent>,
     done: watch::Sender<Option<Arc<TaskResult>>>,
     live: Mutex<Live>,
+    /// The workspace's hooks plus its agent's own, when the agent file has `hooks`.
+    pub agent_hooks: std::sync::OnceLock<Arc<crate::hooks::HookRunner>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -103,6 +105,7 @@ impl TaskEntry {
                 queued: Duration::ZERO,
                 progress: Progress::default(),
             }),
+            agent_hooks: std::sync::OnceLock::new(),
         }
     }
 

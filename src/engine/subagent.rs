@@ -191,6 +191,13 @@ impl Engine {
             Ok(prepared) => prepared,
             Err(error) => return (entry.result(TaskStatus::Failed, Some(error)), None),
         };
+        // The agent's own hooks, with the workspace's, while it runs.
+        if let (Some(hooks), Some(own)) = (&self.hooks, &prepared.agent.hooks) {
+            let file = prepared.agent.path.clone().unwrap_or_default();
+            let _ = entry
+                .agent_hooks
+                .set(hooks.runner_for_agent(&req.workspace.cwd, &file, own));
+        }
         // The messages it starts with, readable while it runs.
         self.ledger.save_task_messages(
             &entry.who.id,

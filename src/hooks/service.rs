@@ -67,9 +67,60 @@ impl Hooks {
         runner
     }
 
+    /// The workspace's hooks plus an agent's own (its frontmatter `hooks`, active only
+    /// while it runs). As in Claude Code, the agent's `Stop` hooks are SubagentStop
+    /// hooks, since that is how a subagent stops.
+    pub fn runner_for_agent(
+        &self,
+        cwd: &Path,
+        agent_file: &Path,
+        hooks: &Value,
+    ) -> Arc<HookRunner> {
+        let settings = self.catalogs.settings.get(cwd);
+        let mut sources: Vec<(PathBuf, Value)> = settings
+            .hooks_sources
+            .iter()
+            .map(|s| (s.path.clone(), s.value.clone()))
+            .collect();
+        let mut own = hooks.clone();
+        if let Some(map) = own.as_object_mut() {
+            if let Some(stop) = map.remove("Stop") {
+                map.entry("SubagentStop")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let (Some(all), Value::Array(more)) = (
+                    map.get_mut("SubagentStop").and_then(Value::as_array_mut),
+                    stop,
+                ) {
+                    all.extend(more);
+                }
+            }
+        }
+        sources.push((agent_file.to_path_buf(), own));
+        let (config, warnings) = HookConfig::from_settings(&sources);
+        for w in warnings {
+            tracing::warn!(agent = %agent_file.display(), "hooks: {w}");
+        }
+        Arc::new(HookRunner::new(config))
+    }
+
     /// Whether any hook would run for this event and these names.
     pub fn has(&self, cwd: &Path, event: HookEvent, names: &[&str]) -> bool {
-        self.enabled && self.runner(cwd).has_hooks(event, names)
+        self.has_with(None, cwd, event, names)
+    }
+
+    /// `has`, with `runner` (an agent's) in place of the workspace's when given.
+    pub fn has_with(
+        &self,
+        runner: Option<&HookRunner>,
+        cwd: &Path,
+        event: HookEvent,
+        names: &[&str],
+    ) -> bool {
+        self.enabled
+            && match runner {
+                Some(r) => r.has_hooks(event, names),
+                None => self.runner(cwd).has_hooks(event, names),
+            }
     }
 
     /// The common stdin fields of an event in this session. The transcript path is
@@ -86,10 +137,29 @@ impl Hooks {
         input: HookInput,
         names: &[&str],
     ) -> HookDecision {
+        self.fire_with(None, cwd, event, input, names).await
+    }
+
+    /// `fire`, with `runner` (an agent's) in place of the workspace's when given.
+    pub async fn fire_with(
+        &self,
+        runner: Option<&HookRunner>,
+        cwd: &Path,
+        event: HookEvent,
+        input: HookInput,
+        names: &[&str],
+    ) -> HookDecision {
         if !self.enabled {
             return HookDecision::default();
         }
-        let runner = self.runner(cwd);
+        let workspace;
+        let runner = match runner {
+            Some(r) => r,
+            None => {
+                workspace = self.runner(cwd);
+                &workspace
+            }
+        };
         if !runner.has_hooks(event, names) {
             return HookDecision::default();
         }
