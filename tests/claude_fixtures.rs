@@ -65,7 +65,7 @@ fn fixture_agents_load_leniently() -> std::io::Result<()> {
     assert_eq!(api.color.as_deref(), Some("#ff6b6b"));
     assert_eq!(api.tools, ToolSpec::All);
 
-    assert_eq!(agent("do-anything").effective_tools().len(), 9);
+    assert_eq!(agent("do-anything").effective_tools().len(), 10);
 
     let orchestrator = agent("orchestrator");
     assert_eq!(
@@ -147,7 +147,7 @@ fn fixture_agents_validate_with_three_broken_files() -> std::io::Result<()> {
         ]
     );
     let text = report.render();
-    assert!(text.contains("  ✗ line 4: Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, Glob, Grep, Bash, WebFetch, TodoWrite, Agent)"), "{text}");
+    assert!(text.contains("  ✗ line 4: Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, TodoWrite, Agent)"), "{text}");
     assert!(
         text.lines()
             .last()

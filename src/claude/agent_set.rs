@@ -350,7 +350,7 @@ mod tests {
         let lines = set.task_tool_description_lines();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("- Explore: Fast read-only agent"));
-        assert!(lines[0].ends_with("(Tools: All tools except Agent, Edit, Write)"));
+        assert!(lines[0].ends_with("(Tools: All tools except Agent, Edit, Write, NotebookEdit)"));
         assert!(lines[1].starts_with("- general-purpose: "));
         assert!(lines[1].ends_with("(Tools: All tools)"));
     }
@@ -371,7 +371,7 @@ mod tests {
         assert!(lines[0].starts_with("NAME") && lines[0].ends_with("PATH"));
         assert!(
             lines[1].starts_with(
-                "Explore          builtin  inherit  All tools except Agent, Edit, Write"
+                "Explore          builtin  inherit  All tools except Agent, Edit, Write, NotebookEdit"
             ),
             "{text}"
         );

@@ -55,7 +55,7 @@ Reply with a plan: the approach in a few sentences, then numbered steps that nam
 and functions to change or add, the tests to write, and the risks or open questions. End \
 with a list of the files that matter most for the implementation, as absolute paths.";
 
-const READ_ONLY_EXCLUDED: [&str; 3] = ["Agent", "Edit", "Write"];
+const READ_ONLY_EXCLUDED: [&str; 4] = ["Agent", "Edit", "Write", "NotebookEdit"];
 
 /// The built-in agents, in listing order.
 pub fn builtin_agents() -> Vec<AgentDef> {
@@ -129,14 +129,17 @@ mod tests {
         let agents = builtin_agents();
         let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["general-purpose", "Explore", "Plan"]);
-        assert_eq!(agents[0].effective_tools().len(), 9);
+        assert_eq!(agents[0].effective_tools().len(), 10);
         assert_eq!(agents[0].tools_summary(), "All tools");
         for agent in &agents[1..] {
             assert_eq!(
                 agent.effective_tools(),
                 ["Read", "Glob", "Grep", "Bash", "WebFetch", "TodoWrite"]
             );
-            assert_eq!(agent.tools_summary(), "All tools except Agent, Edit, Write");
+            assert_eq!(
+                agent.tools_summary(),
+                "All tools except Agent, Edit, Write, NotebookEdit"
+            );
             assert!(agent.body.contains("must not create, modify"));
         }
     }

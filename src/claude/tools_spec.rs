@@ -8,10 +8,11 @@ use super::diagnostic::Diagnostic;
 use super::frontmatter::value_text;
 
 /// Tools the codex-plus engine implements, in the order they are offered.
-pub const IMPLEMENTED_TOOLS: [&str; 9] = [
+pub const IMPLEMENTED_TOOLS: [&str; 10] = [
     "Read",
     "Write",
     "Edit",
+    "NotebookEdit",
     "Glob",
     "Grep",
     "Bash",
@@ -21,9 +22,8 @@ pub const IMPLEMENTED_TOOLS: [&str; 9] = [
 ];
 
 /// Claude Code tools that codex-plus does not implement: dropped with a warning.
-pub const UNAVAILABLE_TOOLS: [&str; 20] = [
+pub const UNAVAILABLE_TOOLS: [&str; 19] = [
     "WebSearch",
-    "NotebookEdit",
     "NotebookRead",
     "BashOutput",
     "KillShell",
@@ -553,7 +553,7 @@ mod tests {
         );
         assert_eq!(
             parsed.diagnostics[1].message,
-            "Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, Glob, Grep, Bash, WebFetch, TodoWrite, Agent)"
+            "Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, TodoWrite, Agent)"
         );
         assert!(parsed.diagnostics.iter().all(|d| d.line == Some(5)));
     }
@@ -587,6 +587,7 @@ mod tests {
             effective_tools(&ToolSpec::All, &disallowed),
             [
                 "Read",
+                "NotebookEdit",
                 "Glob",
                 "Grep",
                 "Bash",

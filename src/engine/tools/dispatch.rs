@@ -168,4 +168,43 @@ mod tests {
         }
         Ok(())
     }
+
+    #[tokio::test]
+    async fn notebook_edit_changes_a_cell_on_disk_and_keeps_to_the_roots() -> std::io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let dir = std::fs::canonicalize(tmp.path())?;
+        let nb = dir.join("n.ipynb");
+        std::fs::write(
+            &nb,
+            json!({"cells": [{"cell_type": "code", "id": "a", "metadata": {}, "source": "x = 1", "outputs": [], "execution_count": 1}],
+                   "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+            .to_string(),
+        )?;
+        let ctx = ctx(&dir, &["NotebookEdit"]);
+        let tools = all_tools();
+        let done = run_tool_call(
+            &tools,
+            "NotebookEdit",
+            json!({"notebook_path": nb.display().to_string(), "cell_id": "a", "new_source": "x = 2"}),
+            &ctx,
+        )
+        .await;
+        assert_eq!(done.status, ToolStatus::Succeeded, "{done:?}");
+        assert!(
+            done.output.starts_with("Replaced cell 0 in "),
+            "{}",
+            done.output
+        );
+        let written: Value = serde_json::from_str(&std::fs::read_to_string(&nb)?)?;
+        assert_eq!(written["cells"][0]["source"], "x = 2");
+        let outside = run_tool_call(
+            &tools,
+            "NotebookEdit",
+            json!({"notebook_path": "/etc/n.ipynb", "new_source": "x"}),
+            &ctx,
+        )
+        .await;
+        assert_eq!(outside.status, ToolStatus::Refused, "{outside:?}");
+        Ok(())
+    }
 }

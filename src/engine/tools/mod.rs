@@ -21,6 +21,7 @@ pub mod glob;
 pub mod grep;
 pub mod html_text;
 mod input;
+mod notebook_edit;
 pub mod output;
 pub mod paths;
 pub mod read;
@@ -163,6 +164,7 @@ pub fn all_tools() -> Vec<Arc<dyn Tool>> {
         Arc::new(read::Read),
         Arc::new(edit::Edit),
         Arc::new(write::Write),
+        Arc::new(notebook_edit::NotebookEdit),
         Arc::new(web_fetch::WebFetch),
         Arc::new(todo_write::TodoWrite),
     ]
@@ -186,6 +188,7 @@ mod tests {
             ("Read", &["file_path"]),
             ("Edit", &["file_path", "old_string", "new_string"]),
             ("Write", &["file_path", "content"]),
+            ("NotebookEdit", &["notebook_path", "new_source"]),
             ("WebFetch", &["url", "prompt"]),
             ("TodoWrite", &["todos"]),
         ];
@@ -213,7 +216,7 @@ mod tests {
     #[test]
     fn read_only_flags_match_what_the_tools_do() {
         for tool in all_tools() {
-            let writes = matches!(tool.name(), "Bash" | "Edit" | "Write");
+            let writes = matches!(tool.name(), "Bash" | "Edit" | "Write" | "NotebookEdit");
             assert_eq!(tool.read_only(), !writes, "{}", tool.name());
         }
     }
