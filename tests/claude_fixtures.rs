@@ -65,7 +65,7 @@ fn fixture_agents_load_leniently() -> std::io::Result<()> {
     assert_eq!(api.color.as_deref(), Some("#ff6b6b"));
     assert_eq!(api.tools, ToolSpec::All);
 
-    assert_eq!(agent("do-anything").effective_tools().len(), 10);
+    assert_eq!(agent("do-anything").effective_tools().len(), 11);
 
     let orchestrator = agent("orchestrator");
     assert_eq!(
@@ -89,9 +89,9 @@ fn fixture_agents_load_leniently() -> std::io::Result<()> {
     assert!(agent("thinker").effective_tools().is_empty());
 
     let searcher = agent("searcher");
-    assert_eq!(searcher.effective_tools(), ["Read", "Grep"]);
+    assert_eq!(searcher.effective_tools(), ["Read", "WebSearch", "Grep"]);
     let severities: Vec<Severity> = searcher.diagnostics.iter().map(|d| d.severity).collect();
-    assert_eq!(severities, [Severity::Error, Severity::Warning]);
+    assert_eq!(severities, [Severity::Error], "WebSearch is kept now");
 
     let release = agent("release-manager");
     assert_eq!(
@@ -147,7 +147,7 @@ fn fixture_agents_validate_with_three_broken_files() -> std::io::Result<()> {
         ]
     );
     let text = report.render();
-    assert!(text.contains("  ✗ line 4: Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, TodoWrite, Agent)"), "{text}");
+    assert!(text.contains("  ✗ line 4: Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, WebSearch, TodoWrite, Agent)"), "{text}");
     assert!(
         text.lines()
             .last()

@@ -651,7 +651,7 @@ mod tests {
     fn tools_omitted_star_and_empty() {
         let omitted = parse("---\nname: a\ndescription: d\n---\nx");
         assert_eq!(omitted.tools, ToolSpec::All);
-        assert_eq!(omitted.effective_tools().len(), 10);
+        assert_eq!(omitted.effective_tools().len(), 11);
         let star = parse("---\nname: a\ndescription: d\ntools: *\n---\nx");
         assert_eq!(star.tools, ToolSpec::All);
         let empty = parse("---\nname: a\ndescription: d\ntools:\n---\nx");

@@ -129,12 +129,20 @@ mod tests {
         let agents = builtin_agents();
         let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["general-purpose", "Explore", "Plan"]);
-        assert_eq!(agents[0].effective_tools().len(), 10);
+        assert_eq!(agents[0].effective_tools().len(), 11);
         assert_eq!(agents[0].tools_summary(), "All tools");
         for agent in &agents[1..] {
             assert_eq!(
                 agent.effective_tools(),
-                ["Read", "Glob", "Grep", "Bash", "WebFetch", "TodoWrite"]
+                [
+                    "Read",
+                    "Glob",
+                    "Grep",
+                    "Bash",
+                    "WebFetch",
+                    "WebSearch",
+                    "TodoWrite"
+                ]
             );
             assert_eq!(
                 agent.tools_summary(),

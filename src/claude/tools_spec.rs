@@ -8,7 +8,7 @@ use super::diagnostic::Diagnostic;
 use super::frontmatter::value_text;
 
 /// Tools the codex-plus engine implements, in the order they are offered.
-pub const IMPLEMENTED_TOOLS: [&str; 10] = [
+pub const IMPLEMENTED_TOOLS: [&str; 11] = [
     "Read",
     "Write",
     "Edit",
@@ -17,13 +17,13 @@ pub const IMPLEMENTED_TOOLS: [&str; 10] = [
     "Grep",
     "Bash",
     "WebFetch",
+    "WebSearch",
     "TodoWrite",
     "Agent",
 ];
 
 /// Claude Code tools that codex-plus does not implement: dropped with a warning.
-pub const UNAVAILABLE_TOOLS: [&str; 19] = [
-    "WebSearch",
+pub const UNAVAILABLE_TOOLS: [&str; 18] = [
     "NotebookRead",
     "BashOutput",
     "KillShell",
@@ -540,7 +540,7 @@ mod tests {
     #[test]
     fn unavailable_invalid_and_mcp_names() {
         let parsed = parse_tools(
-            &json!("Read, WebSearch, Serch, mcp__github__create_issue"),
+            &json!("Read, AskUserQuestion, Serch, mcp__github__create_issue"),
             "tools",
             5,
         );
@@ -553,7 +553,7 @@ mod tests {
         );
         assert_eq!(
             parsed.diagnostics[1].message,
-            "Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, TodoWrite, Agent)"
+            "Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, WebSearch, TodoWrite, Agent)"
         );
         assert!(parsed.diagnostics.iter().all(|d| d.line == Some(5)));
     }
@@ -567,7 +567,7 @@ mod tests {
 
     #[test]
     fn a_list_of_only_dropped_names_is_an_empty_list_not_none() {
-        let parsed = parse_tools(&json!("WebSearch"), "tools", 1);
+        let parsed = parse_tools(&json!("AskUserQuestion"), "tools", 1);
         assert_eq!(parsed.spec, ToolSpec::List(vec![]));
         assert!(effective_tools(&parsed.spec, &ToolSpec::None).is_empty());
     }
@@ -592,6 +592,7 @@ mod tests {
                 "Grep",
                 "Bash",
                 "WebFetch",
+                "WebSearch",
                 "TodoWrite",
                 "Agent"
             ]

@@ -395,7 +395,7 @@ mod tests {
                 "i description present (as far as it could be read)",
                 "i tools: Read (as far as it could be read)",
                 "! line 3: value contains ': '; recovered as text; quote it: description: \"Use when: reviewing\"",
-                "✗ line 4: Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, TodoWrite, Agent); fix the spelling or remove it from `tools`; the agent runs without it",
+                "✗ line 4: Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, WebSearch, TodoWrite, Agent); fix the spelling or remove it from `tools`; the agent runs without it",
             ]
         );
         assert!(!r.is_ok());

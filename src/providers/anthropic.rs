@@ -147,6 +147,9 @@ pub fn request_body(
             .tools
             .iter()
             .map(|t| {
+                if super::hosted::is_web_search(t) {
+                    return super::hosted::anthropic_web_search();
+                }
                 json!({
                     "name": t.name,
                     "description": t.description,
@@ -249,6 +252,8 @@ pub struct AnthropicCollector {
     usage: Usage,
     stop_reason: Option<String>,
     stopped: bool,
+    /// Pages its web search server tool found: (url, title).
+    sources: Vec<(String, String)>,
 }
 
 impl AnthropicCollector {
@@ -261,6 +266,7 @@ impl AnthropicCollector {
             usage: Usage::default(),
             stop_reason: None,
             stopped: false,
+            sources: Vec::new(),
         }
     }
 
@@ -281,6 +287,14 @@ impl AnthropicCollector {
                 json: String::new(),
             },
             Some("thinking" | "redacted_thinking") => Slot::Thinking(block.clone()),
+            // The server tool's results arrive whole: kept as the answer's sources.
+            Some("web_search_tool_result") => {
+                for r in block["content"].as_array().into_iter().flatten() {
+                    let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+                    self.sources.push((s("url"), s("title")));
+                }
+                return;
+            }
             other => {
                 tracing::debug!(provider = %self.provider, kind = ?other, "ignored content block");
                 return;
@@ -397,7 +411,8 @@ impl Collector for AnthropicCollector {
                 cause: "stream closed before message_stop".into(),
             });
         }
-        let content = self
+        let note = super::hosted::sources_note(&self.sources);
+        let mut content: Vec<Block> = self
             .blocks
             .into_values()
             .filter_map(|slot| match slot {
@@ -424,6 +439,9 @@ impl Collector for AnthropicCollector {
                 }),
             })
             .collect();
+        if let Some(text) = note {
+            content.push(Block::Text { text });
+        }
         let stop = match self.stop_reason.as_deref() {
             Some("end_turn") | None => StopReason::EndTurn,
             Some("tool_use") => StopReason::ToolUse,

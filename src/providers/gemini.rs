@@ -173,6 +173,7 @@ pub fn request_body(provider: &str, req: &ModelRequest) -> Result<Value, Provide
         let declarations: Vec<Value> = req
             .tools
             .iter()
+            .filter(|t| !super::hosted::is_web_search(t))
             .map(|t| {
                 let mut d = json!({"name": t.name, "description": t.description});
                 if let Some(parameters) = gemini_parameters(&t.input_schema) {
@@ -181,10 +182,14 @@ pub fn request_body(provider: &str, req: &ModelRequest) -> Result<Value, Provide
                 d
             })
             .collect();
-        body.insert(
-            "tools".into(),
-            json!([{"functionDeclarations": declarations}]),
-        );
+        let mut tools = Vec::new();
+        if !declarations.is_empty() {
+            tools.push(json!({"functionDeclarations": declarations}));
+        }
+        if req.tools.iter().any(super::hosted::is_web_search) {
+            tools.push(super::hosted::gemini_google_search());
+        }
+        body.insert("tools".into(), Value::Array(tools));
     }
     let mut generation = Map::new();
     if let Some(t) = req.temperature {
@@ -287,6 +292,8 @@ pub struct GeminiCollector {
     content: Vec<Block>,
     finish_reason: Option<String>,
     usage: Usage,
+    /// Pages Google Search grounding cited: (url, title).
+    sources: Vec<(String, String)>,
 }
 
 impl GeminiCollector {
@@ -298,6 +305,7 @@ impl GeminiCollector {
             content: Vec::new(),
             finish_reason: None,
             usage: Usage::default(),
+            sources: Vec::new(),
         }
     }
 
@@ -384,6 +392,15 @@ impl Collector for GeminiCollector {
                 retryable: false,
             });
         }
+        if let Some(chunks) = chunk
+            .pointer("/candidates/0/groundingMetadata/groundingChunks")
+            .and_then(Value::as_array)
+        {
+            for web in chunks.iter().filter_map(|c| c.get("web")) {
+                let s = |k: &str| web[k].as_str().unwrap_or_default().to_string();
+                self.sources.push((s("uri"), s("title")));
+            }
+        }
         if let Some(candidate) = chunk.pointer("/candidates/0") {
             let parts = candidate
                 .pointer("/content/parts")
@@ -425,8 +442,12 @@ impl Collector for GeminiCollector {
             "MAX_TOKENS" => StopReason::MaxTokens,
             other => StopReason::Other(other.to_ascii_lowercase()),
         };
+        let mut content = self.content;
+        if let Some(text) = super::hosted::sources_note(&self.sources) {
+            content.push(Block::Text { text });
+        }
         Ok(ModelResponse {
-            content: self.content,
+            content,
             stop,
             usage: self.usage,
             provider: self.provider,

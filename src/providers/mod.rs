@@ -10,6 +10,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod gemini;
+pub mod hosted;
 pub mod openai_responses;
 pub mod pricing;
 pub mod retry;

@@ -190,6 +190,9 @@ pub fn request_body(
             .tools
             .iter()
             .map(|t| {
+                if super::hosted::is_web_search(t) {
+                    return super::hosted::openai_web_search();
+                }
                 json!({
                     "type": "function",
                     "name": t.name,
@@ -332,6 +335,8 @@ pub struct ResponsesCollector {
     content: Vec<Block>,
     usage: Usage,
     stop: Option<StopReason>,
+    /// Pages a hosted web search cited: (url, title).
+    sources: Vec<(String, String)>,
 }
 
 impl ResponsesCollector {
@@ -343,6 +348,7 @@ impl ResponsesCollector {
             content: Vec::new(),
             usage: Usage::default(),
             stop: None,
+            sources: Vec::new(),
         }
     }
 
@@ -350,6 +356,16 @@ impl ResponsesCollector {
         match item.get("type").and_then(Value::as_str) {
             Some("message") => {
                 let parts = item.get("content").and_then(Value::as_array);
+                for note in parts
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.get("annotations").and_then(Value::as_array))
+                    .flatten()
+                    .filter(|a| a["type"] == "url_citation")
+                {
+                    let s = |k: &str| note[k].as_str().unwrap_or_default().to_string();
+                    self.sources.push((s("url"), s("title")));
+                }
                 let text: String = parts
                     .into_iter()
                     .flatten()
@@ -465,7 +481,10 @@ impl Collector for ResponsesCollector {
         Ok(Flow::Continue)
     }
 
-    fn finish(self, received: usize) -> Result<ModelResponse, ProviderError> {
+    fn finish(mut self, received: usize) -> Result<ModelResponse, ProviderError> {
+        if let Some(note) = super::hosted::sources_note(&self.sources) {
+            self.content.push(Block::Text { text: note });
+        }
         let Some(stop) = self.stop else {
             return Err(ProviderError::Stream {
                 provider: self.provider,

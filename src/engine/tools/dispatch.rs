@@ -170,6 +170,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn web_search_called_as_a_function_says_the_provider_has_none() -> std::io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let ctx = ctx(tmp.path(), &["WebSearch"]);
+        let out = run_tool_call(&all_tools(), "WebSearch", json!({"query": "rust"}), &ctx).await;
+        assert_eq!(out.status, ToolStatus::Failed, "{out:?}");
+        assert!(
+            out.output
+                .contains("Chat Completions API, which has no hosted search"),
+            "{}",
+            out.output
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn notebook_edit_changes_a_cell_on_disk_and_keeps_to_the_roots() -> std::io::Result<()> {
         let tmp = tempfile::tempdir()?;
         let dir = std::fs::canonicalize(tmp.path())?;

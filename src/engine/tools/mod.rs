@@ -30,6 +30,7 @@ pub mod shell_split;
 pub mod todo_write;
 pub mod walk;
 pub mod web_fetch;
+pub mod web_search;
 pub mod write;
 
 pub use dispatch::{run_tool_call, ToolOutcome, ToolStatus};
@@ -166,6 +167,7 @@ pub fn all_tools() -> Vec<Arc<dyn Tool>> {
         Arc::new(write::Write),
         Arc::new(notebook_edit::NotebookEdit),
         Arc::new(web_fetch::WebFetch),
+        Arc::new(web_search::WebSearch),
         Arc::new(todo_write::TodoWrite),
     ]
 }
@@ -190,6 +192,7 @@ mod tests {
             ("Write", &["file_path", "content"]),
             ("NotebookEdit", &["notebook_path", "new_source"]),
             ("WebFetch", &["url", "prompt"]),
+            ("WebSearch", &["query"]),
             ("TodoWrite", &["todos"]),
         ];
         let tools = all_tools();
