@@ -15,13 +15,12 @@ use std::path::PathBuf;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::engine::Workspace;
 use crate::error::ProxyError;
@@ -196,24 +195,9 @@ pub async fn events(
             "goal {id} is not running; GET /api/goals/{id} shows how it ended"
         ))
     })?;
-    let stream = futures_util::stream::unfold(Some(receiver), |receiver| async move {
-        let mut receiver = receiver?;
-        loop {
-            match receiver.recv().await {
-                Ok(event) => {
-                    let last = matches!(event, GoalEvent::Finished { .. });
-                    let sse = Event::default()
-                        .event(event.kind())
-                        .json_data(&event)
-                        .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
-                    return Some((Ok(sse), (!last).then_some(receiver)));
-                }
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(super::event_stream(receiver, GoalEvent::kind, |e| {
+        matches!(e, GoalEvent::Finished { .. })
+    }))
 }
 
 fn goal_error(e: GoalError) -> ProxyError {

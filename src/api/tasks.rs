@@ -19,14 +19,13 @@ use std::path::PathBuf;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::future::join_all;
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::engine::access::SandboxMode;
 use crate::engine::request::default_description;
@@ -300,25 +299,9 @@ pub async fn events(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ProxyError> {
     let receiver = state.engine.subscribe(&id).ok_or_else(|| not_found(&id))?;
-    let stream = futures_util::stream::unfold(Some(receiver), |receiver| async move {
-        let mut receiver = receiver?;
-        loop {
-            match receiver.recv().await {
-                Ok(event) => {
-                    let last = matches!(event, TaskEvent::Finished(_));
-                    let sse = Event::default()
-                        .event(event.kind())
-                        .json_data(&event)
-                        .unwrap_or_else(|e| Event::default().event("error").data(e.to_string()));
-                    return Some((Ok(sse), (!last).then_some(receiver)));
-                }
-                // A slow reader skipped some progress; the end still comes.
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(super::event_stream(receiver, TaskEvent::kind, |e| {
+        matches!(e, TaskEvent::Finished(_))
+    }))
 }
 
 /// `POST /api/tasks/{id}/cancel`.

@@ -140,13 +140,7 @@ impl TurnResolver {
                 req.description = format!("Skill {}", skill.name);
                 req.model = rendered.model;
                 req.call_key = Some(key_of(&call));
-                let result = engine.spawn(req).result().await;
-                let mut outcome = outcome(&result);
-                if !outcome.ok {
-                    tracing::warn!(call_id = %call.call_id, skill = %skill.name, summary = %outcome.summary, "a forked skill's subagent failed; the model gets an error result");
-                }
-                hooks.after_task(&call, &mut outcome).await;
-                return outcome;
+                return answer_with_task(&engine, req, &call, &hooks).await;
             }
             let mut outcome = Outcome {
                 ok: true,
@@ -332,15 +326,26 @@ impl TurnResolver {
             req.name = record.name;
             req.prompt = call.args.message.clone().unwrap_or_default();
             req.call_key = Some(key_of(&call));
-            let result = engine.spawn(req).result().await;
-            let mut outcome = outcome(&result);
-            if !outcome.ok {
-                tracing::warn!(call_id = %call.call_id, to = %to, summary = %outcome.summary, "a continued agent failed; the model gets an error result");
-            }
-            hooks.after_task(&call, &mut outcome).await;
-            outcome
+            answer_with_task(&engine, req, &call, &hooks).await
         })
     }
+}
+
+/// Runs `req` in the engine and answers `call` with its result, PostToolUse hooks
+/// last. (The engine runs it detached: dropping this future leaves it running.)
+async fn answer_with_task(
+    engine: &Arc<Engine>,
+    req: TaskRequest,
+    call: &TaskCall,
+    hooks: &TurnHooks,
+) -> Outcome {
+    let result = engine.spawn(req).result().await;
+    let mut outcome = outcome(&result);
+    if !outcome.ok {
+        tracing::warn!(call_id = %call.call_id, tool = %call.name, agent = %result.agent, summary = %outcome.summary, "a subagent failed; the model gets an error result");
+    }
+    hooks.after_task(call, &mut outcome).await;
+    outcome
 }
 
 /// The session's agent `to` names (its id or name), or an error that lists the
@@ -441,14 +446,7 @@ impl Resolver for TurnResolver {
                 hooks.after_task(&call, &mut outcome).await;
                 return outcome;
             }
-            // The engine runs it detached: dropping this future leaves it running.
-            let result = engine.spawn(req).result().await;
-            let mut outcome = outcome(&result);
-            if !outcome.ok {
-                tracing::warn!(call_id = %call.call_id, agent = %call.args.subagent_type.as_deref().unwrap_or(""), summary = %outcome.summary, "a Task failed; the model gets an error result");
-            }
-            hooks.after_task(&call, &mut outcome).await;
-            outcome
+            answer_with_task(&engine, req, &call, &hooks).await
         })
     }
 
