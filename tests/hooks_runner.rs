@@ -385,3 +385,98 @@ async fn a_hook_killed_by_a_signal_is_an_error() {
     assert_eq!(d.errors, ["hook `kill -TERM $$` was killed by signal 15"]);
     assert_eq!(d.runs[0].exit_code, None);
 }
+
+/// An `http` hook: the event JSON is POSTed with its headers (an allowed variable
+/// filled in, another left empty), and the answer is read as a command's output. A
+/// refused or unreachable hook is a non-blocking error that names it.
+#[tokio::test]
+async fn an_http_hook_posts_the_event_and_its_answer_decides() {
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let home = std::env::var("HOME").unwrap_or_default();
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .and(header("x-token", format!("tok-{home}").as_str()))
+        .and(header("x-other", "v="))
+        .and(body_partial_json(json!({"hook_event_name": "PreToolUse", "tool_name": "Bash"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": "no rm over http"}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/broken"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let http = |url: String| {
+        json!({"matcher": "Bash", "hooks": [{"type": "http", "url": url, "timeout": 5,
+            "headers": {"x-token": "tok-$HOME", "x-other": "v=${PATH}"},
+            "allowedEnvVars": ["HOME"]}]})
+    };
+    let expanded =
+        codex_plus::hooks::runner::expand_allowed("a $X b ${Y} c $ d", &["X".to_string()], &|v| {
+            Some(format!("<{v}>"))
+        });
+    assert_eq!(
+        expanded, "a <X> b  c $ d",
+        "only allowed names are filled in"
+    );
+
+    let r = runner(
+        dir.path(),
+        json!({"PreToolUse": [http(format!("{}/hook", server.uri()))]}),
+    );
+    let d = r
+        .run(
+            HookEvent::PreToolUse,
+            input(HookEvent::PreToolUse, dir.path()),
+            &["Bash"],
+            dir.path(),
+        )
+        .await;
+    assert_eq!(d.permission, Some(PermissionDecision::Deny), "{d:?}");
+    assert_eq!(d.block.as_deref(), Some("no rm over http"));
+
+    let r = runner(
+        dir.path(),
+        json!({"PreToolUse": [http(format!("{}/broken", server.uri()))]}),
+    );
+    let d = r
+        .run(
+            HookEvent::PreToolUse,
+            input(HookEvent::PreToolUse, dir.path()),
+            &["Bash"],
+            dir.path(),
+        )
+        .await;
+    assert_eq!(d.permission, None);
+    assert!(
+        d.errors
+            .iter()
+            .any(|e| e.contains("/broken` answered HTTP 500")),
+        "{:?}",
+        d.errors
+    );
+
+    let r = runner(
+        dir.path(),
+        json!({"PreToolUse": [http("http://127.0.0.1:9/hook".into())]}),
+    );
+    let d = r
+        .run(
+            HookEvent::PreToolUse,
+            input(HookEvent::PreToolUse, dir.path()),
+            &["Bash"],
+            dir.path(),
+        )
+        .await;
+    assert_eq!(d.permission, None, "a closed port blocks nothing");
+    assert!(
+        d.errors.iter().any(|e| e.contains("could not be reached")),
+        "{:?}",
+        d.errors
+    );
+}

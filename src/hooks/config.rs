@@ -19,12 +19,23 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// One command to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HookCommand {
-    /// The shell command.
+    /// The shell command (for an `http` hook: its URL, which is what is shown).
     pub command: String,
+    /// An `http` hook: the event JSON is POSTed to `command` instead of run.
+    pub http: Option<HttpHook>,
     /// When to kill it.
     pub timeout: Duration,
     /// The settings file it came from.
     pub source: PathBuf,
+}
+
+/// What an `http` hook sends besides the event: headers, where `$VAR` and `${VAR}`
+/// are filled in only for the variables `allowedEnvVars` names (others stay empty,
+/// so a settings file cannot send a secret it was not allowed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpHook {
+    pub headers: Vec<(String, String)>,
+    pub allowed_env: Vec<String>,
 }
 
 /// Commands that run when the matcher matches.
@@ -221,11 +232,12 @@ impl Parser {
         };
         match entry.get("type") {
             Some(Value::String(t)) if t == "command" => {}
+            Some(Value::String(t)) if t == "http" => return self.http(source, location, entry),
             Some(Value::String(t)) => {
                 self.warn(
                     source,
                     format!("{location}.type"),
-                    format!("hook type {t:?} is not supported by codex-plus (only \"command\"); skipped"),
+                    format!("hook type {t:?} is not supported by codex-plus (only \"command\" and \"http\"); skipped"),
                 );
                 return None;
             }
@@ -260,6 +272,61 @@ impl Parser {
         let timeout = self.timeout(source, location, entry);
         Some(HookCommand {
             command,
+            http: None,
+            timeout,
+            source: source.to_owned(),
+        })
+    }
+
+    /// An `http` hook: `url` (http or https), optional `headers` and `allowedEnvVars`.
+    fn http(
+        &mut self,
+        source: &Path,
+        location: &str,
+        entry: &Map<String, Value>,
+    ) -> Option<HookCommand> {
+        let url = match entry.get("url") {
+            Some(Value::String(u)) if u.starts_with("http://") || u.starts_with("https://") => {
+                u.clone()
+            }
+            other => {
+                self.warn(
+                    source,
+                    format!("{location}.url"),
+                    format!(
+                        "must be an http:// or https:// URL, found {}",
+                        other.map_or("nothing".to_string(), |v| v.to_string())
+                    ),
+                );
+                return None;
+            }
+        };
+        let headers = entry
+            .get("headers")
+            .and_then(Value::as_object)
+            .map(|h| {
+                h.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let allowed_env = entry
+            .get("allowedEnvVars")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let timeout = self.timeout(source, location, entry);
+        Some(HookCommand {
+            command: url,
+            http: Some(HttpHook {
+                headers,
+                allowed_env,
+            }),
             timeout,
             source: source.to_owned(),
         })
@@ -407,7 +474,7 @@ mod tests {
         )]);
         assert_eq!(
             warnings,
-            ["/s.json: hooks.Stop[0].hooks[0].type: hook type \"prompt\" is not supported by codex-plus (only \"command\"); skipped"]
+            ["/s.json: hooks.Stop[0].hooks[0].type: hook type \"prompt\" is not supported by codex-plus (only \"command\" and \"http\"); skipped"]
         );
         assert_eq!(commands(&config, HookEvent::Stop).len(), 1);
     }
@@ -482,5 +549,34 @@ mod tests {
             ["/s.json: hooks: must be an object mapping event names to lists of groups, found a list"]
         );
         assert!(config.is_empty());
+    }
+
+    #[test]
+    fn http_hooks_are_read_with_their_headers_and_a_bad_url_is_named() {
+        let (config, warnings) = HookConfig::from_settings(&[(
+            PathBuf::from("/s.json"),
+            json!({"Stop": [{"hooks": [
+                {"type": "http", "url": "https://hooks.example/stop", "headers": {"Authorization": "Bearer $TOKEN"}, "allowedEnvVars": ["TOKEN"], "timeout": 3},
+                {"type": "http", "url": "ftp://nope"}
+            ]}]}),
+        )]);
+        let hooks = &config.groups(HookEvent::Stop)[0].hooks;
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0].command, "https://hooks.example/stop");
+        let http = hooks[0].http.as_ref().unwrap();
+        assert_eq!(
+            http.headers,
+            [("Authorization".to_string(), "Bearer $TOKEN".to_string())]
+        );
+        assert_eq!(http.allowed_env, ["TOKEN"]);
+        assert_eq!(hooks[0].timeout, Duration::from_secs(3));
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0]
+                .to_string()
+                .contains("hooks.Stop[0].hooks[1].url: must be an http:// or https:// URL"),
+            "{}",
+            warnings[0]
+        );
     }
 }

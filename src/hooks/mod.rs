@@ -104,8 +104,16 @@ impl HookRunner {
             async move {
                 let at = Timestamp::now();
                 let hook = selected.hook;
-                let result =
-                    runner::run_command(&hook.command, stdin, cwd, hook.timeout, self.limits).await;
+                let result = match &hook.http {
+                    Some(http) => {
+                        runner::run_http(&hook.command, http, stdin, hook.timeout, self.limits)
+                            .await
+                    }
+                    None => {
+                        runner::run_command(&hook.command, stdin, cwd, hook.timeout, self.limits)
+                            .await
+                    }
+                };
                 let response = respond(event, hook, &result);
                 let record = record(event, selected, session_id, at, &result, &response);
                 (response, record)

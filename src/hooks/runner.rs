@@ -77,6 +77,106 @@ pub enum RunError {
     /// Waiting for the shell failed.
     #[error("lost track of the hook process: {0}")]
     Wait(std::io::Error),
+    /// An `http` hook's request failed or was refused.
+    #[error("{0}")]
+    Http(String),
+}
+
+/// POSTs the event (`stdin`) to an `http` hook's `url`, with its headers. A 2xx
+/// answer's body is read as a command's stdout (exit code 0); anything else is a
+/// non-blocking error, as Claude Code treats it.
+pub async fn run_http(
+    url: &str,
+    hook: &super::config::HttpHook,
+    stdin: Bytes,
+    timeout: Duration,
+    limits: OutputLimits,
+) -> Result<CommandOutput, RunError> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(reqwest::Client::new);
+    let started = Instant::now();
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(stdin)
+        .timeout(timeout);
+    for (name, value) in &hook.headers {
+        request = request.header(
+            name,
+            expand_allowed(value, &hook.allowed_env, &|v| std::env::var(v).ok()),
+        );
+    }
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => {
+            return Ok(CommandOutput {
+                exit: Exit::TimedOut,
+                stdout: String::new(),
+                stderr: String::new(),
+                stdout_bytes: 0,
+                duration: started.elapsed(),
+            })
+        }
+        Err(e) => {
+            return Err(RunError::Http(format!(
+                "could not be reached: {}",
+                e.without_url()
+            )))
+        }
+    };
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| RunError::Http(format!("broke off its answer: {}", e.without_url())))?;
+    if !status.is_success() {
+        return Err(RunError::Http(format!("answered HTTP {status}")));
+    }
+    let kept = &body[..body.len().min(limits.stdout)];
+    Ok(CommandOutput {
+        exit: Exit::Code(0),
+        stdout: String::from_utf8_lossy(kept).into_owned(),
+        stderr: String::new(),
+        stdout_bytes: body.len() as u64,
+        duration: started.elapsed(),
+    })
+}
+
+/// `$VAR` and `${VAR}` in `text` filled in from `env` for the names in `allowed`;
+/// any other reference becomes empty.
+pub fn expand_allowed(
+    text: &str,
+    allowed: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, len) = if let Some(inner) = after.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) => (&inner[..end], end + 2),
+                None => ("", 0),
+            }
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        if name.is_empty() {
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        if allowed.iter().any(|a| a == name) {
+            out.push_str(&env(name).unwrap_or_default());
+        }
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Runs `command` with `sh -c` in `cwd`, feeding `stdin` and then closing it, with
