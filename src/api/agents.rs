@@ -10,7 +10,6 @@ use serde_json::Value;
 use super::tasks::workspace_dir;
 use crate::claude::agents_list;
 use crate::error::ProxyError;
-use crate::goals::{DEFAULT_PLANNER, PLANNER};
 use crate::state::SharedState;
 
 /// `GET /api/agents`: `{"agents": [...], "diagnostics": [...]}` as `agents list --json`.
@@ -29,11 +28,7 @@ pub async fn list(
         .map_err(|e| ProxyError::Internal(format!("cannot list the agents: {e}")))?;
     // What each does in a goal: the planner plans and combines; the others are what
     // subtasks can run as.
-    let planner = if set.get(PLANNER).is_some() {
-        PLANNER
-    } else {
-        DEFAULT_PLANNER
-    };
+    let planner = crate::goals::planner(&set);
     for agent in listed["agents"].as_array_mut().into_iter().flatten() {
         let role = if agent["name"] == planner {
             "planner: splits goals into subtasks and combines their results"

@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::claude::AgentSet;
 use crate::config::GoalsConfig;
 use crate::engine::access::SandboxMode;
 use crate::engine::request::MAX_DESCRIPTION_CHARS;
@@ -32,6 +33,15 @@ use graph::{After, Graph, State};
 pub const PLANNER: &str = "goal-planner";
 /// The planner when it defines none.
 pub const DEFAULT_PLANNER: &str = "Plan";
+
+/// The agent that plans (and combines) a workspace's goals.
+pub fn planner(agents: &AgentSet) -> &'static str {
+    if agents.get(PLANNER).is_some() {
+        PLANNER
+    } else {
+        DEFAULT_PLANNER
+    }
+}
 
 /// Finished goals kept in memory beside the ledger.
 const KEPT_FINISHED: usize = 256;
@@ -461,11 +471,7 @@ impl Goals {
     /// The planner's plan, checked; one re-plan with the problems named.
     async fn plan(&self, live: &Live, req: &GoalRequest) -> Result<Graph, String> {
         let agents = self.engine.agents(&req.workspace.cwd);
-        let planner = if agents.get(PLANNER).is_some() {
-            PLANNER
-        } else {
-            DEFAULT_PLANNER
-        };
+        let planner = planner(&agents);
         let listing: Vec<String> = agents
             .agents()
             .iter()
@@ -598,11 +604,7 @@ impl Goals {
     /// The planner writes the answer from every subtask's result.
     async fn combine(&self, req: &GoalRequest, graph: &Graph) -> Result<String, String> {
         let agents = self.engine.agents(&req.workspace.cwd);
-        let planner = if agents.get(PLANNER).is_some() {
-            PLANNER
-        } else {
-            DEFAULT_PLANNER
-        };
+        let planner = planner(&agents);
         let results: Vec<String> = graph
             .nodes
             .iter()

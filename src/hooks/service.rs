@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{HookConfig, HookDecision, HookEvent, HookInput, HookRunner};
 use crate::claude::discovery::WorkspaceMap;
@@ -27,6 +27,24 @@ pub struct Hooks {
     /// (a miss is looked for again after a while: Codex may not have written it yet).
     transcripts: Mutex<HashMap<String, (PathBuf, Instant)>>,
     codex_home: Option<PathBuf>,
+}
+
+/// The settings files' `hooks` values, lowest precedence first.
+fn sources(settings: &Settings) -> Vec<(PathBuf, Value)> {
+    settings
+        .hooks_sources
+        .iter()
+        .map(|s| (s.path.clone(), s.value.clone()))
+        .collect()
+}
+
+/// A runner for `sources`; what cannot be read in them is logged against `origin`.
+fn build_runner(sources: Vec<(PathBuf, Value)>, origin: &Path) -> Arc<HookRunner> {
+    let (config, warnings) = HookConfig::from_settings(&sources);
+    for w in warnings {
+        tracing::warn!(origin = %origin.display(), "hooks: {w}");
+    }
+    Arc::new(HookRunner::new(config))
 }
 
 impl Hooks {
@@ -53,16 +71,7 @@ impl Hooks {
                 return runner.clone();
             }
         }
-        let sources: Vec<(PathBuf, Value)> = settings
-            .hooks_sources
-            .iter()
-            .map(|s| (s.path.clone(), s.value.clone()))
-            .collect();
-        let (config, warnings) = HookConfig::from_settings(&sources);
-        for w in warnings {
-            tracing::warn!(workspace = %cwd.display(), "hooks: {w}");
-        }
-        let runner = Arc::new(HookRunner::new(config));
+        let runner = build_runner(sources(&settings), cwd);
         runners.insert(cwd.as_os_str().to_owned(), (settings, runner.clone()));
         runner
     }
@@ -76,31 +85,14 @@ impl Hooks {
         agent_file: &Path,
         hooks: &Value,
     ) -> Arc<HookRunner> {
-        let settings = self.catalogs.settings.get(cwd);
-        let mut sources: Vec<(PathBuf, Value)> = settings
-            .hooks_sources
-            .iter()
-            .map(|s| (s.path.clone(), s.value.clone()))
-            .collect();
+        let mut sources = sources(&self.catalogs.settings.get(cwd));
         let mut own = hooks.clone();
-        if let Some(map) = own.as_object_mut() {
-            if let Some(stop) = map.remove("Stop") {
-                map.entry("SubagentStop")
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if let (Some(all), Value::Array(more)) = (
-                    map.get_mut("SubagentStop").and_then(Value::as_array_mut),
-                    stop,
-                ) {
-                    all.extend(more);
-                }
-            }
-        }
+        let stop = own.as_object_mut().and_then(|m| m.remove("Stop"));
         sources.push((agent_file.to_path_buf(), own));
-        let (config, warnings) = HookConfig::from_settings(&sources);
-        for w in warnings {
-            tracing::warn!(agent = %agent_file.display(), "hooks: {w}");
+        if let Some(stop) = stop {
+            sources.push((agent_file.to_path_buf(), json!({ "SubagentStop": stop })));
         }
-        Arc::new(HookRunner::new(config))
+        build_runner(sources, agent_file)
     }
 
     /// Whether any hook would run for this event and these names.

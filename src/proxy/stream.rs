@@ -55,11 +55,11 @@ pub trait Resolver: Send + Sync {
     fn stop(&self, active: bool) -> BoxFuture<'static, Option<String>>;
     /// Keeps a progress message's real items for the next turn's history.
     fn remember(&self, link: HistoryLink);
-    /// Items to add after a continuation's `input` (background agents that ended
-    /// while the turn streamed), kept in place for the session's later requests.
-    fn notices(&self, input: &[RawJson]) -> Vec<RawJson> {
+    /// Adds to the end of a continuation's `input` what must go there now
+    /// (background agents that ended while the turn streamed), kept in place for the
+    /// session's later requests.
+    fn notices(&self, input: &mut Vec<RawJson>) {
         let _ = input;
-        Vec::new()
     }
 }
 
@@ -374,8 +374,7 @@ impl EventRelay {
                 }
             };
             request.input.extend(items.iter().map(RawJson::from_value));
-            let notices = resolver.notices(&request.input);
-            request.input.extend(notices);
+            resolver.notices(&mut request.input);
             let mut sent = http::Request::new(upstream_body(request.to_chunks()));
             *sent.method_mut() = http::Method::POST;
             *sent.uri_mut() = url;

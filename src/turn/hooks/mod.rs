@@ -255,7 +255,25 @@ pub fn keep_item(
     at: usize,
     item: RawJson,
 ) {
-    let input = &mut turn.request_mut().input;
+    keep_in(
+        sessions,
+        ledger,
+        &mut turn.request_mut().input,
+        session,
+        at,
+        item,
+    );
+}
+
+/// `keep_item` on a request's input (a continuation's, as it is built).
+pub fn keep_in(
+    sessions: &Sessions,
+    ledger: &Ledger,
+    input: &mut Vec<RawJson>,
+    session: &str,
+    at: usize,
+    item: RawJson,
+) {
     let at = at.min(input.len());
     if let Some((seq, kept)) = sessions.add_item(session, input, at, item.clone()) {
         ledger.add_session_context(session, seq, &kept);

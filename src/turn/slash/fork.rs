@@ -17,7 +17,7 @@ use crate::goals::{GoalRequest, Goals};
 use crate::proxy::headers;
 use crate::proxy::upstream::Backend;
 use crate::store::GoalRecord;
-use crate::turn::task::resolver::{body_key, Inherit};
+use crate::turn::task::resolver::{call_key, Inherit};
 use crate::turn::Turn;
 
 /// Turns whose goal is remembered, so a retry finds it.
@@ -69,7 +69,7 @@ impl Forker {
             &cmd.name,
             args,
         ];
-        let key = body_key(key.join("\0").as_bytes());
+        let key = call_key(&key);
         let base = match turn.backend {
             Backend::OpenAi => &self.bases[0],
             Backend::ChatGpt => &self.bases[1],

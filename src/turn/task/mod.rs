@@ -378,6 +378,28 @@ mod tests {
         AgentSet::from_agents(crate::claude::builtin_agents::builtin_agents())
     }
 
+    /// A new turn in workspace `cwd` with these `tools`, under a command's
+    /// `allowed-tools` when `scope` is given.
+    fn turn_in(cwd: &std::path::Path, tools: Value, scope: Option<&[&str]>) -> Turn {
+        let body = Bytes::from(
+            json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text",
+                "text": format!("<environment_context><cwd>{}</cwd></environment_context>", cwd.display())}]}],
+                "tools": tools})
+            .to_string(),
+        );
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        if let Some(entries) = scope {
+            let entries: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
+            parts
+                .extensions
+                .insert(crate::turn::slash::allowed_tools::ToolScope::from_claude(
+                    &entries,
+                ));
+        }
+        let req = ResponsesRequest::parse(&body).unwrap();
+        Turn::new(crate::proxy::upstream::Backend::OpenAi, parts, body, req)
+    }
+
     #[test]
     fn the_spec_lists_agents_in_claude_codes_form() {
         let spec = tool_spec(&agents());
@@ -446,29 +468,7 @@ mod tests {
             home.path(),
         )));
         let step = TaskTool::new(catalogs, true, true);
-        let body = Bytes::from(
-            json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text",
-                "text": format!("<environment_context><cwd>{}</cwd></environment_context>", home.path().display())}]}],
-                "tools": []})
-            .to_string(),
-        );
-        let turn =
-            |scope: Option<&[&str]>| {
-                let (mut parts, ()) = http::Request::new(()).into_parts();
-                if let Some(entries) = scope {
-                    let entries: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
-                    parts.extensions.insert(
-                        crate::turn::slash::allowed_tools::ToolScope::from_claude(&entries),
-                    );
-                }
-                let req = ResponsesRequest::parse(&body).unwrap();
-                Turn::new(
-                    crate::proxy::upstream::Backend::OpenAi,
-                    parts,
-                    body.clone(),
-                    req,
-                )
-            };
+        let turn = |scope: Option<&[&str]>| turn_in(home.path(), json!([]), scope);
         let narrowed = step.apply(turn(Some(&["Read"]))).await.unwrap();
         assert!(!has_tool(narrowed.request(), "Task"));
         let allowed = step.apply(turn(Some(&["Read", "Task"]))).await.unwrap();
@@ -484,17 +484,7 @@ mod tests {
             home.path(),
         )));
         let step = TaskTool::new(catalogs, true, true);
-        let turn = |tools: Value| {
-            let body = Bytes::from(
-                json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text",
-                    "text": format!("<environment_context><cwd>{}</cwd></environment_context>", home.path().display())}]}],
-                    "tools": tools})
-                .to_string(),
-            );
-            let (parts, ()) = http::Request::new(()).into_parts();
-            let req = ResponsesRequest::parse(&body).unwrap();
-            Turn::new(crate::proxy::upstream::Backend::OpenAi, parts, body, req)
-        };
+        let turn = |tools: Value| turn_in(home.path(), tools, None);
         let t = step.apply(turn(json!([]))).await.unwrap();
         assert!(has_tool(t.request(), "Task") && has_tool(t.request(), "SendMessage"));
         assert!(t.answers.tasks && t.answers.send_message);
@@ -541,22 +531,7 @@ mod tests {
                 home.path().join("home"),
             )))
         };
-        let body = Bytes::from(
-            json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text",
-                "text": format!("<environment_context><cwd>{}</cwd></environment_context>", ws.display())}]}],
-                "tools": []})
-            .to_string(),
-        );
-        let turn = || {
-            let (parts, ()) = http::Request::new(()).into_parts();
-            let req = ResponsesRequest::parse(&body).unwrap();
-            Turn::new(
-                crate::proxy::upstream::Backend::OpenAi,
-                parts,
-                body.clone(),
-                req,
-            )
-        };
+        let turn = || turn_in(&ws, json!([]), None);
         // No skills: no Skill tool.
         std::fs::create_dir_all(&ws).unwrap();
         let step = TaskTool::new(catalogs(), true, true);

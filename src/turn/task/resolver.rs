@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::claude::command_render::render;
 use crate::claude::{CommandSet, RunAs};
@@ -24,6 +23,7 @@ use crate::proxy::interceptor::{
 };
 use crate::proxy::stream::Resolver;
 use crate::store::{HistoryLink as LinkRecord, Ledger, Timestamp, TranscriptRecord};
+use crate::turn::hooks::keep_in;
 use crate::turn::hooks::stream::TurnHooks;
 use crate::turn::task::background::{launched, Background};
 use crate::wire::request::RawJson;
@@ -52,8 +52,7 @@ impl TurnResolver {
         let session = self.session_id.clone().unwrap_or_default();
         let turn = self.turn_key.clone();
         move |call: &TaskCall| {
-            let mut h = Sha256::new();
-            for part in [
+            call_key(&[
                 session.as_str(),
                 &turn,
                 call.args.subagent_type.as_deref().unwrap_or(""),
@@ -67,11 +66,7 @@ impl TurnResolver {
                 call.args.message.as_deref().unwrap_or(""),
                 call.args.skill.as_deref().unwrap_or(""),
                 call.args.args.as_deref().unwrap_or(""),
-            ] {
-                h.update(part.as_bytes());
-                h.update([0]);
-            }
-            format!("{:x}", h.finalize())
+            ])
         }
     }
 
@@ -277,8 +272,8 @@ impl TurnResolver {
                 .unwrap_or_default()
                 .trim()
                 .to_string();
-            let record = match find_agent(ledger.clone(), req.session_id.clone(), &to).await {
-                Ok(record) => record,
+            let (record, messages) = match find_agent(ledger, req.session_id.clone(), &to).await {
+                Ok(found) => found,
                 Err(why) => {
                     tracing::warn!(call_id = %call.call_id, to = %to, "a SendMessage call named no agent it can continue; the model gets an error result");
                     return Outcome::failed(why);
@@ -293,15 +288,6 @@ impl TurnResolver {
                     record.agent_id, run.id
                 ));
             }
-            let messages = {
-                let ledger = ledger.clone();
-                let task = record.last_task_id.clone();
-                tokio::task::spawn_blocking(move || ledger.task_messages(&task))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .flatten()
-            };
             req.resume = match Resume::from_record(&record, messages.as_deref()) {
                 Ok(resume) => Some(resume),
                 Err(why) => return Outcome::failed(why),
@@ -348,16 +334,23 @@ async fn answer_with_task(
     outcome
 }
 
-/// The session's agent `to` names (its id or name), or an error that lists the
-/// agents the session can continue.
+/// The session's agent `to` names (its id or name) with its latest run's messages,
+/// or an error that lists the agents the session can continue. One trip to the
+/// ledger's reader.
 async fn find_agent(
     ledger: Arc<Ledger>,
     session: Option<String>,
     to: &str,
-) -> Result<TranscriptRecord, String> {
+) -> Result<(TranscriptRecord, Option<String>), String> {
     let to = to.to_string();
     let read = tokio::task::spawn_blocking(move || {
-        let found = ledger.transcript(session.as_deref(), &to)?;
+        let found = match ledger.transcript(session.as_deref(), &to)? {
+            Some(record) => {
+                let messages = ledger.task_messages(&record.last_task_id)?;
+                Some((record, messages))
+            }
+            None => None,
+        };
         let known = match found {
             Some(_) => Vec::new(),
             None => ledger.transcripts(session.as_deref())?,
@@ -460,31 +453,29 @@ impl Resolver for TurnResolver {
         Box::pin(async move { hooks.stop(active).await })
     }
 
-    fn notices(&self, input: &[RawJson]) -> Vec<RawJson> {
+    fn notices(&self, input: &mut Vec<RawJson>) {
         let Some(session) = self.session_id.as_deref() else {
-            return Vec::new();
+            return;
         };
         let items = self.background.take(session);
         if items.is_empty() {
-            return items;
-        }
-        // Kept like the notifications a request gets (`TaskTool::deliver`): the
-        // session's next request carries them where this one had them.
-        let mut view = input.to_vec();
-        for item in &items {
-            if let Some((seq, kept)) =
-                self.sessions
-                    .add_item(session, &view, view.len(), item.clone())
-            {
-                self.ledger.add_session_context(session, seq, &kept);
-            }
-            view.push(item.clone());
+            return;
         }
         tracing::info!(
             agents = items.len(),
             "background agents' notifications go into the turn's continuation"
         );
-        items
+        // Kept like the notifications a request gets (`TaskTool::deliver`).
+        for item in items {
+            keep_in(
+                &self.sessions,
+                &self.ledger,
+                input,
+                session,
+                input.len(),
+                item,
+            );
+        }
     }
 
     fn remember(&self, link: HistoryLink) {
@@ -575,6 +566,17 @@ fn start_in_background(
         output: launched(&id, &agent, session.is_some()),
         summary: format!("Running in the background · {id}"),
     }
+}
+
+/// The de-duplication key of a call made of `parts` (a retry of the same call in the
+/// same turn has the same parts). xxh3 for the reason `body_key` gives.
+pub fn call_key(parts: &[&str]) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update(&[0]);
+    }
+    format!("{:032x}", h.digest128())
 }
 
 /// A stable key for a request without Codex's turn metadata: its body's hash. On
