@@ -73,6 +73,9 @@ impl AppState {
                 .map_err(|e| ProxyError::Startup(e.to_string()))?;
         deps.hooks = Some(Arc::clone(&hooks));
         let engine = Engine::new(deps);
+        hooks.set_judge(Arc::new(crate::engine::judge::EngineJudge(Arc::downgrade(
+            &engine,
+        ))));
         let goals = crate::goals::Goals::new(
             Arc::clone(&engine),
             Arc::clone(&ledger),

@@ -200,6 +200,83 @@ async fn a_stop_hook_forces_one_continuation() {
     proxy.stop().await;
 }
 
+/// A `prompt` hook on Stop: a model call on the session's own upstream, model and
+/// credentials judges whether the turn may end; its refusal sends the turn on once.
+#[tokio::test]
+async fn a_prompt_hook_on_stop_judges_with_the_sessions_model_and_sends_the_turn_on() {
+    support::init_logs();
+    let mock = MockUpstream::start(|req, _| {
+        let text = req.text();
+        if text.contains("hook_verdict") {
+            // The judge: the first stop is refused, the next allowed.
+            return Reply::sse(&answer(
+                "resp_judge",
+                if text.contains(r#"\"stop_hook_active\":false"#) {
+                    r#"{"ok": false, "reason": "run the tests first"}"#
+                } else {
+                    r#"{"ok": true, "reason": ""}"#
+                },
+            ));
+        }
+        if text.contains("run the tests first") {
+            Reply::sse(&answer("resp_2", "Tests ran and passed."))
+        } else {
+            Reply::sse(&answer("resp_1", "All done."))
+        }
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let codex = Codex::api_mode(proxy.addr);
+    settings(
+        &codex,
+        json!({"Stop": [{"hooks": [{"type": "prompt",
+            "prompt": "Did the agent run the tests? $ARGUMENTS"}]}]}),
+    );
+
+    let run = codex.exec("finish the work", &[]).await;
+
+    assert!(run.turn_completed(), "{}", run.dump());
+    assert_eq!(
+        run.last_message().as_deref(),
+        Some("Tests ran and passed."),
+        "{}",
+        run.dump()
+    );
+    let requests = mock.responses_requests();
+    let (judges, turns): (Vec<_>, Vec<_>) = requests
+        .iter()
+        .partition(|r| r.text().contains("hook_verdict"));
+    assert_eq!(
+        turns.len(),
+        2,
+        "one continuation, then the judge let it stop"
+    );
+    assert_eq!(judges.len(), 2, "one judgement per stop");
+    let turn_model = turns[0].json()["model"].clone();
+    for judge in &judges {
+        assert_eq!(judge.json()["model"], turn_model, "the session's model");
+        assert_eq!(
+            judge.header("authorization"),
+            turns[0].header("authorization"),
+            "the session's credentials"
+        );
+        let prompt = judge
+            .input()
+            .iter()
+            .find(|i| i["role"] == "user")
+            .and_then(|i| i["content"][0]["text"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            prompt.starts_with("Did the agent run the tests? {")
+                && prompt.contains(r#""hook_event_name":"Stop""#),
+            "{prompt}"
+        );
+    }
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn a_hook_that_hangs_delays_the_request_by_no_more_than_its_timeout() {
     support::init_logs();

@@ -261,3 +261,117 @@ async fn an_agents_own_hooks_apply_only_while_it_runs() {
     let out = &seen[before + 1].outputs()[0].1;
     assert!(out.contains("hello"), "the other agent's Read ran: {out}");
 }
+
+/// A judge's request: the system prompt of `prompt` and `agent` hooks.
+fn judging(seen: &Seen) -> bool {
+    seen.system().starts_with("You are a hook")
+}
+
+#[tokio::test]
+async fn prompt_and_agent_hooks_judge_a_subagent_under_its_own_slot() {
+    let mock = MockModel::start(|seen| {
+        let prompt = seen.prompt();
+        if judging(seen) && seen.tools().is_empty() {
+            // The prompt hook on Read: secrets are refused.
+            return Step::now(text(if prompt.contains("secret.txt") {
+                r#"{"ok": false, "reason": "secrets stay secret"}"#
+            } else {
+                r#"{"ok": true, "reason": ""}"#
+            }));
+        }
+        if judging(seen) {
+            // The agent hook on SubagentStop reads the notes, then judges.
+            return match seen.turn() {
+                0 => Step::now(call("j1", "Read", json!({"file_path": "notes.txt"}))),
+                _ if prompt.contains(r#""stop_hook_active":false"#) => Step::now(text(
+                    "```json\n{\"ok\": false, \"reason\": \"quote the notes in your answer\"}\n```",
+                )),
+                _ => Step::now(text(r#"{"ok": true, "reason": ""}"#)),
+            };
+        }
+        match seen.turn() {
+            0 => Step::now(calls(
+                None,
+                &[
+                    ("c_secret", "Read", json!({"file_path": "secret.txt"})),
+                    ("c_notes", "Read", json!({"file_path": "notes.txt"})),
+                ],
+            )),
+            _ if seen.body.to_string().contains("quote the notes") => {
+                Step::now(text("final answer: hello from the notes"))
+            }
+            _ => Step::now(text("first answer")),
+        }
+    })
+    .await;
+    // One slot: the stop's judge must run under the reader's, or it never starts.
+    let h = Harness::new(&mock.url, |c| c.tasks.max_concurrent = 1);
+    h.agent("reader", "tools: Read\n", "You read files.");
+    std::fs::write(h.ws.join("secret.txt"), "the password").unwrap();
+    std::fs::write(h.ws.join("notes.txt"), "hello from the notes").unwrap();
+    h.settings(
+        &json!({"hooks": {
+            "PreToolUse": [{"matcher": "Read", "hooks": [{"type": "prompt",
+                "prompt": "Refuse reading secrets. The call: $ARGUMENTS"}]}],
+            "SubagentStop": [{"hooks": [{"type": "agent",
+                "prompt": "Check that the answer quotes notes.txt.", "timeout": 20}]}]
+        }})
+        .to_string(),
+    );
+
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        h.engine.task(h.request("reader", "Read the files")),
+    )
+    .await
+    .expect("no deadlock on the one slot");
+
+    assert_eq!(
+        result.output, "final answer: hello from the notes",
+        "{:?}",
+        result.error
+    );
+    let seen = mock.requests();
+    let judge = |tools: bool| {
+        seen.iter()
+            .filter(|s| judging(s) && s.tools().is_empty() != tools)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // The prompt hook: one call per Read, the event in place of $ARGUMENTS, the
+    // verdict's schema asked for.
+    let prompts = judge(false);
+    assert_eq!(prompts.len(), 2, "one judgement per Read call");
+    assert!(prompts.iter().all(|p| p
+        .prompt()
+        .starts_with("Refuse reading secrets. The call: {")
+        && p.prompt().contains(r#""hook_event_name":"PreToolUse""#)));
+    assert_eq!(prompts[0].body["text"]["format"]["name"], "hook_verdict");
+    // The agent hook: a read-only subagent with Claude Code's three tools.
+    let agents = judge(true);
+    let mut tools = agents[0].tools();
+    tools.sort();
+    assert_eq!(tools, ["Glob", "Grep", "Read"]);
+    assert!(agents[1]
+        .outputs()
+        .iter()
+        .any(|(id, out)| id == "j1" && out.contains("hello from the notes")));
+    // What the reader got: the refusal as its tool result, and the stop's reason.
+    let reader: Vec<_> = seen.iter().filter(|s| !judging(s)).collect();
+    assert_eq!(reader.len(), 3, "the agent hook sent it on once");
+    let outputs = reader[1].outputs();
+    let secret = &outputs.iter().find(|(id, _)| id == "c_secret").unwrap().1;
+    assert!(secret.contains("secrets stay secret"), "{secret}");
+    assert!(!secret.contains("the password"));
+    assert!(reader[2]
+        .body
+        .to_string()
+        .contains("quote the notes in your answer"));
+    h.ledger.flush().await.unwrap();
+    let runs = h.ledger.hook_runs(20).unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.event == "PreToolUse" && r.exit_code == Some(2)),
+        "the refusal is recorded as a block: {runs:?}"
+    );
+}

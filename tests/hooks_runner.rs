@@ -480,3 +480,89 @@ async fn an_http_hook_posts_the_event_and_its_answer_decides() {
         d.errors
     );
 }
+
+/// A judge that answers from a script, or hangs.
+struct Scripted(Option<&'static str>);
+
+#[async_trait::async_trait]
+impl codex_plus::hooks::judge::Judge for Scripted {
+    async fn judge(&self, ask: codex_plus::hooks::judge::JudgeAsk) -> Result<String, String> {
+        assert!(
+            ask.prompt.contains("\"tool_name\":\"Bash\""),
+            "{}",
+            ask.prompt
+        );
+        match self.0 {
+            Some(answer) => Ok(answer.to_string()),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+fn judged(dir: &Path, judge: Option<Scripted>, timeout: f64) -> HookRunner {
+    let (config, _) = HookConfig::from_settings(&[(
+        dir.join(".claude/settings.json"),
+        json!({"PreToolUse": [{"matcher": "Bash", "hooks": [
+            {"type": "prompt", "prompt": "Is this safe? $ARGUMENTS", "timeout": timeout}
+        ]}]}),
+    )]);
+    HookRunner::new(config).with_judge(
+        judge
+            .map(|j| std::sync::Arc::new(j) as std::sync::Arc<dyn codex_plus::hooks::judge::Judge>),
+    )
+}
+
+#[tokio::test]
+async fn a_prompt_hooks_refusal_denies_and_its_failures_never_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |r: HookRunner| {
+        let input = input(HookEvent::PreToolUse, dir.path());
+        let cwd = dir.path().to_path_buf();
+        async move { r.run(HookEvent::PreToolUse, input, &["Bash"], &cwd).await }
+    };
+
+    let d = run(judged(
+        dir.path(),
+        Some(Scripted(Some(
+            r#"{"ok": false, "reason": "rm -rf / is destructive"}"#,
+        ))),
+        5.0,
+    ))
+    .await;
+    assert_eq!(d.permission, Some(PermissionDecision::Deny));
+    assert_eq!(d.block.as_deref(), Some("rm -rf / is destructive"));
+
+    let d = run(judged(
+        dir.path(),
+        Some(Scripted(Some(r#"{"ok": true}"#))),
+        5.0,
+    ))
+    .await;
+    assert!(!d.is_blocked() && d.errors.is_empty(), "{d:?}");
+
+    // Each failure is a non-blocking error that says what went wrong.
+    let started = Instant::now();
+    let d = run(judged(dir.path(), Some(Scripted(None)), 0.3)).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(!d.is_blocked());
+    assert!(d.errors[0].contains("timed out"), "{:?}", d.errors);
+    let d = run(judged(
+        dir.path(),
+        Some(Scripted(Some("Looks fine to me."))),
+        5.0,
+    ))
+    .await;
+    assert!(!d.is_blocked());
+    assert!(
+        d.errors[0].contains("did not answer with {\"ok\": …} JSON: \"Looks fine to me.\""),
+        "{:?}",
+        d.errors
+    );
+    let d = run(judged(dir.path(), None, 5.0)).await;
+    assert!(!d.is_blocked());
+    assert!(
+        d.errors[0].contains("need the proxy's engine"),
+        "{:?}",
+        d.errors
+    );
+}

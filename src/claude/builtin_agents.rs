@@ -92,6 +92,31 @@ pub fn builtin_agents() -> Vec<AgentDef> {
     ]
 }
 
+/// The subagent of an `agent` hook: Read, Grep and Glob, as in Claude Code. Not a
+/// workspace agent: no Task can name it.
+pub fn hook_judge() -> AgentDef {
+    let mut agent = builtin(
+        "hook-judge",
+        "Judges a hook's event for an `agent` hook.",
+        ToolSpec::None,
+        crate::hooks::judge::SYSTEM,
+    );
+    agent.tools = ToolSpec::List(
+        ["Read", "Grep", "Glob"]
+            .iter()
+            .map(|name| ToolEntry {
+                name: (*name).to_string(),
+                specifier: None,
+            })
+            .collect(),
+    );
+    agent.body = format!(
+        "{}\n\nUse Read, Grep and Glob to check the condition in the workspace before you answer.",
+        crate::hooks::judge::SYSTEM
+    );
+    agent
+}
+
 fn builtin(name: &str, description: &str, disallowed: ToolSpec, prompt: &str) -> AgentDef {
     AgentDef {
         name: name.to_string(),

@@ -13,19 +13,26 @@ use super::Engine;
 use crate::hooks::{HookEvent, HookInput, PermissionDecision};
 
 impl Engine {
+    /// The hooks a task fires: none for a hook's own judge.
+    fn hooks_of(&self, req: &TaskRequest) -> Option<&std::sync::Arc<crate::hooks::service::Hooks>> {
+        self.hooks.as_ref().filter(|_| req.given_agent.is_none())
+    }
+
     fn hook_input(
         &self,
         event: HookEvent,
         entry: &TaskEntry,
         req: &TaskRequest,
     ) -> Option<HookInput> {
-        let hooks = self.hooks.as_ref()?;
+        let hooks = self.hooks_of(req)?;
         let session = entry.who.session_id.as_deref().unwrap_or(&entry.who.id);
         Some(
             hooks
                 .input(event, session, &req.workspace.cwd)
                 .with("agent_id", entry.who.id.clone())
-                .with("agent_type", entry.who.agent.clone()),
+                .with("agent_type", entry.who.agent.clone())
+                .inheriting(req.inherit.clone())
+                .of_task(&entry.who.id),
         )
     }
 
@@ -35,7 +42,7 @@ impl Engine {
         entry: &TaskEntry,
         req: &TaskRequest,
     ) -> Option<String> {
-        let hooks = self.hooks.as_ref()?;
+        let hooks = self.hooks_of(req)?;
         let input = self.hook_input(HookEvent::SubagentStart, entry, req)?;
         let names = [entry.who.agent.as_str()];
         let decision = hooks
@@ -57,7 +64,7 @@ impl Engine {
         req: &TaskRequest,
         active: bool,
     ) -> Option<String> {
-        let hooks = self.hooks.as_ref()?;
+        let hooks = self.hooks_of(req)?;
         let input = self
             .hook_input(HookEvent::SubagentStop, entry, req)?
             .with("stop_hook_active", active);
@@ -86,7 +93,7 @@ impl Engine {
         name: &str,
         input: Value,
     ) -> Result<Value, String> {
-        let Some(hooks) = self.hooks.as_ref() else {
+        let Some(hooks) = self.hooks_of(req) else {
             return Ok(input);
         };
         if !hooks.has_with(
@@ -143,7 +150,7 @@ impl Engine {
         let Some(event) = post_event(outcome.status) else {
             return outcome;
         };
-        let Some(hooks) = self.hooks.as_ref() else {
+        let Some(hooks) = self.hooks_of(req) else {
             return outcome;
         };
         if !hooks.has_with(own(entry), &req.workspace.cwd, event, &[name]) {

@@ -11,6 +11,7 @@ pub mod access;
 pub mod agent_tool;
 pub mod events;
 mod hooks;
+pub mod judge;
 pub mod memory;
 pub mod policy;
 pub mod progress;
@@ -289,13 +290,17 @@ impl Engine {
             }
         }
         let agents = self.agents(&req.workspace.cwd);
+        let given = req.given_agent.clone();
         let agent: Result<AgentDef, String> =
-            req.validate().map_err(|e| e.to_string()).and_then(|()| {
-                agents
-                    .get(req.agent_name())
-                    .cloned()
-                    .ok_or_else(|| unknown_agent(req.agent_name(), &agents).to_string())
-            });
+            req.validate()
+                .map_err(|e| e.to_string())
+                .and_then(|()| match given {
+                    Some(agent) => Ok(*agent),
+                    None => agents
+                        .get(req.agent_name())
+                        .cloned()
+                        .ok_or_else(|| unknown_agent(req.agent_name(), &agents).to_string()),
+                });
         let who = Identity {
             id: new_task_id(),
             agent_id: req.resume.as_ref().map(|r| r.agent_id.clone()),

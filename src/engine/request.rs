@@ -98,6 +98,9 @@ pub struct TaskRequest {
     /// A JSON schema (named) the agent's final answer must follow, where the
     /// provider takes one (a goal's planner).
     pub output_schema: Option<(String, serde_json::Value)>,
+    /// An agent given whole, not looked up by name: a `prompt`/`agent` hook's judge.
+    /// Such a task fires no hooks itself (a judge of SubagentStop would judge itself).
+    pub given_agent: Option<Box<crate::claude::AgentDef>>,
 }
 
 impl TaskRequest {
@@ -124,6 +127,7 @@ impl TaskRequest {
             name: None,
             resume: None,
             output_schema: None,
+            given_agent: None,
         }
     }
 

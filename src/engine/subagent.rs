@@ -562,6 +562,7 @@ impl Engine {
             name: None,
             resume: None,
             output_schema: None,
+            given_agent: None,
         };
         let result = self
             .spawn_with(child, entry.cancel.child_token())

@@ -16,17 +16,43 @@ use super::matcher::Matcher;
 /// How long a hook may run when its entry gives no `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One command to run.
+/// A `prompt` hook's default `timeout`, as in Claude Code (an `agent` hook's is
+/// [`DEFAULT_TIMEOUT`]).
+pub const PROMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One hook to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HookCommand {
-    /// The shell command (for an `http` hook: its URL, which is what is shown).
+    /// What is shown and logged: the shell command, an `http` hook's URL, or a
+    /// `prompt`/`agent` hook's prompt.
     pub command: String,
-    /// An `http` hook: the event JSON is POSTed to `command` instead of run.
-    pub http: Option<HttpHook>,
-    /// When to kill it.
+    /// How it runs.
+    pub handler: Handler,
+    /// When to give up on it.
     pub timeout: Duration,
     /// The settings file it came from.
     pub source: PathBuf,
+}
+
+/// The kinds of hook handler Claude Code has.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handler {
+    /// `sh -c command`, the event JSON on stdin.
+    Command,
+    /// The event JSON is POSTed to `command`, the URL.
+    Http(HttpHook),
+    /// One model call judges the event.
+    Prompt(Judged),
+    /// A subagent with read-only tools judges the event.
+    Agent(Judged),
+}
+
+/// A `prompt` or `agent` hook: the prompt (`$ARGUMENTS` is the event JSON) and the
+/// model that judges (`None`: the session's own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub prompt: String,
+    pub model: Option<String>,
 }
 
 /// What an `http` hook sends besides the event: headers, where `$VAR` and `${VAR}`
@@ -233,11 +259,14 @@ impl Parser {
         match entry.get("type") {
             Some(Value::String(t)) if t == "command" => {}
             Some(Value::String(t)) if t == "http" => return self.http(source, location, entry),
+            Some(Value::String(t)) if t == "prompt" || t == "agent" => {
+                return self.judged(source, location, entry, t == "agent")
+            }
             Some(Value::String(t)) => {
                 self.warn(
                     source,
                     format!("{location}.type"),
-                    format!("hook type {t:?} is not supported by codex-plus (only \"command\" and \"http\"); skipped"),
+                    format!("unknown hook type {t:?} (one of \"command\", \"http\", \"prompt\", \"agent\"); skipped"),
                 );
                 return None;
             }
@@ -250,7 +279,7 @@ impl Parser {
                 self.warn(
                     source,
                     format!("{location}.type"),
-                    "must be \"command\"; skipped".into(),
+                    "must be one of \"command\", \"http\", \"prompt\", \"agent\"; skipped".into(),
                 );
                 return None;
             }
@@ -269,10 +298,69 @@ impl Parser {
                 return None;
             }
         };
-        let timeout = self.timeout(source, location, entry);
+        let timeout = self.timeout(source, location, entry, DEFAULT_TIMEOUT);
         Some(HookCommand {
             command,
-            http: None,
+            handler: Handler::Command,
+            timeout,
+            source: source.to_owned(),
+        })
+    }
+
+    /// A `prompt` or `agent` hook: `prompt` (required), optional `model`.
+    fn judged(
+        &mut self,
+        source: &Path,
+        location: &str,
+        entry: &Map<String, Value>,
+        agent: bool,
+    ) -> Option<HookCommand> {
+        let prompt = match entry.get("prompt") {
+            Some(Value::String(p)) if !p.trim().is_empty() => p.clone(),
+            other => {
+                self.warn(
+                    source,
+                    format!("{location}.prompt"),
+                    format!(
+                        "must be the prompt that judges the event ($ARGUMENTS stands for its JSON), found {}",
+                        other.map_or("nothing", kind)
+                    ),
+                );
+                return None;
+            }
+        };
+        let model = match entry.get("model") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(m)) if !m.trim().is_empty() => Some(m.trim().to_string()),
+            Some(other) => {
+                self.warn(
+                    source,
+                    format!("{location}.model"),
+                    format!(
+                        "must be a model name such as \"openai:gpt-5-mini\", found {}; the session's model is used",
+                        kind(other)
+                    ),
+                );
+                None
+            }
+        };
+        let default = if agent {
+            DEFAULT_TIMEOUT
+        } else {
+            PROMPT_TIMEOUT
+        };
+        let timeout = self.timeout(source, location, entry, default);
+        let judged = Judged {
+            prompt: prompt.clone(),
+            model,
+        };
+        Some(HookCommand {
+            command: prompt,
+            handler: if agent {
+                Handler::Agent(judged)
+            } else {
+                Handler::Prompt(judged)
+            },
             timeout,
             source: source.to_owned(),
         })
@@ -320,10 +408,10 @@ impl Parser {
                     .collect()
             })
             .unwrap_or_default();
-        let timeout = self.timeout(source, location, entry);
+        let timeout = self.timeout(source, location, entry, DEFAULT_TIMEOUT);
         Some(HookCommand {
             command: url,
-            http: Some(HttpHook {
+            handler: Handler::Http(HttpHook {
                 headers,
                 allowed_env,
             }),
@@ -332,9 +420,15 @@ impl Parser {
         })
     }
 
-    fn timeout(&mut self, source: &Path, location: &str, entry: &Map<String, Value>) -> Duration {
+    fn timeout(
+        &mut self,
+        source: &Path,
+        location: &str,
+        entry: &Map<String, Value>,
+        default: Duration,
+    ) -> Duration {
         let Some(value) = entry.get("timeout").filter(|v| !v.is_null()) else {
-            return DEFAULT_TIMEOUT;
+            return default;
         };
         let parsed = value
             .as_f64()
@@ -346,10 +440,10 @@ impl Parser {
                 format!("{location}.timeout"),
                 format!(
                     "must be a positive number of seconds, found {value}; using {}s",
-                    DEFAULT_TIMEOUT.as_secs()
+                    default.as_secs()
                 ),
             );
-            DEFAULT_TIMEOUT
+            default
         })
     }
 }
@@ -464,19 +558,43 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_hook_types_are_skipped_with_a_warning() {
+    fn prompt_and_agent_hooks_are_read_and_an_unknown_type_is_named() {
         let (config, warnings) = load(&[(
             "/s.json",
             json!({"Stop": [{"hooks": [
-                {"type": "prompt", "prompt": "is it done?"},
+                {"type": "prompt", "prompt": "Is it done? $ARGUMENTS"},
+                {"type": "agent", "prompt": "Check that the tests pass.", "model": "openai:gpt-5-mini", "timeout": 90},
+                {"type": "prompt"},
+                {"type": "mcp_tool", "server": "x"},
                 {"type": "command", "command": "ok"}
             ]}]}),
         )]);
         assert_eq!(
             warnings,
-            ["/s.json: hooks.Stop[0].hooks[0].type: hook type \"prompt\" is not supported by codex-plus (only \"command\" and \"http\"); skipped"]
+            [
+                "/s.json: hooks.Stop[0].hooks[2].prompt: must be the prompt that judges the event ($ARGUMENTS stands for its JSON), found nothing",
+                "/s.json: hooks.Stop[0].hooks[3].type: unknown hook type \"mcp_tool\" (one of \"command\", \"http\", \"prompt\", \"agent\"); skipped",
+            ]
         );
-        assert_eq!(commands(&config, HookEvent::Stop).len(), 1);
+        let hooks = &config.groups(HookEvent::Stop)[0].hooks;
+        assert_eq!(hooks.len(), 3);
+        assert_eq!(
+            hooks[0].handler,
+            Handler::Prompt(Judged {
+                prompt: "Is it done? $ARGUMENTS".into(),
+                model: None
+            })
+        );
+        assert_eq!(hooks[0].timeout, PROMPT_TIMEOUT, "Claude Code's 30 s");
+        assert_eq!(
+            hooks[1].handler,
+            Handler::Agent(Judged {
+                prompt: "Check that the tests pass.".into(),
+                model: Some("openai:gpt-5-mini".into())
+            })
+        );
+        assert_eq!(hooks[1].timeout, Duration::from_secs(90));
+        assert_eq!(hooks[2].handler, Handler::Command);
     }
 
     #[test]
@@ -563,7 +681,9 @@ mod tests {
         let hooks = &config.groups(HookEvent::Stop)[0].hooks;
         assert_eq!(hooks.len(), 1);
         assert_eq!(hooks[0].command, "https://hooks.example/stop");
-        let http = hooks[0].http.as_ref().unwrap();
+        let Handler::Http(http) = &hooks[0].handler else {
+            panic!("an http hook: {:?}", hooks[0].handler)
+        };
         assert_eq!(
             http.headers,
             [("Authorization".to_string(), "Bearer $TOKEN".to_string())]

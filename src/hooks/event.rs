@@ -5,6 +5,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::judge::JudgeScope;
+use crate::providers::router::InheritTarget;
+
 /// A moment in a session at which hooks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HookEvent {
@@ -120,9 +123,10 @@ impl fmt::Display for HookEvent {
     }
 }
 
-/// Builds a hook's stdin JSON: the four fields every hook gets, then event-specific ones.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HookInput(Map<String, Value>);
+/// Builds a hook's stdin JSON: the four fields every hook gets, then event-specific
+/// ones; and, beside it, where a `prompt` or `agent` hook's model call goes.
+#[derive(Debug, Clone)]
+pub struct HookInput(Map<String, Value>, JudgeScope);
 
 impl HookInput {
     /// `session_id`, `transcript_path`, `cwd` and `hook_event_name`.
@@ -135,7 +139,25 @@ impl HookInput {
         );
         map.insert("cwd".into(), cwd.to_string_lossy().into());
         map.insert("hook_event_name".into(), event.as_str().into());
-        Self(map)
+        Self(map, JudgeScope::default())
+    }
+
+    /// A `prompt` or `agent` hook of this event judges on the session's own upstream
+    /// and model.
+    pub fn inheriting(mut self, target: Option<InheritTarget>) -> Self {
+        self.1.inherit = target;
+        self
+    }
+
+    /// The event is a running task's: an `agent` hook's subagent runs under its slot.
+    pub fn of_task(mut self, task_id: &str) -> Self {
+        self.1.parent_task = Some(task_id.to_string());
+        self
+    }
+
+    /// The JSON and the judges' scope.
+    pub fn into_parts(self) -> (Value, JudgeScope) {
+        (Value::Object(self.0), self.1)
     }
 
     /// Adds an event-specific field such as `tool_name` or `prompt`.

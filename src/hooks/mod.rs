@@ -7,6 +7,7 @@ pub mod codex_tools;
 pub mod config;
 pub mod decision;
 pub mod event;
+pub mod judge;
 pub mod matcher;
 pub mod protocol;
 pub mod runner;
@@ -22,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
-pub use config::{ConfigWarning, HookCommand, HookConfig, HookGroup, DEFAULT_TIMEOUT};
+pub use config::{ConfigWarning, Handler, HookCommand, HookConfig, HookGroup, DEFAULT_TIMEOUT};
 pub use decision::HookDecision;
 pub use event::{HookEvent, HookInput};
 pub use matcher::Matcher;
@@ -31,16 +32,29 @@ pub use runner::OutputLimits;
 
 use crate::store::redact::redact_text;
 use crate::store::{HookRunRecord, Timestamp};
+use judge::{Judge, JudgeAsk, JudgeScope};
 use runner::{CommandOutput, Exit};
 
 /// How much stderr a ledger record keeps.
 const STDERR_EXCERPT_CHARS: usize = 1000;
 
 /// Runs the hooks of one workspace's configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct HookRunner {
     config: Arc<HookConfig>,
     limits: OutputLimits,
+    /// Makes the model calls of `prompt` and `agent` hooks (none: they fail, logged).
+    judge: Option<Arc<dyn Judge>>,
+}
+
+impl std::fmt::Debug for HookRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookRunner")
+            .field("config", &self.config)
+            .field("limits", &self.limits)
+            .field("judge", &self.judge.is_some())
+            .finish()
+    }
 }
 
 /// A hook selected to run, with the matcher that selected it.
@@ -55,7 +69,14 @@ impl HookRunner {
         Self {
             config: Arc::new(config),
             limits: OutputLimits::default(),
+            judge: None,
         }
+    }
+
+    /// The same runner, with `prompt` and `agent` hooks judged by `judge`.
+    pub fn with_judge(mut self, judge: Option<Arc<dyn Judge>>) -> Self {
+        self.judge = judge;
+        self
     }
 
     /// The same runner with other output limits.
@@ -81,9 +102,22 @@ impl HookRunner {
     pub async fn run(
         &self,
         event: HookEvent,
+        input: Value,
+        match_names: &[&str],
+        cwd: &Path,
+    ) -> HookDecision {
+        self.run_scoped(event, input, match_names, cwd, &JudgeScope::default())
+            .await
+    }
+
+    /// `run`, with where `prompt` and `agent` hooks send their model calls.
+    pub async fn run_scoped(
+        &self,
+        event: HookEvent,
         mut input: Value,
         match_names: &[&str],
         cwd: &Path,
+        scope: &JudgeScope,
     ) -> HookDecision {
         let selected = self.select(event, match_names);
         if selected.is_empty() {
@@ -97,6 +131,7 @@ impl HookRunner {
             .and_then(Value::as_str)
             .map(str::to_owned);
         let stdin = Bytes::from(input.to_string());
+        let input = &input;
 
         let runs = selected.iter().map(|selected| {
             let stdin = stdin.clone();
@@ -104,14 +139,26 @@ impl HookRunner {
             async move {
                 let at = Timestamp::now();
                 let hook = selected.hook;
-                let result = match &hook.http {
-                    Some(http) => {
+                let result = match &hook.handler {
+                    Handler::Command => {
+                        runner::run_command(&hook.command, stdin, cwd, hook.timeout, self.limits)
+                            .await
+                    }
+                    Handler::Http(http) => {
                         runner::run_http(&hook.command, http, stdin, hook.timeout, self.limits)
                             .await
                     }
-                    None => {
-                        runner::run_command(&hook.command, stdin, cwd, hook.timeout, self.limits)
-                            .await
+                    Handler::Prompt(judged) | Handler::Agent(judged) => {
+                        let ask = JudgeAsk {
+                            prompt: judge::render(judged, input),
+                            model: judged.model.clone(),
+                            agent: matches!(hook.handler, Handler::Agent(_)),
+                            cwd: cwd.to_path_buf(),
+                            session_id: session_id.clone(),
+                            timeout: hook.timeout,
+                            scope: scope.clone(),
+                        };
+                        runner::run_judge(self.judge.as_deref(), ask).await
                     }
                 };
                 let response = respond(event, hook, &result);

@@ -80,6 +80,49 @@ pub enum RunError {
     /// An `http` hook's request failed or was refused.
     #[error("{0}")]
     Http(String),
+    /// A `prompt` or `agent` hook's model gave no verdict.
+    #[error("{0}")]
+    Judge(String),
+}
+
+/// A `prompt` or `agent` hook: the judge's verdict as a command's exit (0 for `ok`,
+/// 2 with the reason on stderr for a refusal), within the hook's timeout.
+pub async fn run_judge(
+    judge: Option<&dyn super::judge::Judge>,
+    ask: super::judge::JudgeAsk,
+) -> Result<CommandOutput, RunError> {
+    use super::judge::{verdict, Verdict};
+    let judge = judge.ok_or_else(|| {
+        RunError::Judge("cannot run here: prompt and agent hooks need the proxy's engine".into())
+    })?;
+    let started = Instant::now();
+    let timeout = ask.timeout;
+    let kind = if ask.agent { "agent" } else { "prompt" };
+    let text = match tokio::time::timeout(timeout, judge.judge(ask)).await {
+        Err(_) => {
+            return Ok(CommandOutput {
+                exit: Exit::TimedOut,
+                stdout: String::new(),
+                stderr: String::new(),
+                stdout_bytes: 0,
+                duration: started.elapsed(),
+            })
+        }
+        Ok(Err(why)) => return Err(RunError::Judge(format!("({kind}) failed: {why}"))),
+        Ok(Ok(text)) => text,
+    };
+    let (code, stderr) =
+        match verdict(&text).map_err(|e| RunError::Judge(format!("({kind}): {e}")))? {
+            Verdict::Ok => (0, String::new()),
+            Verdict::Refused(reason) => (2, reason),
+        };
+    Ok(CommandOutput {
+        exit: Exit::Code(code),
+        stdout: String::new(),
+        stdout_bytes: 0,
+        stderr,
+        duration: started.elapsed(),
+    })
 }
 
 /// POSTs the event (`stdin`) to an `http` hook's `url`, with its headers. A 2xx

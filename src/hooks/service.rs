@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::judge::Judge;
 use super::{HookConfig, HookDecision, HookEvent, HookInput, HookRunner};
 use crate::claude::discovery::WorkspaceMap;
 use crate::claude::{ClaudeCatalogs, Settings};
@@ -27,6 +28,9 @@ pub struct Hooks {
     /// (a miss is looked for again after a while: Codex may not have written it yet).
     transcripts: Mutex<HashMap<String, (PathBuf, Instant)>>,
     codex_home: Option<PathBuf>,
+    /// Judges `prompt` and `agent` hooks: the engine, set once it exists (it fires
+    /// hooks itself, so it comes after this service).
+    judge: std::sync::OnceLock<Arc<dyn Judge>>,
 }
 
 /// The settings files' `hooks` values, lowest precedence first.
@@ -39,12 +43,16 @@ fn sources(settings: &Settings) -> Vec<(PathBuf, Value)> {
 }
 
 /// A runner for `sources`; what cannot be read in them is logged against `origin`.
-fn build_runner(sources: Vec<(PathBuf, Value)>, origin: &Path) -> Arc<HookRunner> {
+fn build_runner(
+    sources: Vec<(PathBuf, Value)>,
+    origin: &Path,
+    judge: Option<&Arc<dyn Judge>>,
+) -> Arc<HookRunner> {
     let (config, warnings) = HookConfig::from_settings(&sources);
     for w in warnings {
         tracing::warn!(origin = %origin.display(), "hooks: {w}");
     }
-    Arc::new(HookRunner::new(config))
+    Arc::new(HookRunner::new(config).with_judge(judge.cloned()))
 }
 
 impl Hooks {
@@ -59,6 +67,18 @@ impl Hooks {
             runners: Mutex::default(),
             transcripts: Mutex::new(HashMap::new()),
             codex_home,
+            judge: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Who judges `prompt` and `agent` hooks from now on.
+    pub fn set_judge(&self, judge: Arc<dyn Judge>) {
+        if self.judge.set(judge).is_ok() {
+            // Runners built before had none.
+            self.runners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
         }
     }
 
@@ -71,7 +91,7 @@ impl Hooks {
                 return runner.clone();
             }
         }
-        let runner = build_runner(sources(&settings), cwd);
+        let runner = build_runner(sources(&settings), cwd, self.judge.get());
         runners.insert(cwd.as_os_str().to_owned(), (settings, runner.clone()));
         runner
     }
@@ -92,7 +112,7 @@ impl Hooks {
         if let Some(stop) = stop {
             sources.push((agent_file.to_path_buf(), json!({ "SubagentStop": stop })));
         }
-        build_runner(sources, agent_file)
+        build_runner(sources, agent_file, self.judge.get())
     }
 
     /// Whether any hook would run for this event and these names.
@@ -155,11 +175,11 @@ impl Hooks {
         if !runner.has_hooks(event, names) {
             return HookDecision::default();
         }
-        let mut input = input.into_value();
+        let (mut input, scope) = input.into_parts();
         if let Some(session) = input["session_id"].as_str().map(str::to_string) {
             input["transcript_path"] = self.transcript(&session).display().to_string().into();
         }
-        let decision = runner.run(event, input, names, cwd).await;
+        let decision = runner.run_scoped(event, input, names, cwd, &scope).await;
         for run in &decision.runs {
             self.ledger.hook_run(run);
         }

@@ -18,6 +18,7 @@ use http::request::Parts;
 
 use crate::engine::access::SandboxMode;
 use crate::engine::Workspace;
+use crate::providers::router::InheritTarget;
 use crate::proxy::interceptor::Answers;
 use crate::proxy::upstream::Backend;
 use crate::wire::environment::{network_access, Environment, TurnMetadata};
@@ -135,6 +136,21 @@ impl Turn {
             .unwrap_or_else(|| default.to_string())
     }
 
+    /// Where the turn's `inherit` model calls go (Tasks, forked commands, judging
+    /// hooks): the upstream its backend names, with the turn's headers and model.
+    pub fn inherit(&self, from: &InheritFrom) -> InheritTarget {
+        let base = match self.backend {
+            Backend::OpenAi => &from.bases[0],
+            Backend::ChatGpt => &from.bases[1],
+        };
+        let upstream = Arc::new(crate::proxy::headers::to_upstream(
+            self.parts.headers.clone(),
+        ));
+        let model = self.model_or(&from.default_model);
+        crate::turn::task::resolver::Inherit::new(base, self.parts.uri.path(), upstream, &model)
+            .target()
+    }
+
     /// Identifies this turn across Codex's retries of it: its turn id, else the
     /// body's hash.
     pub fn key(&self) -> String {
@@ -194,6 +210,15 @@ impl Turn {
 }
 
 /// The session (thread) id: the header Codex sends, else the turn metadata's.
+/// What a turn's `inherit` target is made from besides the turn.
+#[derive(Debug, Clone)]
+pub struct InheritFrom {
+    /// The upstream bases, API-key mode then ChatGPT mode.
+    pub bases: [String; 2],
+    /// The model of a turn that names none.
+    pub default_model: String,
+}
+
 pub fn session_id<'a>(headers: &'a http::HeaderMap, meta: &'a TurnMetadata) -> Option<&'a str> {
     headers
         .get("session-id")

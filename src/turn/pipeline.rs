@@ -18,8 +18,8 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use super::kind::Concern;
-use super::Turn;
 use super::{hooks, slash, status_line, task};
+use super::{InheritFrom, Turn};
 use crate::proxy::responses::{Dispatch, Pipeline};
 use crate::proxy::upstream::Backend;
 use crate::state::SharedState;
@@ -38,6 +38,10 @@ pub trait Step: Send + Sync + 'static {
 pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
     let catalogs = state.catalogs.clone();
     let config = &state.config;
+    let inherit = InheritFrom {
+        bases: [Backend::OpenAi, Backend::ChatGpt].map(|b| state.upstreams.base(b).to_string()),
+        default_model: config.tasks.default_model.clone(),
+    };
     BoxCloneSyncService::new(
         ServiceBuilder::new()
             .layer(StepLayer::new(task::history::History::new(
@@ -47,18 +51,18 @@ pub fn stack(state: SharedState, dispatch: Dispatch) -> Pipeline {
                 state.hooks.clone(),
                 state.sessions.clone(),
                 state.ledger.clone(),
+                inherit.clone(),
             )))
             .layer(StepLayer::new(hooks::CompactHooks::new(
                 state.hooks.clone(),
+                inherit.clone(),
             )))
             .layer(StepLayer::new(
                 slash::Slash::new(catalogs.clone(), &config.commands).forking(
                     slash::fork::Forker::new(
                         state.engine.clone(),
                         state.goals.clone(),
-                        [Backend::OpenAi, Backend::ChatGpt]
-                            .map(|b| state.upstreams.base(b).to_string()),
-                        config.tasks.default_model.clone(),
+                        inherit.clone(),
                     ),
                 ),
             ))

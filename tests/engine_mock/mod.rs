@@ -409,18 +409,24 @@ impl Harness {
             &lookup,
         )
         .expect("deps");
-        // As in the proxy: the workspace's hooks fire around subagents.
-        deps.hooks = Some(Arc::new(codex_plus::hooks::service::Hooks::new(
+        // As in the proxy: the workspace's hooks fire around subagents, and the engine
+        // judges their `prompt` and `agent` hooks.
+        let hooks = Arc::new(codex_plus::hooks::service::Hooks::new(
             catalogs,
             Arc::clone(&ledger),
             config.hooks.enabled,
+        ));
+        deps.hooks = Some(Arc::clone(&hooks));
+        let engine = codex_plus::engine::Engine::new(deps);
+        hooks.set_judge(Arc::new(codex_plus::engine::judge::EngineJudge(
+            Arc::downgrade(&engine),
         )));
         Self {
             tmp,
             ws,
             home,
             ledger,
-            engine: codex_plus::engine::Engine::new(deps),
+            engine,
         }
     }
 

@@ -23,21 +23,29 @@ use crate::proxy::answer;
 use crate::store::Ledger;
 use crate::turn::kind::Concern;
 use crate::turn::pipeline::Step;
-use crate::turn::Turn;
+use crate::turn::{InheritFrom, Turn};
 use crate::wire::request::RawJson;
 
 pub struct PromptHooks {
     hooks: Arc<Hooks>,
     sessions: Arc<Sessions>,
     ledger: Arc<Ledger>,
+    /// Where `prompt` and `agent` hooks send their model calls.
+    inherit: InheritFrom,
 }
 
 impl PromptHooks {
-    pub fn new(hooks: Arc<Hooks>, sessions: Arc<Sessions>, ledger: Arc<Ledger>) -> PromptHooks {
+    pub fn new(
+        hooks: Arc<Hooks>,
+        sessions: Arc<Sessions>,
+        ledger: Arc<Ledger>,
+        inherit: InheritFrom,
+    ) -> PromptHooks {
         PromptHooks {
             hooks,
             sessions,
             ledger,
+            inherit,
         }
     }
 }
@@ -86,7 +94,8 @@ impl Step for PromptHooks {
             let input = self
                 .hooks
                 .input(HookEvent::SessionStart, &session, cwd)
-                .with("source", source);
+                .with("source", source)
+                .inheriting(Some(turn.inherit(&self.inherit)));
             let decision = self
                 .hooks
                 .fire(cwd, HookEvent::SessionStart, input, &[source])
@@ -118,7 +127,8 @@ impl Step for PromptHooks {
                 let input = self
                     .hooks
                     .input(HookEvent::UserPromptSubmit, &session, cwd)
-                    .with("prompt", text);
+                    .with("prompt", text)
+                    .inheriting(Some(turn.inherit(&self.inherit)));
                 let decision = self
                     .hooks
                     .fire(cwd, HookEvent::UserPromptSubmit, input, &[])
@@ -195,6 +205,7 @@ impl PromptHooks {
         if !self.hooks.has(cwd, HookEvent::PostToolUse, &[]) {
             return;
         }
+        let inherit = turn.inherit(&self.inherit);
         let input = &turn.request().input;
         let outputs: Vec<usize> = (0..input.len())
             .rev()
@@ -222,7 +233,8 @@ impl PromptHooks {
                 .with("tool_name", v.tool_name.clone())
                 .with("tool_input", v.tool_input.clone())
                 .with("tool_use_id", call_id.clone())
-                .with("tool_response", json!({"output": output["output"]}));
+                .with("tool_response", json!({"output": output["output"]}))
+                .inheriting(Some(inherit.clone()));
             let decision = self
                 .hooks
                 .fire(cwd, HookEvent::PostToolUse, hook_input, &v.match_names())
@@ -285,11 +297,12 @@ pub fn keep_in(
 /// its answer, in `proxy::responses`).
 pub struct CompactHooks {
     hooks: Arc<Hooks>,
+    inherit: InheritFrom,
 }
 
 impl CompactHooks {
-    pub fn new(hooks: Arc<Hooks>) -> CompactHooks {
-        CompactHooks { hooks }
+    pub fn new(hooks: Arc<Hooks>, inherit: InheritFrom) -> CompactHooks {
+        CompactHooks { hooks, inherit }
     }
 }
 
@@ -316,7 +329,8 @@ impl Step for CompactHooks {
                 .hooks
                 .input(HookEvent::PreCompact, session, &env.cwd)
                 .with("trigger", trigger)
-                .with("custom_instructions", "");
+                .with("custom_instructions", "")
+                .inheriting(Some(turn.inherit(&self.inherit)));
             // Claude Code's PreCompact cannot stop a compaction; its output is shown
             // to the user, who is not in this loop.
             self.hooks

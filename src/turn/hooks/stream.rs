@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 
 use crate::hooks::codex_tools::{apply_updated_input, view};
 use crate::hooks::service::Hooks;
-use crate::hooks::{HookDecision, HookEvent, PermissionDecision};
+use crate::hooks::{HookDecision, HookEvent, HookInput, PermissionDecision};
+use crate::providers::router::InheritTarget;
 use crate::proxy::interceptor::{Decision, HeldCall, Outcome, TaskArgs, TaskCall, TASK_NAMES};
 
 /// Where a turn's hooks run: the service, the workspace, the session.
@@ -20,15 +21,22 @@ pub struct TurnHooks {
     pub hooks: Arc<Hooks>,
     pub cwd: PathBuf,
     pub session: String,
+    /// The turn's own upstream and model, for `prompt` and `agent` hooks.
+    pub inherit: Option<InheritTarget>,
 }
 
 impl TurnHooks {
+    fn input(&self, event: HookEvent) -> HookInput {
+        self.hooks
+            .input(event, &self.session, &self.cwd)
+            .inheriting(self.inherit.clone())
+    }
+
     /// PreToolUse on a Codex tool call held back from Codex: may Codex see it?
     pub async fn decide(&self, call: HeldCall) -> Decision {
         let v = view(&call.item);
         let input = self
-            .hooks
-            .input(HookEvent::PreToolUse, &self.session, &self.cwd)
+            .input(HookEvent::PreToolUse)
             .with("tool_name", v.tool_name.clone())
             .with("tool_input", v.tool_input.clone())
             .with("tool_use_id", call.call_id.clone());
@@ -49,10 +57,7 @@ impl TurnHooks {
 
     /// Stop: `Some(reason)` sends the turn on.
     pub async fn stop(&self, active: bool) -> Option<String> {
-        let input = self
-            .hooks
-            .input(HookEvent::Stop, &self.session, &self.cwd)
-            .with("stop_hook_active", active);
+        let input = self.input(HookEvent::Stop).with("stop_hook_active", active);
         let decision = self
             .hooks
             .fire(&self.cwd, HookEvent::Stop, input, &[])
@@ -72,8 +77,7 @@ impl TurnHooks {
             return None;
         }
         let input = self
-            .hooks
-            .input(HookEvent::PreToolUse, &self.session, &self.cwd)
+            .input(HookEvent::PreToolUse)
             .with("tool_name", call.name.clone())
             .with("tool_input", call.args.to_json(&call.name))
             .with("tool_use_id", call.call_id.clone());
@@ -113,8 +117,7 @@ impl TurnHooks {
             return;
         }
         let input = self
-            .hooks
-            .input(event, &self.session, &self.cwd)
+            .input(event)
             .with("tool_name", call.name.clone())
             .with("tool_input", call.args.to_json(&call.name))
             .with("tool_use_id", call.call_id.clone());

@@ -14,11 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::claude::{CommandDef, Rendered, RunAs};
 use crate::engine::{Engine, TaskRequest, TaskResult};
 use crate::goals::{GoalRequest, Goals};
-use crate::proxy::headers;
-use crate::proxy::upstream::Backend;
 use crate::store::GoalRecord;
-use crate::turn::task::resolver::{call_key, Inherit};
-use crate::turn::Turn;
+use crate::turn::task::resolver::call_key;
+use crate::turn::{InheritFrom, Turn};
 
 /// Turns whose goal is remembered, so a retry finds it.
 const REMEMBERED: usize = 64;
@@ -27,26 +25,18 @@ const REMEMBERED: usize = 64;
 pub struct Forker {
     pub engine: Arc<Engine>,
     pub goals: Arc<Goals>,
-    /// The upstream bases, API-key mode then ChatGPT mode.
-    pub bases: [String; 2],
-    /// The model of a turn that names none.
-    pub default_model: String,
+    /// Where `inherit` goes for a turn.
+    pub inherit: InheritFrom,
     /// The goal each recent turn started, by turn key.
     started: Mutex<Vec<(String, String)>>,
 }
 
 impl Forker {
-    pub fn new(
-        engine: Arc<Engine>,
-        goals: Arc<Goals>,
-        bases: [String; 2],
-        default_model: String,
-    ) -> Forker {
+    pub fn new(engine: Arc<Engine>, goals: Arc<Goals>, inherit: InheritFrom) -> Forker {
         Forker {
             engine,
             goals,
-            bases,
-            default_model,
+            inherit,
             started: Mutex::new(Vec::new()),
         }
     }
@@ -70,13 +60,7 @@ impl Forker {
             args,
         ];
         let key = call_key(&key);
-        let base = match turn.backend {
-            Backend::OpenAi => &self.bases[0],
-            Backend::ChatGpt => &self.bases[1],
-        };
-        let upstream = Arc::new(headers::to_upstream(turn.parts.headers.clone()));
-        let model = turn.model_or(&self.default_model);
-        let inherit = Inherit::new(base, turn.parts.uri.path(), upstream, &model).target();
+        let inherit = turn.inherit(&self.inherit);
         match run_as {
             RunAs::Goal => {
                 let id = self.goal_of(&key).unwrap_or_else(|| {

@@ -76,6 +76,7 @@ impl TurnResolver {
             hooks: self.hooks.clone(),
             cwd: self.workspace.cwd.clone(),
             session: self.session_id.clone().unwrap_or_default(),
+            inherit: Some(self.inherit.target()),
         }
     }
 }
