@@ -28,6 +28,9 @@ pub struct Config {
     pub hooks: HooksConfig,
     /// Goals: one request planned into a graph of Tasks.
     pub goals: GoalsConfig,
+    /// Traces over OTLP/HTTP; off unless an endpoint is set.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// The state directory (CA, ledger, pid and log files). Not a file setting:
     /// it is where the user file is found.
     #[serde(skip)]
@@ -473,6 +476,16 @@ pub struct GoalsConfig {
     pub max_subtasks: usize,
     /// Longest prerequisite result put whole into a dependent's prompt.
     pub result_cap_bytes: usize,
+}
+
+/// `[telemetry]`: OpenTelemetry traces (src/telemetry.rs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP base URL, e.g. `http://localhost:4318` (spans go to
+    /// `/v1/traces` under it). Unset: no traces, at no cost.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// `[commands]`: slash command expansion.

@@ -22,6 +22,7 @@ pub mod proxy;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod trim;
 pub mod turn;
 pub mod wire;

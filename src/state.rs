@@ -46,6 +46,8 @@ pub struct AppState {
     pub background: Arc<crate::turn::task::background::Background>,
     /// Goals planned into graphs of Tasks.
     pub goals: Arc<crate::goals::Goals>,
+    /// Traces, when `[telemetry]` names a collector.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl AppState {
@@ -72,6 +74,9 @@ impl AppState {
             EngineDeps::from_config(&config, Arc::clone(&ledger), Arc::clone(&catalogs), env)
                 .map_err(|e| ProxyError::Startup(e.to_string()))?;
         deps.hooks = Some(Arc::clone(&hooks));
+        let telemetry = crate::telemetry::Telemetry::start(&config.telemetry)
+            .map_err(|e| ProxyError::Startup(e.to_string()))?;
+        deps.telemetry = Arc::clone(&telemetry);
         let engine = Engine::new(deps);
         hooks.set_judge(Arc::new(crate::engine::judge::EngineJudge(Arc::downgrade(
             &engine,
@@ -96,6 +101,7 @@ impl AppState {
             sessions: Arc::new(Sessions::new()),
             background: Arc::new(crate::turn::task::background::Background::new()),
             goals,
+            telemetry,
         }))
     }
 }

@@ -102,6 +102,11 @@ async fn launch(
         let ended = state.sessions.take_all();
         crate::hooks::session_end::fire(&state, ended, "shutdown").await;
         state.ledger.flush().await.ok();
+        // The last spans; the export blocks its thread while the runtime sends them.
+        let telemetry = state.telemetry.clone();
+        tokio::task::spawn_blocking(move || telemetry.shutdown())
+            .await
+            .ok();
     });
     Ok((addr, task))
 }

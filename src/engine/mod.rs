@@ -65,6 +65,8 @@ pub struct EngineDeps {
     pub http: reqwest::Client,
     /// Fires the workspace's hooks around subagents and their tool calls.
     pub hooks: Option<Arc<Hooks>>,
+    /// Spans for subagent runs, their model calls and tool calls.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 /// Why the engine could not be built.
@@ -96,6 +98,7 @@ impl EngineDeps {
             )),
             http: reqwest::Client::new(),
             hooks: None,
+            telemetry: crate::telemetry::Telemetry::off(),
         })
     }
 }
@@ -139,6 +142,7 @@ pub struct Engine {
     slots: Arc<Semaphore>,
     registry: Registry,
     hooks: Option<Arc<Hooks>>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl Engine {
@@ -168,6 +172,7 @@ impl Engine {
             tool_specs,
             registry: Registry::default(),
             hooks: deps.hooks,
+            telemetry: deps.telemetry,
         })
     }
 

@@ -79,6 +79,8 @@ pub(crate) struct TaskEntry {
     live: Mutex<Live>,
     /// The workspace's hooks plus its agent's own, when the agent file has `hooks`.
     pub agent_hooks: std::sync::OnceLock<Arc<crate::hooks::HookRunner>>,
+    /// Its run's span, under which its model and tool calls nest (telemetry).
+    pub trace: std::sync::OnceLock<crate::telemetry::Parent>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -98,6 +100,7 @@ impl TaskEntry {
             cancel,
             events,
             done,
+            trace: std::sync::OnceLock::new(),
             live: Mutex::new(Live {
                 status: TaskStatus::Queued,
                 started: None,

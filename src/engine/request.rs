@@ -101,6 +101,8 @@ pub struct TaskRequest {
     /// An agent given whole, not looked up by name: a `prompt`/`agent` hook's judge.
     /// Such a task fires no hooks itself (a judge of SubagentStop would judge itself).
     pub given_agent: Option<Box<crate::claude::AgentDef>>,
+    /// The span its run nests under: the turn's, or its parent task's (telemetry).
+    pub trace: crate::telemetry::Parent,
 }
 
 impl TaskRequest {
@@ -128,6 +130,7 @@ impl TaskRequest {
             resume: None,
             output_schema: None,
             given_agent: None,
+            trace: crate::telemetry::Parent::default(),
         }
     }
 

@@ -28,6 +28,9 @@ use crate::hooks::HookEvent;
 use crate::providers::router::{Attempt, Candidate, Completion, Outcome};
 use crate::providers::{Block, Message, ModelRequest, Role};
 use crate::store::{ModelAttemptRecord, Timestamp, ToolCallRecord};
+use crate::telemetry::provider_name;
+use opentelemetry::trace::SpanKind;
+use opentelemetry::KeyValue;
 
 /// Times a SubagentStop hook may send one subagent on.
 const MAX_STOP_CONTINUATIONS: u32 = 3;
@@ -222,6 +225,26 @@ impl Engine {
         };
         let at = entry.start();
         self.ledger.task_started(&entry.who.id, at);
+        let mut span = self.telemetry.span(
+            &req.trace,
+            SpanKind::Internal,
+            || format!("invoke_agent {}", prepared.agent.name),
+            || {
+                let mut attributes = vec![
+                    KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+                    KeyValue::new("gen_ai.agent.name", prepared.agent.name.clone()),
+                    KeyValue::new("gen_ai.agent.id", entry.who.id.clone()),
+                ];
+                if let Some(first) = prepared.candidates.first() {
+                    attributes.push(KeyValue::new("gen_ai.request.model", first.model.clone()));
+                }
+                if let Some(session) = &req.session_id {
+                    attributes.push(KeyValue::new("gen_ai.conversation.id", session.clone()));
+                }
+                attributes
+            },
+        );
+        let _ = entry.trace.set(span.parent());
         entry.emit(TaskEvent::Started {
             agent: prepared.agent.name.clone(),
             model: prepared
@@ -259,6 +282,18 @@ impl Engine {
                 entry.result(TaskStatus::Cancelled, Some("cancelled; its partial output is kept".into()))
             }
         };
+        span.set(|| {
+            let usage = &result.usage;
+            vec![
+                KeyValue::new("codex_plus.task.status", result.status.to_string()),
+                KeyValue::new("gen_ai.usage.input_tokens", usage.input_tokens as i64),
+                KeyValue::new("gen_ai.usage.output_tokens", usage.output_tokens as i64),
+            ]
+        });
+        if !result.is_success() {
+            span.fail("task_failed", || result.error_summary().unwrap_or_default());
+        }
+        span.end();
         (result, Some(prepared.request.messages))
     }
 
@@ -347,15 +382,38 @@ impl Engine {
         let request = &mut p.request;
         let mut seq = 0u32;
         let mut stops_refused = 0u32;
+        let trace = entry.trace.get().cloned().unwrap_or_default();
         for turn in 1..=max_turns {
+            let mut span = self.telemetry.span(
+                &trace,
+                SpanKind::Client,
+                || {
+                    let model = candidates.first().map_or("", |c| c.model.as_str());
+                    format!("chat {model}")
+                },
+                || {
+                    let mut attributes = vec![KeyValue::new("gen_ai.operation.name", "chat")];
+                    if let Some(first) = candidates.first() {
+                        attributes.push(KeyValue::new(
+                            "gen_ai.provider.name",
+                            provider_name(&first.provider).to_string(),
+                        ));
+                        attributes.push(KeyValue::new("gen_ai.request.model", first.model.clone()));
+                    }
+                    attributes
+                },
+            );
             let completion = self.router.complete(candidates, request).await;
             let completion = match completion {
                 Ok(done) => {
                     self.record_attempts(entry, &done.attempts, Some(&done));
+                    span.set(|| model_call_attributes(&done.response));
+                    span.end();
                     done
                 }
                 Err(exhausted) => {
                     self.record_attempts(entry, &exhausted.attempts, None);
+                    span.fail("provider_error", || exhausted.to_string());
                     return Ended::Failed(exhausted.to_string());
                 }
             };
@@ -478,6 +536,19 @@ impl Engine {
         });
         let at = Timestamp::now();
         let started = Instant::now();
+        let span = self.telemetry.span(
+            &entry.trace.get().cloned().unwrap_or_default(),
+            SpanKind::Internal,
+            || format!("execute_tool {name}"),
+            || {
+                vec![
+                    KeyValue::new("gen_ai.operation.name", "execute_tool"),
+                    KeyValue::new("gen_ai.tool.name", name.clone()),
+                    KeyValue::new("gen_ai.tool.call.id", call_id.clone()),
+                    KeyValue::new("gen_ai.tool.type", "function"),
+                ]
+            },
+        );
         let outcome = match self
             .pre_tool_use(entry, req, &call_id, &name, input.clone())
             .await
@@ -496,6 +567,10 @@ impl Engine {
                     .await
             }
         };
+        if outcome.is_error() {
+            span.fail("tool_error", || outcome.output.chars().take(500).collect());
+        }
+        drop(span);
         entry.update(|p| p.tool_uses += 1);
         self.ledger.tool_call(&ToolCallRecord {
             task_id: entry.who.id.clone(),
@@ -563,6 +638,7 @@ impl Engine {
             resume: None,
             output_schema: None,
             given_agent: None,
+            trace: entry.trace.get().cloned().unwrap_or_default(),
         };
         let result = self
             .spawn_with(child, entry.cancel.child_token())
@@ -611,4 +687,23 @@ impl Engine {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What a model call's span says of its answer (GenAI conventions).
+fn model_call_attributes(response: &crate::providers::types::ModelResponse) -> Vec<KeyValue> {
+    vec![
+        KeyValue::new(
+            "gen_ai.provider.name",
+            provider_name(&response.provider).to_string(),
+        ),
+        KeyValue::new("gen_ai.response.model", response.model.clone()),
+        KeyValue::new(
+            "gen_ai.usage.input_tokens",
+            response.usage.input_tokens as i64,
+        ),
+        KeyValue::new(
+            "gen_ai.usage.output_tokens",
+            response.usage.output_tokens as i64,
+        ),
+    ]
 }

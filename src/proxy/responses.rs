@@ -28,11 +28,14 @@ use super::upstream_body::upstream_body;
 use crate::hooks::codex_tools::claude_name;
 use crate::hooks::HookEvent;
 use crate::state::SharedState;
+use crate::telemetry::{Parent, Span};
 use crate::turn::kind::Concern;
 use crate::turn::task::resolver::{Inherit, TurnResolver};
 use crate::turn::{session_id, Turn};
 use crate::wire::encoding::Encoding;
 use crate::wire::request::ResponsesRequest;
+use opentelemetry::trace::SpanKind;
+use opentelemetry::KeyValue;
 
 /// The turn pipeline with dispatch at its core.
 pub type Pipeline = BoxCloneSyncService<Turn, Response, Infallible>;
@@ -126,9 +129,10 @@ impl Service<Turn> for Dispatch {
             let (body, original) = turn.body_chunks();
             let streaming = turn.request().stream == Some(true);
             let post_compact = post_compact(&state, &turn);
+            let spans = spans(&state, &turn, &url);
             // The client's headers are not read again: moved, not copied.
             let headers = upstream_headers(std::mem::take(&mut turn.parts.headers), original);
-            let plan = plan(&state, &turn, &url, &headers);
+            let plan = plan(&state, &turn, &url, &headers, spans.turn.parent());
             // The continuation keeps the request itself: a long session's is
             // thousands of items, each a reference to count up and down again.
             let (backend, parts, request) = turn.into_parts();
@@ -138,6 +142,7 @@ impl Service<Turn> for Dispatch {
             });
             let request = upstream_request(&parts.method, url, body, headers);
             let response = send(&state, backend, request, streaming, plan).await;
+            let response = spans.held_by(response);
             Ok(match post_compact {
                 Some(fire) => after_body(response, fire),
                 None => response,
@@ -155,6 +160,7 @@ fn plan(
     turn: &Turn,
     url: &Uri,
     upstream: &http::HeaderMap,
+    trace: Parent,
 ) -> Option<(Interceptor, Continuation)> {
     let env = turn.env.as_ref()?;
     let cwd = &env.cwd;
@@ -194,6 +200,7 @@ fn plan(
         turn_key: turn.key(),
         background: state.background.clone(),
         sessions: state.sessions.clone(),
+        trace,
         skills: turn.answers.skills.then(|| {
             (
                 state.catalogs.commands.get(cwd),
@@ -208,6 +215,78 @@ fn plan(
         headers,
     };
     Some((Interceptor::new(settings), continuation))
+}
+
+/// A turn's spans (telemetry): the turn, and its first upstream model call. Both
+/// end with the body relayed to the client.
+struct TurnSpans {
+    /// Held only, to end with the body; before `turn`, so the child ends first.
+    _call: Span,
+    turn: Span,
+}
+
+impl TurnSpans {
+    fn held_by(self, response: Response) -> Response {
+        if self.turn.is_none() {
+            return response;
+        }
+        let (parts, body) = response.into_parts();
+        let stream = body.into_data_stream().map(move |chunk| {
+            let _held = &self;
+            chunk
+        });
+        Response::from_parts(parts, Body::from_stream(stream))
+    }
+}
+
+fn spans(state: &SharedState, turn: &Turn, url: &Uri) -> TurnSpans {
+    let telemetry = &state.telemetry;
+    if !telemetry.is_on() {
+        return TurnSpans {
+            _call: Span::default(),
+            turn: Span::default(),
+        };
+    }
+    let model = turn.model_or(&state.config.tasks.default_model);
+    let session = turn.session_id().map(str::to_string);
+    let turn_span = telemetry.span(
+        &Parent::default(),
+        SpanKind::Server,
+        || "turn".to_string(),
+        || {
+            let mut attributes = vec![
+                KeyValue::new("codex_plus.request.kind", turn.kind.as_str()),
+                KeyValue::new("gen_ai.request.model", model.clone()),
+            ];
+            if let Some(session) = &session {
+                attributes.push(KeyValue::new("gen_ai.conversation.id", session.clone()));
+            }
+            if let Some(env) = &turn.env {
+                attributes.push(KeyValue::new(
+                    "codex_plus.workspace",
+                    env.cwd.display().to_string(),
+                ));
+            }
+            attributes
+        },
+    );
+    let call = telemetry.span(
+        &turn_span.parent(),
+        SpanKind::Client,
+        || format!("chat {model}"),
+        || {
+            vec![
+                KeyValue::new("gen_ai.operation.name", "chat"),
+                KeyValue::new("gen_ai.provider.name", "openai"),
+                KeyValue::new("gen_ai.request.model", model.clone()),
+                KeyValue::new("server.address", url.host().unwrap_or_default().to_string()),
+            ]
+        },
+    );
+    TurnSpans {
+        _call: call,
+        turn: turn_span,
+    }
 }
 
 /// PostCompact, for a compaction whose workspace has such hooks: fired once the

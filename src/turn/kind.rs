@@ -27,6 +27,19 @@ pub enum Kind {
     Internal,
 }
 
+impl Kind {
+    /// Its name in traces and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::UserTurn => "user_turn",
+            Kind::ToolFollowUp => "tool_follow_up",
+            Kind::Continuation => "continuation",
+            Kind::Compaction => "compaction",
+            Kind::Internal => "internal",
+        }
+    }
+}
+
 /// What the proxy adds or answers, one concern at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concern {

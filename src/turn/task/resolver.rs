@@ -44,6 +44,8 @@ pub struct TurnResolver {
     pub background: Arc<Background>,
     /// Where what the proxy adds to a session is kept in place.
     pub sessions: Arc<Sessions>,
+    /// The turn's span: its Tasks' runs nest under it (telemetry).
+    pub trace: crate::telemetry::Parent,
 }
 
 impl TurnResolver {
@@ -250,6 +252,7 @@ impl TurnResolver {
         req.inherit = Some(self.inherit.target());
         req.session_id = self.session_id.clone();
         req.call_id = Some(call.call_id.clone());
+        req.trace = self.trace.clone();
         req
     }
 
