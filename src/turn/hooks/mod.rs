@@ -86,11 +86,14 @@ impl Step for PromptHooks {
             turn.request_mut().input = input;
         }
 
-        if new_session && turn.applies(Concern::SessionStart) {
-            let source = match turn.meta.history_initialization.as_deref() {
-                None | Some("new") => "startup",
-                Some(_) => "resume",
-            };
+        let source = match turn.meta.history_initialization.as_deref() {
+            None | Some("new") => "startup",
+            Some(_) => "resume",
+        };
+        if new_session
+            && turn.applies(Concern::SessionStart)
+            && self.hooks.has(cwd, HookEvent::SessionStart, &[source])
+        {
             let input = self
                 .hooks
                 .input(HookEvent::SessionStart, &session, cwd)
