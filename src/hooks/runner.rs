@@ -63,6 +63,19 @@ pub struct CommandOutput {
     pub duration: Duration,
 }
 
+impl CommandOutput {
+    /// A hook given up on at its timeout, with nothing to show.
+    fn timed_out(started: Instant) -> CommandOutput {
+        CommandOutput {
+            exit: Exit::TimedOut,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_bytes: 0,
+            duration: started.elapsed(),
+        }
+    }
+}
+
 /// The command could not be started at all.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -99,15 +112,7 @@ pub async fn run_judge(
     let timeout = ask.timeout;
     let kind = if ask.agent { "agent" } else { "prompt" };
     let text = match tokio::time::timeout(timeout, judge.judge(ask)).await {
-        Err(_) => {
-            return Ok(CommandOutput {
-                exit: Exit::TimedOut,
-                stdout: String::new(),
-                stderr: String::new(),
-                stdout_bytes: 0,
-                duration: started.elapsed(),
-            })
-        }
+        Err(_) => return Ok(CommandOutput::timed_out(started)),
         Ok(Err(why)) => return Err(RunError::Judge(format!("({kind}) failed: {why}"))),
         Ok(Ok(text)) => text,
     };
@@ -151,15 +156,7 @@ pub async fn run_http(
     }
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return Ok(CommandOutput {
-                exit: Exit::TimedOut,
-                stdout: String::new(),
-                stderr: String::new(),
-                stdout_bytes: 0,
-                duration: started.elapsed(),
-            })
-        }
+        Err(e) if e.is_timeout() => return Ok(CommandOutput::timed_out(started)),
         Err(e) => {
             return Err(RunError::Http(format!(
                 "could not be reached: {}",
