@@ -497,3 +497,64 @@ async fn a_history_that_does_not_grow_gets_nothing_piled_up() {
     }
     proxy.stop().await;
 }
+
+/// Hooks that call a model (`prompt` type) on UserPromptSubmit and Stop: a title
+/// request and a compaction make no judge call, a user's turn makes one per event.
+#[tokio::test]
+async fn judging_hooks_call_no_model_for_a_title_request_or_a_compaction() {
+    let setup = Setup::new();
+    let judged = |prompt: &str| json!([{"hooks": [{"type": "prompt", "prompt": prompt}]}]);
+    std::fs::write(
+        setup.ws.join(".claude/settings.local.json"),
+        json!({"hooks": {
+            "UserPromptSubmit": judged("Is the prompt on topic? $ARGUMENTS"),
+            "Stop": judged("May the agent stop? $ARGUMENTS"),
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let mock = MockUpstream::start(|req, _| {
+        if req.text().contains("hook_verdict") {
+            Reply::sse(&answer("resp_j", r#"{"ok": true, "reason": ""}"#))
+        } else {
+            Reply::sse(&answer("resp_a", "A title, a summary or an answer."))
+        }
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy = support::proxy(&mock.url(), home.path()).await;
+    let judges = || {
+        mock.responses_requests()
+            .iter()
+            .filter(|r| r.text().contains("hook_verdict"))
+            .count()
+    };
+
+    let title = json!({"model": "gpt-5.5", "stream": true,
+        "input": [setup.env_item(), user("Generate a title for: fix the login bug")]});
+    post(
+        proxy.addr,
+        json!({"session_id": "s-j", "request_kind": "turn", "thread_source": "thread_title"}),
+        &title,
+    )
+    .await;
+    let compaction = json!({"model": "gpt-5.5", "stream": true, "tools": [],
+        "input": [setup.env_item(), user("fix the login bug"), user("Write a handoff summary.")]});
+    post(
+        proxy.addr,
+        json!({"session_id": "s-j", "turn_id": "t-c", "request_kind": "compaction"}),
+        &compaction,
+    )
+    .await;
+    assert_eq!(judges(), 0, "no judge for Codex's own requests");
+
+    let turn = json!({"model": "gpt-5.5", "stream": true, "tools": [],
+        "input": [setup.env_item(), user("fix the login bug")]});
+    let answer = post(proxy.addr, turn_meta("s-j", "t-1"), &turn).await;
+    assert!(
+        answer.contains("A title, a summary or an answer."),
+        "{answer}"
+    );
+    assert_eq!(judges(), 2, "UserPromptSubmit and Stop each asked once");
+    proxy.stop().await;
+}
