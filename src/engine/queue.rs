@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::events::{TaskEvent, TaskHandle, EVENT_BUFFER};
+use super::feed::{preview, Feed, TaskUpdate};
 use super::result::{TaskResult, TaskSnapshot, TaskStatus};
 use crate::providers::Usage;
 use crate::store::Timestamp;
@@ -37,6 +38,8 @@ pub(crate) struct Identity {
     pub call_key: Option<String>,
     /// As the ledger counts it: 1 for a task from Codex, the CLI or HTTP.
     pub depth: u32,
+    /// Started in the background: its caller went on without waiting.
+    pub background: bool,
 }
 
 /// What a task has produced so far.
@@ -79,6 +82,8 @@ pub(crate) struct TaskEntry {
     live: Mutex<Live>,
     /// The workspace's hooks plus its agent's own, when the agent file has `hooks`.
     pub agent_hooks: std::sync::OnceLock<Arc<crate::hooks::HookRunner>>,
+    /// The engine-wide feed every change is also published on.
+    feed: Feed,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,8 +92,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TaskEntry {
-    /// A queued task.
-    pub fn new(who: Identity, cancel: CancellationToken) -> Self {
+    /// A queued task, publishing its changes on `feed` too.
+    pub fn new(who: Identity, cancel: CancellationToken, feed: Feed) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (done, _) = watch::channel(None);
         Self {
@@ -106,13 +111,39 @@ impl TaskEntry {
                 progress: Progress::default(),
             }),
             agent_hooks: std::sync::OnceLock::new(),
+            feed,
         }
     }
 
     /// Sends a progress event to whoever listens.
     pub fn emit(&self, event: TaskEvent) {
+        self.feed.publish(|| {
+            let detail = match &event {
+                TaskEvent::ToolUse { tool, summary } if summary.is_empty() => Some(tool.clone()),
+                TaskEvent::ToolUse { tool, summary } => Some(format!("{tool}({summary})")),
+                TaskEvent::ModelCall { provider, model } => Some(format!("{provider}:{model}")),
+                _ => None,
+            };
+            self.update_for(event.kind(), detail)
+        });
         // No receivers is fine: nobody is watching this task.
         let _ = self.events.send(event);
+    }
+
+    /// Tells the feed (only) that the counts moved: a tool call ended.
+    pub fn progressed(&self) {
+        self.feed
+            .publish(|| self.update_for(super::feed::PROGRESS, None));
+    }
+
+    fn update_for(&self, event: &'static str, detail: Option<String>) -> TaskUpdate {
+        let mut task = self.snapshot();
+        task.output = preview(&task.output);
+        TaskUpdate {
+            event,
+            detail,
+            task,
+        }
     }
 
     /// Marks the task running; returns when that was.
@@ -172,6 +203,8 @@ impl TaskEntry {
         let _ = self
             .events
             .send(TaskEvent::Finished(Box::new((*result).clone())));
+        drop(live);
+        self.feed.publish(|| self.update_for("finished", None));
         true
     }
 
@@ -223,6 +256,7 @@ impl TaskEntry {
             provider: p.provider.clone(),
             model: p.model.clone(),
             depth: self.who.depth,
+            background: self.who.background,
             created_at: self.created_at,
             started_at: live.started.map(|(_, at)| at),
             ended_at: live.ended,
@@ -348,8 +382,10 @@ mod tests {
                 parent_id: None,
                 call_key: call_key.map(str::to_string),
                 depth: 1,
+                background: false,
             },
             CancellationToken::new(),
+            Feed::default(),
         ))
     }
 

@@ -98,6 +98,8 @@ pub struct TaskRequest {
     /// A JSON schema (named) the agent's final answer must follow, where the
     /// provider takes one (a goal's planner).
     pub output_schema: Option<(String, serde_json::Value)>,
+    /// Its caller goes on without waiting (`run_in_background`): shown as such.
+    pub background: bool,
 }
 
 impl TaskRequest {
@@ -124,6 +126,7 @@ impl TaskRequest {
             name: None,
             resume: None,
             output_schema: None,
+            background: false,
         }
     }
 

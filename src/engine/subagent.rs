@@ -497,6 +497,7 @@ impl Engine {
             }
         };
         entry.update(|p| p.tool_uses += 1);
+        entry.progressed();
         self.ledger.tool_call(&ToolCallRecord {
             task_id: entry.who.id.clone(),
             seq,
@@ -562,6 +563,7 @@ impl Engine {
             name: None,
             resume: None,
             output_schema: None,
+            background: false,
         };
         let result = self
             .spawn_with(child, entry.cancel.child_token())
