@@ -430,6 +430,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_feed_gets_every_change_with_the_task_then() {
+        let feed = Feed::default();
+        let mut watching = feed.subscribe();
+        let e = Arc::new(TaskEntry::new(
+            Identity {
+                id: "t".into(),
+                agent_id: None,
+                agent: "Explore".into(),
+                description: "d".into(),
+                session_id: Some("s".into()),
+                parent_id: None,
+                call_key: None,
+                depth: 1,
+                background: true,
+            },
+            CancellationToken::new(),
+            feed,
+        ));
+        e.emit(TaskEvent::Queued);
+        e.start();
+        e.emit(TaskEvent::ToolUse {
+            tool: "Read".into(),
+            summary: "a.rs".into(),
+        });
+        e.update(|p| {
+            p.tool_uses += 1;
+            p.text = "y".repeat(super::super::feed::PREVIEW_CHARS * 2);
+        });
+        e.progressed();
+        assert!(e.finish(e.result(TaskStatus::Completed, None)));
+        let mut got = Vec::new();
+        while let Ok(update) = watching.try_recv() {
+            got.push(update);
+        }
+        let kinds: Vec<&str> = got.iter().map(|u| u.event).collect();
+        assert_eq!(kinds, ["queued", "tool_use", "progress", "finished"]);
+        assert_eq!(got[0].task.status, TaskStatus::Queued);
+        assert_eq!(got[1].task.status, TaskStatus::Running);
+        assert_eq!(got[1].detail.as_deref(), Some("Read(a.rs)"));
+        assert_eq!((got[1].task.tool_uses, got[2].task.tool_uses), (0, 1));
+        assert!(got.iter().all(|u| u.task.background));
+        let last = &got[3].task;
+        assert_eq!(last.status, TaskStatus::Completed);
+        assert!(last.duration_ms.is_some());
+        // The output is a preview; the task's own result keeps it whole.
+        assert_eq!(
+            last.output.chars().count(),
+            super::super::feed::PREVIEW_CHARS + 1
+        );
+        assert_eq!(
+            e.finished().map(|r| r.output.len()),
+            Some(super::super::feed::PREVIEW_CHARS * 2)
+        );
+    }
+
+    #[tokio::test]
     async fn subscribers_get_the_finished_event_even_after_the_end() {
         let e = entry("t", None);
         let mut early = e.subscribe();
