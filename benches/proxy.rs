@@ -1,5 +1,6 @@
 //! The proxy benchmark: `cargo bench --bench proxy` (`-- --quick` for a short smoke
-//! run, `-- --only 1,4` for some phases).
+//! run, `-- --only 1,4` for some phases, `-- --dashboard` with the dashboard's event
+//! stream open for the whole run).
 //!
 //! One run starts an in-process mock upstream (`proxy/mock.rs`), starts the release
 //! `codex-plus serve` as a separate process pointed at it, and measures DIRECT
@@ -14,6 +15,8 @@ mod bodies;
 mod checks;
 #[path = "proxy/client.rs"]
 mod client;
+#[path = "proxy/dashboard.rs"]
+mod dashboard;
 #[path = "proxy/mock.rs"]
 mod mock;
 #[path = "proxy/phases.rs"]
@@ -59,6 +62,9 @@ struct Plan {
     phase_limit: Duration,
     /// Only these phases (`--only 1,4`); all when empty.
     only: Vec<String>,
+    /// Keep the dashboard's event stream open on the proxy (`--dashboard`, or
+    /// `PROXY_BENCH_DASHBOARD=1`).
+    dashboard: bool,
 }
 
 impl Plan {
@@ -82,6 +88,8 @@ impl Plan {
             idle_streams: scale(1000, 200),
             phase_limit: Duration::from_secs(scale(40, 10) as u64),
             only,
+            dashboard: args.iter().any(|a| a == "--dashboard")
+                || std::env::var("PROXY_BENCH_DASHBOARD").is_ok_and(|v| v == "1"),
         }
     }
 
@@ -191,6 +199,14 @@ async fn bench(plan: Plan) -> Res<()> {
             .collect(),
     });
     checks::self_check(&shared).await?;
+    let dashboard = match plan.dashboard {
+        true => {
+            let open = dashboard::Dashboard::open(proxy.addr).await?;
+            eprintln!("proxy bench: the dashboard's event stream is open for the whole run");
+            Some(open)
+        }
+        false => None,
+    };
 
     let mut run = Run {
         plan,
@@ -202,6 +218,7 @@ async fn bench(plan: Plan) -> Res<()> {
         detail: serde_json::Map::new(),
     };
     run.measure().await?;
+    run.dashboard(dashboard.as_ref()).await?;
     let log_lines = std::fs::read_to_string(&proxy.log).map_or(0, |t| t.lines().count());
     let proxy_cpu = process::cpu_time(pid)?;
     drop(proxy);
@@ -312,6 +329,36 @@ impl Run {
             Row::new("7", "Host, Origin, path checks per request", "ns").proxy(whole),
             Row::new("7", "of which the dot-segment check", "ns").proxy(path),
         ]);
+    }
+
+    /// What the open dashboard received, in the table. It must still be open and
+    /// following the run: a `state` event comes within a second or two of the turns
+    /// (a short run may end before the first one, so it is waited for here).
+    async fn dashboard(&mut self, open: Option<&dashboard::Dashboard>) -> Res<()> {
+        let Some(open) = open else {
+            self.detail
+                .insert("dashboard".into(), json!({"open": false}));
+            return Ok(());
+        };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while open.received().0 < 2 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (events, bytes) = open.received();
+        if !open.open_still() || events < 2 {
+            return Err(format!(
+                "the dashboard stream did not follow the run: {events} events, still open: {}",
+                open.open_still()
+            )
+            .into());
+        }
+        self.rows
+            .push(Row::new("9", "dashboard stream open: events received", "").proxy(events as f64));
+        self.detail.insert(
+            "dashboard".into(),
+            json!({"open": true, "events": events, "bytes": bytes}),
+        );
+        Ok(())
     }
 
     async fn latency_16k(&mut self) -> Res<()> {
@@ -525,8 +572,9 @@ impl Run {
 
         println!();
         println!(
-            "codex-plus proxy benchmark{}: {} cores shared by the client, the mock (this process) and the proxy",
+            "codex-plus proxy benchmark{}{}: {} cores shared by the client, the mock (this process) and the proxy",
             if self.plan.quick { " (--quick: small samples)" } else { "" },
+            if self.plan.dashboard { " with a dashboard open" } else { "" },
             c.cores
         );
         println!(
@@ -573,6 +621,7 @@ impl Run {
 
         let out = json!({
             "quick": self.plan.quick,
+            "dashboard_open": self.plan.dashboard,
             "cores": c.cores,
             "loadavg_start": c.load_start,
             "loadavg_end": load_end,

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # The test command: installs what the end-to-end tests drive (the pinned Codex CLI
-# versions from npm; tmux for the interactive TUI test, from the system's packages when
-# missing), runs every test (unit, integration, end to end) with the end-to-end tests
-# against the oldest pinned Codex, then runs the end-to-end tests (tests/e2e_*.rs) again
+# versions from npm; tmux for the interactive TUI test, Chromium and chromedriver for the
+# dashboard's browser test, from the system's packages when missing), runs every test
+# (unit, integration, end to end) with the end-to-end tests against the oldest pinned Codex, then runs the end-to-end tests (tests/e2e_*.rs) again
 # against each newer pinned Codex. CODEX_VERSIONS / CODEX_VERSION (see install-codex.sh)
 # replace the pinned list. Extra arguments go to every cargo test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-codex.sh
-if ! command -v tmux >/dev/null; then
-  echo "installing tmux (the TUI test drives the real Codex TUI in it)"
+# System packages the tests drive: tmux for the interactive TUI test; Chromium and its
+# WebDriver for the dashboard's browser test (tests/dashboard_browser.rs).
+missing=()
+command -v tmux >/dev/null || missing+=(tmux)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (the TUI test drives Codex in tmux; the dashboard test drives Chromium)"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   if command -v apt-get >/dev/null; then
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq tmux
-  elif command -v dnf >/dev/null; then
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+  elif [ "${missing[*]}" = tmux ] && command -v dnf >/dev/null; then
     $sudo dnf install -y tmux
-  elif command -v brew >/dev/null; then
+  elif [ "${missing[*]}" = tmux ] && command -v brew >/dev/null; then
     brew install tmux
   else
-    echo "test.sh: install tmux with your package manager" >&2
+    echo "test.sh: install ${missing[*]} with your package manager (the browser test runs /usr/bin/chromium and /usr/bin/chromedriver, as Debian's chromium and chromium-driver install them)" >&2
     exit 1
   fi
 fi

@@ -63,6 +63,11 @@ pub fn app(state: SharedState) -> Router {
         .route("/api/goals/{id}/cancel", post(api::goals::cancel))
         .route("/api/goals/{id}/resume", post(api::goals::resume))
         .route("/api/agents", get(api::agents::list))
+        .route("/dashboard", get(api::dashboard::page))
+        .route("/dashboard/app.js", get(api::dashboard::script))
+        .route("/dashboard/app.css", get(api::dashboard::style))
+        .route("/api/dashboard", get(api::dashboard::snapshot))
+        .route("/api/dashboard/events", get(api::dashboard::events))
         .with_state(state)
         .fallback_service(relay)
         .layer(axum::middleware::from_fn(move |req, next| {

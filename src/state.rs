@@ -32,6 +32,9 @@ pub struct AppState {
     /// Cancelled when shutdown's grace period is over: each open stream then ends
     /// with `response.failed` rather than a bare cut.
     pub last_call: tokio_util::sync::CancellationToken,
+    /// Cancelled when shutdown starts: streams that never end on their own (the
+    /// dashboard's) end then, so they do not hold the shutdown up.
+    pub closing: tokio_util::sync::CancellationToken,
     /// `$CODEX_PLUS_HOME/ledger.db`: sessions, tasks, tool calls, hook runs.
     pub ledger: Arc<Ledger>,
     /// Agents, commands and settings per workspace.
@@ -94,6 +97,7 @@ impl AppState {
             listen: std::sync::OnceLock::new(),
             addr: std::sync::OnceLock::new(),
             last_call: tokio_util::sync::CancellationToken::new(),
+            closing: tokio_util::sync::CancellationToken::new(),
             ledger,
             catalogs,
             engine,

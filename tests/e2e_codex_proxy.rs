@@ -50,6 +50,35 @@ async fn api_key_mode_text_turn() {
         "environment context reaches the upstream"
     );
     assert_round_trips(&mock);
+
+    // The dashboard knows the session as Codex named it: its build, model and workspace.
+    let session_id = req.header("session-id").unwrap().to_string();
+    let snapshot: Value = reqwest::get(format!("http://{}/api/dashboard", proxy.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = snapshot["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == session_id.as_str())
+        .unwrap_or_else(|| panic!("session {session_id} in {snapshot}"))
+        .clone();
+    assert_eq!(session["client"]["name"], "codex_exec", "{session}");
+    if std::env::var_os("CODEX_BIN").is_none() {
+        assert_eq!(
+            session["client"]["version"],
+            support::codex::version().as_str()
+        );
+    }
+    assert_eq!(session["model"], req.json()["model"]);
+    assert_eq!(session["turns"], 1);
+    assert_eq!(
+        session["cwd"].as_str(),
+        Some(codex.workspace().display().to_string().as_str())
+    );
     proxy.stop().await;
 }
 

@@ -2,6 +2,7 @@
 //! upstream path (upstream paths start with /v1/ or /backend-api/).
 
 pub mod agents;
+pub mod dashboard;
 pub mod goals;
 pub mod health;
 pub mod metrics;

@@ -89,6 +89,11 @@ async fn launch(
         "codex-plus listening"
     );
     let app = crate::app(state.clone());
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.cancel();
+    };
     let sweeper = tokio::spawn(crate::hooks::session_end::sweep(state.clone()));
     let trimmer = tokio::spawn(crate::trim::when_quiet(state.stats.requests.clone()));
     let task = tokio::spawn(async move {

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod agent_tool;
 pub mod events;
+pub mod feed;
 mod hooks;
 pub mod judge;
 pub mod memory;
@@ -43,6 +44,7 @@ use crate::providers::ToolSpec;
 use crate::store::{Ledger, TaskOutcome, TaskRecord, Timestamp};
 
 pub use events::{TaskEvent, TaskHandle};
+pub use feed::{Feed, TaskUpdate};
 pub use request::{RequestError, TaskRequest, Workspace, DEFAULT_AGENT};
 pub use result::{TaskResult, TaskSnapshot, TaskStatus};
 
@@ -143,6 +145,8 @@ pub struct Engine {
     registry: Registry,
     hooks: Option<Arc<Hooks>>,
     telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Every task's progress on one broadcast (the dashboard's).
+    feed: Feed,
 }
 
 impl Engine {
@@ -173,6 +177,7 @@ impl Engine {
             registry: Registry::default(),
             hooks: deps.hooks,
             telemetry: deps.telemetry,
+            feed: Feed::default(),
         })
     }
 
@@ -261,6 +266,17 @@ impl Engine {
             .collect()
     }
 
+    /// Every task's changes from now on, each with the task's state then.
+    pub fn watch(&self) -> broadcast::Receiver<Arc<TaskUpdate>> {
+        self.feed.subscribe()
+    }
+
+    /// The task as this process remembers it (running or recently ended), without
+    /// reading the ledger.
+    pub fn remembered(&self, task_id: &str) -> Option<TaskSnapshot> {
+        self.registry.get(task_id).map(|e| e.snapshot())
+    }
+
     /// The `[tasks]` settings.
     pub fn config(&self) -> &TasksConfig {
         &self.config
@@ -321,8 +337,9 @@ impl Engine {
             parent_id: req.parent_id.clone(),
             call_key: req.call_key.clone(),
             depth: req.depth + 1,
+            background: req.background,
         };
-        let entry = Arc::new(TaskEntry::new(who, cancel));
+        let entry = Arc::new(TaskEntry::new(who, cancel, self.feed.clone()));
         if let Err(running) = self.registry.insert(Arc::clone(&entry)) {
             // Another request with this call_key got in first.
             return running.handle(true);

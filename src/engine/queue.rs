@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::events::{TaskEvent, TaskHandle, EVENT_BUFFER};
+use super::feed::{preview, Feed, TaskUpdate};
 use super::result::{TaskResult, TaskSnapshot, TaskStatus};
 use crate::providers::Usage;
 use crate::store::Timestamp;
@@ -37,6 +38,8 @@ pub(crate) struct Identity {
     pub call_key: Option<String>,
     /// As the ledger counts it: 1 for a task from Codex, the CLI or HTTP.
     pub depth: u32,
+    /// Started in the background: its caller went on without waiting.
+    pub background: bool,
 }
 
 /// What a task has produced so far.
@@ -81,6 +84,8 @@ pub(crate) struct TaskEntry {
     pub agent_hooks: std::sync::OnceLock<Arc<crate::hooks::HookRunner>>,
     /// Its run's span, under which its model and tool calls nest (telemetry).
     pub trace: std::sync::OnceLock<crate::telemetry::Parent>,
+    /// The engine-wide feed every change is also published on.
+    feed: Feed,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,8 +94,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TaskEntry {
-    /// A queued task.
-    pub fn new(who: Identity, cancel: CancellationToken) -> Self {
+    /// A queued task, publishing its changes on `feed` too.
+    pub fn new(who: Identity, cancel: CancellationToken, feed: Feed) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (done, _) = watch::channel(None);
         Self {
@@ -109,13 +114,39 @@ impl TaskEntry {
                 progress: Progress::default(),
             }),
             agent_hooks: std::sync::OnceLock::new(),
+            feed,
         }
     }
 
     /// Sends a progress event to whoever listens.
     pub fn emit(&self, event: TaskEvent) {
+        self.feed.publish(|| {
+            let detail = match &event {
+                TaskEvent::ToolUse { tool, summary } if summary.is_empty() => Some(tool.clone()),
+                TaskEvent::ToolUse { tool, summary } => Some(format!("{tool}({summary})")),
+                TaskEvent::ModelCall { provider, model } => Some(format!("{provider}:{model}")),
+                _ => None,
+            };
+            self.update_for(event.kind(), detail)
+        });
         // No receivers is fine: nobody is watching this task.
         let _ = self.events.send(event);
+    }
+
+    /// Tells the feed (only) that the counts moved: a tool call ended.
+    pub fn progressed(&self) {
+        self.feed
+            .publish(|| self.update_for(super::feed::PROGRESS, None));
+    }
+
+    fn update_for(&self, event: &'static str, detail: Option<String>) -> TaskUpdate {
+        let mut task = self.snapshot();
+        task.output = preview(&task.output);
+        TaskUpdate {
+            event,
+            detail,
+            task,
+        }
     }
 
     /// Marks the task running; returns when that was.
@@ -175,6 +206,8 @@ impl TaskEntry {
         let _ = self
             .events
             .send(TaskEvent::Finished(Box::new((*result).clone())));
+        drop(live);
+        self.feed.publish(|| self.update_for("finished", None));
         true
     }
 
@@ -226,6 +259,7 @@ impl TaskEntry {
             provider: p.provider.clone(),
             model: p.model.clone(),
             depth: self.who.depth,
+            background: self.who.background,
             created_at: self.created_at,
             started_at: live.started.map(|(_, at)| at),
             ended_at: live.ended,
@@ -351,8 +385,10 @@ mod tests {
                 parent_id: None,
                 call_key: call_key.map(str::to_string),
                 depth: 1,
+                background: false,
             },
             CancellationToken::new(),
+            Feed::default(),
         ))
     }
 
@@ -394,6 +430,62 @@ mod tests {
         assert!(registry.get("t0").is_none());
         assert!(registry.reusable("k0").is_none());
         assert!(registry.get("t1").is_some());
+    }
+
+    #[tokio::test]
+    async fn the_feed_gets_every_change_with_the_task_then() {
+        let feed = Feed::default();
+        let mut watching = feed.subscribe();
+        let e = Arc::new(TaskEntry::new(
+            Identity {
+                id: "t".into(),
+                agent_id: None,
+                agent: "Explore".into(),
+                description: "d".into(),
+                session_id: Some("s".into()),
+                parent_id: None,
+                call_key: None,
+                depth: 1,
+                background: true,
+            },
+            CancellationToken::new(),
+            feed,
+        ));
+        e.emit(TaskEvent::Queued);
+        e.start();
+        e.emit(TaskEvent::ToolUse {
+            tool: "Read".into(),
+            summary: "a.rs".into(),
+        });
+        e.update(|p| {
+            p.tool_uses += 1;
+            p.text = "y".repeat(super::super::feed::PREVIEW_CHARS * 2);
+        });
+        e.progressed();
+        assert!(e.finish(e.result(TaskStatus::Completed, None)));
+        let mut got = Vec::new();
+        while let Ok(update) = watching.try_recv() {
+            got.push(update);
+        }
+        let kinds: Vec<&str> = got.iter().map(|u| u.event).collect();
+        assert_eq!(kinds, ["queued", "tool_use", "progress", "finished"]);
+        assert_eq!(got[0].task.status, TaskStatus::Queued);
+        assert_eq!(got[1].task.status, TaskStatus::Running);
+        assert_eq!(got[1].detail.as_deref(), Some("Read(a.rs)"));
+        assert_eq!((got[1].task.tool_uses, got[2].task.tool_uses), (0, 1));
+        assert!(got.iter().all(|u| u.task.background));
+        let last = &got[3].task;
+        assert_eq!(last.status, TaskStatus::Completed);
+        assert!(last.duration_ms.is_some());
+        // The output is a preview; the task's own result keeps it whole.
+        assert_eq!(
+            last.output.chars().count(),
+            super::super::feed::PREVIEW_CHARS + 1
+        );
+        assert_eq!(
+            e.finished().map(|r| r.output.len()),
+            Some(super::super::feed::PREVIEW_CHARS * 2)
+        );
     }
 
     #[tokio::test]

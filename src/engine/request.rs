@@ -103,6 +103,8 @@ pub struct TaskRequest {
     pub given_agent: Option<Box<crate::claude::AgentDef>>,
     /// The span its run nests under: the turn's, or its parent task's (telemetry).
     pub trace: crate::telemetry::Parent,
+    /// Its caller goes on without waiting (`run_in_background`): shown as such.
+    pub background: bool,
 }
 
 impl TaskRequest {
@@ -131,6 +133,7 @@ impl TaskRequest {
             output_schema: None,
             given_agent: None,
             trace: crate::telemetry::Parent::default(),
+            background: false,
         }
     }
 

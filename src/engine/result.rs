@@ -230,6 +230,8 @@ pub struct TaskSnapshot {
     pub model: Option<String>,
     /// 1 for a task Codex (or a user) asked for, 2 for its subagents' tasks, ...
     pub depth: u32,
+    /// Started in the background (known while this process remembers the task).
+    pub background: bool,
     /// When it was accepted.
     pub created_at: Timestamp,
     /// When it got a slot.
@@ -262,6 +264,7 @@ impl TaskSnapshot {
             provider: r.provider.clone(),
             model: r.model.clone(),
             depth: r.depth,
+            background: false,
             created_at: r.created_at,
             started_at: r.started_at,
             ended_at: r.ended_at,

@@ -572,6 +572,7 @@ impl Engine {
         }
         drop(span);
         entry.update(|p| p.tool_uses += 1);
+        entry.progressed();
         self.ledger.tool_call(&ToolCallRecord {
             task_id: entry.who.id.clone(),
             seq,
@@ -639,6 +640,7 @@ impl Engine {
             output_schema: None,
             given_agent: None,
             trace: entry.trace.get().cloned().unwrap_or_default(),
+            background: false,
         };
         let result = self
             .spawn_with(child, entry.cancel.child_token())

@@ -11,13 +11,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::json;
 
+use crate::store::Timestamp;
 use crate::wire::request::RawJson;
 
 #[derive(Debug, Clone)]
 struct Session {
     cwd: PathBuf,
+    /// What the dashboard shows: the model and Codex build of the latest request,
+    /// when the session began here, and its turns.
+    model: String,
+    client: Option<Client>,
+    started: Instant,
+    last_turn: Option<Instant>,
+    turns: u64,
     last_seen: Instant,
     /// What the proxy added, in the order it was added.
     injections: Vec<Kept>,
@@ -71,6 +80,75 @@ pub struct Context {
     pub kept: Vec<Kept>,
 }
 
+impl Session {
+    fn note(&mut self, visit: &Visit<'_>, now: Instant) {
+        self.last_seen = now;
+        if self.cwd != visit.cwd {
+            self.cwd = visit.cwd.to_path_buf();
+        }
+        if let Some(model) = visit.model.filter(|m| *m != self.model) {
+            model.clone_into(&mut self.model);
+        }
+        if self.client.is_none() {
+            self.client = visit.user_agent.and_then(Client::from_user_agent);
+        }
+        if visit.new_turn {
+            self.turns += 1;
+            self.last_turn = Some(now);
+        }
+    }
+}
+
+/// One request of a session, as `Sessions::visit` notes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'a> {
+    pub cwd: &'a Path,
+    /// The model the request asks for.
+    pub model: Option<&'a str>,
+    /// Its `User-Agent` (Codex's names its build: `codex_exec/0.169.0 (…)`).
+    pub user_agent: Option<&'a str>,
+    /// It starts a turn (the user typed something).
+    pub new_turn: bool,
+}
+
+/// The program behind a session and its version, from its `User-Agent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Client {
+    /// `codex_exec`, `codex_cli_rs`, …
+    pub name: String,
+    pub version: String,
+}
+
+impl Client {
+    /// The first product token, `name/version`; `None` when there is none.
+    pub fn from_user_agent(user_agent: &str) -> Option<Client> {
+        let product = user_agent.split_whitespace().next()?;
+        let (name, version) = product.split_once('/')?;
+        (!name.is_empty() && !version.is_empty()).then(|| Client {
+            name: name.to_string(),
+            version: version.to_string(),
+        })
+    }
+}
+
+/// A session as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    /// The workspace of its latest request.
+    pub cwd: PathBuf,
+    /// The model its latest request asked for (empty when none said).
+    pub model: String,
+    pub client: Option<Client>,
+    /// Unix milliseconds: its first request to this process, its latest turn (if any
+    /// was seen start), its latest request.
+    pub started_at: Timestamp,
+    pub last_turn_at: Option<Timestamp>,
+    pub last_seen_at: Timestamp,
+    /// Turns started while this process watched it.
+    pub turns: u64,
+}
+
 /// A session that ended, for its SessionEnd hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended {
@@ -90,27 +168,71 @@ impl Sessions {
 
     /// Records a request of the session; true when the proxy had not seen it yet.
     pub fn touch(&self, session_id: &str, cwd: &Path) -> bool {
+        self.visit(
+            session_id,
+            Visit {
+                cwd,
+                model: None,
+                user_agent: None,
+                new_turn: false,
+            },
+        )
+    }
+
+    /// Records a request of the session with what the dashboard shows of it; true
+    /// when the proxy had not seen the session yet. On every request: fields are
+    /// copied only when they changed.
+    pub fn visit(&self, session_id: &str, visit: Visit<'_>) -> bool {
+        let now = Instant::now();
         let mut sessions = self.lock();
         match sessions.get_mut(session_id) {
             Some(s) => {
-                s.last_seen = Instant::now();
-                s.cwd = cwd.to_path_buf();
+                s.note(&visit, now);
                 false
             }
             None => {
-                sessions.insert(
-                    session_id.to_string(),
-                    Session {
-                        cwd: cwd.to_path_buf(),
-                        last_seen: Instant::now(),
-                        injections: Vec::new(),
-                        history_len: 0,
-                        fired: HashSet::new(),
-                    },
-                );
+                let mut s = Session {
+                    cwd: visit.cwd.to_path_buf(),
+                    model: String::new(),
+                    client: None,
+                    started: now,
+                    last_turn: None,
+                    turns: 0,
+                    last_seen: now,
+                    injections: Vec::new(),
+                    history_len: 0,
+                    fired: HashSet::new(),
+                };
+                s.note(&visit, now);
+                sessions.insert(session_id.to_string(), s);
                 true
             }
         }
+    }
+
+    /// Every session, the latest active first.
+    pub fn list(&self) -> Vec<SessionView> {
+        let (now, wall) = (Instant::now(), Timestamp::now().as_millis());
+        let at = |then: Instant| {
+            let ago = i64::try_from(now.duration_since(then).as_millis()).unwrap_or(i64::MAX);
+            Timestamp(wall.saturating_sub(ago))
+        };
+        let mut views: Vec<SessionView> = self
+            .lock()
+            .iter()
+            .map(|(id, s)| SessionView {
+                id: id.clone(),
+                cwd: s.cwd.clone(),
+                model: s.model.clone(),
+                client: s.client.clone(),
+                started_at: at(s.started),
+                last_turn_at: s.last_turn.map(at),
+                last_seen_at: at(s.last_seen),
+                turns: s.turns,
+            })
+            .collect();
+        views.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
+        views
     }
 
     /// True when `turn_id` is not the turn this session's last request was part of;
@@ -321,6 +443,51 @@ mod tests {
                 None => i.message_text().unwrap_or_default(),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_visit_keeps_what_the_dashboard_shows() {
+        let s = Sessions::new();
+        let visit = |model, ua, new_turn| Visit {
+            cwd: Path::new("/w"),
+            model,
+            user_agent: ua,
+            new_turn,
+        };
+        assert!(s.visit(
+            "a",
+            visit(
+                Some("gpt-5"),
+                Some("codex_exec/0.169.0 (Debian 12; x86_64) xterm"),
+                true
+            )
+        ));
+        // A follow-up of the same turn, then a new turn on another model.
+        assert!(!s.visit("a", visit(Some("gpt-5"), None, false)));
+        assert!(!s.visit("a", visit(Some("gpt-5-mini"), Some("other/9"), true)));
+        let list = s.list();
+        assert_eq!(list.len(), 1);
+        let a = &list[0];
+        assert_eq!(a.model, "gpt-5-mini");
+        assert_eq!(
+            a.client,
+            Some(Client {
+                name: "codex_exec".into(),
+                version: "0.169.0".into()
+            }),
+            "the first User-Agent names the build"
+        );
+        assert_eq!(a.turns, 2);
+        assert!(a.last_turn_at.is_some());
+        assert!(a.started_at <= a.last_seen_at);
+        let now = Timestamp::now().as_millis();
+        assert!((now - a.last_seen_at.as_millis()).abs() < 5_000);
+        // A session seen only through `touch` has no turn yet.
+        s.touch("b", Path::new("/v"));
+        let b = s.list().into_iter().find(|v| v.id == "b").unwrap();
+        assert_eq!((b.turns, b.last_turn_at, b.model.as_str()), (0, None, ""));
+        assert_eq!(Client::from_user_agent("curl"), None);
+        assert_eq!(Client::from_user_agent(""), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::hooks::codex_tools::view;
 use crate::hooks::service::Hooks;
-use crate::hooks::sessions::{context_item, Kept, Sessions};
+use crate::hooks::sessions::{context_item, Kept, Sessions, Visit};
 use crate::hooks::HookEvent;
 use crate::proxy::answer;
 use crate::store::Ledger;
@@ -62,7 +62,18 @@ impl Step for PromptHooks {
         };
         let cwd = &env.cwd;
         let mut new_session = false;
-        if self.sessions.touch(&session, cwd) {
+        let new_turn = turn.new_turn_prompt().is_some();
+        let visit = Visit {
+            cwd,
+            model: turn.request().model.as_deref(),
+            user_agent: turn
+                .parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+            new_turn,
+        };
+        if self.sessions.visit(&session, visit) {
             // New to this process: a restarted proxy finds what it added in the ledger,
             // and a session it already knew gets no second SessionStart.
             let (known, kept) = self.recall(&session).await;
@@ -72,7 +83,6 @@ impl Step for PromptHooks {
             new_session = !known;
         }
         self.ledger.touch_session(&session, Some(cwd));
-        let new_turn = turn.new_turn_prompt().is_some();
         let context = self
             .sessions
             .context_for(&session, &turn.request().input, new_turn);

@@ -553,7 +553,10 @@ fn start_in_background(
     background: &Arc<Background>,
 ) -> Outcome {
     let session = req.session_id.clone();
-    let handle = engine.spawn(req);
+    let handle = engine.spawn(TaskRequest {
+        background: true,
+        ..req
+    });
     let id = handle.id.clone();
     let agent = handle.agent().to_string();
     if let Some(session) = session.clone() {
