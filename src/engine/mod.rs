@@ -11,6 +11,7 @@ pub mod access;
 pub mod agent_tool;
 pub mod events;
 mod hooks;
+pub mod mcp;
 pub mod memory;
 pub mod policy;
 pub mod progress;
@@ -64,6 +65,8 @@ pub struct EngineDeps {
     pub http: reqwest::Client,
     /// Fires the workspace's hooks around subagents and their tool calls.
     pub hooks: Option<Arc<Hooks>>,
+    /// `$CODEX_HOME`, for Codex's `[mcp_servers]`; `~/.codex` when not set.
+    pub codex_home: Option<std::path::PathBuf>,
 }
 
 /// Why the engine could not be built.
@@ -95,6 +98,9 @@ impl EngineDeps {
             )),
             http: reqwest::Client::new(),
             hooks: None,
+            codex_home: env("CODEX_HOME")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from),
         })
     }
 }
@@ -138,6 +144,9 @@ pub struct Engine {
     slots: Arc<Semaphore>,
     registry: Registry,
     hooks: Option<Arc<Hooks>>,
+    /// MCP servers, started on first use and shared by a workspace's subagents.
+    mcp: mcp::McpPool,
+    codex_home: Option<std::path::PathBuf>,
 }
 
 impl Engine {
@@ -155,6 +164,11 @@ impl Engine {
                 (t.name(), spec)
             })
             .collect();
+        let mcp = mcp::McpPool::new(
+            std::time::Duration::from_secs(deps.config.mcp_idle_timeout_secs),
+            std::time::Duration::from_secs(deps.config.mcp_start_timeout_secs),
+            deps.http.clone(),
+        );
         Arc::new(Engine {
             slots: Arc::new(Semaphore::new(deps.config.max_concurrent.max(1))),
             config: deps.config,
@@ -167,6 +181,8 @@ impl Engine {
             tool_specs,
             registry: Registry::default(),
             hooks: deps.hooks,
+            mcp,
+            codex_home: deps.codex_home,
         })
     }
 
@@ -258,6 +274,23 @@ impl Engine {
     /// The `[tasks]` settings.
     pub fn config(&self) -> &TasksConfig {
         &self.config
+    }
+
+    /// The MCP servers subagents use (stopped at shutdown).
+    pub fn mcp(&self) -> &mcp::McpPool {
+        &self.mcp
+    }
+
+    /// The MCP servers workspace `cwd` configures for `agent`, and what is wrong with
+    /// their configuration (for `doctor` and `agents`).
+    pub fn mcp_servers(&self, agent: &AgentDef, cwd: &Path) -> mcp::McpConfig {
+        mcp::servers_for(
+            &self.mcp,
+            agent,
+            cwd,
+            self.catalogs.settings.roots(),
+            self.codex_home.as_deref(),
+        )
     }
 
     /// The providers router (for breaker snapshots and prices).
