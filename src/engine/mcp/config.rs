@@ -181,6 +181,10 @@ pub fn load(workspace: &Path, at: &Locations, env: &dyn Fn(&str) -> Option<Strin
     if let Some((Err(e), _)) = &claude_json {
         config.errors.push(e.clone());
     }
+    // Claude Code's "reject" for a project server is honoured. Its approval prompt has
+    // no counterpart here: the proxy trusts the workspace's `.mcp.json` as it trusts
+    // the workspace's hooks.
+    let mut disabled: Vec<String> = Vec::new();
     for path in Settings::paths(workspace, &at.roots) {
         if let Some(text) = read(&path) {
             // The settings loader reports a broken settings file already.
@@ -191,12 +195,21 @@ pub fn load(workspace: &Path, at: &Locations, env: &dyn Fn(&str) -> Option<Strin
                     "mcpServers",
                     env,
                 ));
+                if let Some(names) = strings(value.get("disabledMcpjsonServers")) {
+                    disabled.extend(names);
+                }
             }
         }
     }
     let project = workspace.join(".mcp.json");
     if let Some(text) = read(&project) {
-        config.merge(from_mcp_json(&text, &project, env));
+        let mut servers = from_mcp_json(&text, &project, env);
+        servers.servers.retain(|name, _| !disabled.contains(name));
+        servers.errors.retain(|e| {
+            e.server()
+                .is_none_or(|name| !disabled.iter().any(|d| d == name))
+        });
+        config.merge(servers);
     }
     if let Some((Ok(value), path)) = &claude_json {
         let key = workspace.to_string_lossy();
@@ -704,7 +717,12 @@ enabled = false
         )?;
         std::fs::write(
             ws.join(".mcp.json"),
-            json!({"mcpServers": {"shared": {"command": "from-project"}}}).to_string(),
+            json!({"mcpServers": {"shared": {"command": "from-project"}, "rejected": {"command": "r"}}})
+                .to_string(),
+        )?;
+        std::fs::write(
+            ws.join(".claude/settings.local.json"),
+            json!({"disabledMcpjsonServers": ["rejected"]}).to_string(),
         )?;
         let at = Locations {
             roots: Roots::with_home(&home),
