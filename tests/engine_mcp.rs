@@ -112,6 +112,44 @@ async fn an_agent_calls_an_mcp_tool_and_the_result_reaches_its_next_request(_log
     assert!(!alive(pid), "stopped at shutdown");
 }
 
+async fn a_stdio_server_gets_its_env_but_not_the_proxys_keys(_logs: Logs) {
+    // The proxy's own environment holds provider keys; a server must not see them.
+    std::env::set_var("DEMO_PROVIDER_API_KEY", "sk-not-for-servers");
+    let mock = MockModel::start(|seen| match seen.turn() {
+        0 => Step::now(calls(
+            None,
+            &[
+                (
+                    "c1",
+                    "mcp__demo__getenv",
+                    json!({"name": "DEMO_PROVIDER_API_KEY"}),
+                ),
+                ("c2", "mcp__demo__getenv", json!({"name": "OWN"})),
+                ("c3", "mcp__demo__getenv", json!({"name": "PATH"})),
+            ],
+        )),
+        _ => Step::now(text("done")),
+    })
+    .await;
+    let h = Harness::new(&mock.url, |_| {});
+    stdio_server(
+        &h,
+        "demo",
+        json!({"OWN": "${DEMO_PROVIDER_API_KEY:-x}-own"}),
+    );
+    h.agent("env", "tools: mcp__demo__getenv\n", "x");
+
+    let r = h.engine.task(full_access(&h, "env", "go")).await;
+
+    assert_eq!(r.output, "done", "{:?}", r.error);
+    let next = mock.request(1).unwrap();
+    assert_eq!(output_of(&next, "c1"), "(unset)");
+    // What the configuration passes on purpose, it gets.
+    assert_eq!(output_of(&next, "c2"), "sk-not-for-servers-own");
+    assert_eq!(output_of(&next, "c3"), std::env::var("PATH").unwrap());
+    h.engine.mcp().shutdown().await;
+}
+
 async fn tools_name_whole_servers_and_no_tools_field_inherits_every_mcp_tool(_logs: Logs) {
     let mock = MockModel::start(|_| Step::now(text("ok"))).await;
     let h = Harness::new(&mock.url, |_| {});
@@ -140,6 +178,7 @@ async fn tools_name_whole_servers_and_no_tools_field_inherits_every_mcp_tool(_lo
     let all = [
         "mcp__demo__crash",
         "mcp__demo__echo",
+        "mcp__demo__getenv",
         "mcp__demo__picture",
         "mcp__demo__pid",
         "mcp__demo__touch",
@@ -157,6 +196,7 @@ async fn tools_name_whole_servers_and_no_tools_field_inherits_every_mcp_tool(_lo
         [
             "mcp__demo__crash",
             "mcp__demo__echo",
+            "mcp__demo__getenv",
             "mcp__demo__picture",
             "mcp__demo__pid"
         ]
@@ -189,7 +229,12 @@ async fn a_read_only_session_gets_only_read_only_mcp_tools(_logs: Logs) {
     offered.sort();
     assert_eq!(
         offered,
-        ["mcp__demo__echo", "mcp__demo__picture", "mcp__demo__pid"]
+        [
+            "mcp__demo__echo",
+            "mcp__demo__getenv",
+            "mcp__demo__picture",
+            "mcp__demo__pid"
+        ]
     );
     let out = output_of(&mock.request(1).unwrap(), "c1");
     assert!(out.contains("No tool named \"mcp__demo__touch\""), "{out}");
@@ -437,6 +482,7 @@ fn main() {
     let tests: Vec<(&str, Test)> = tests![
         an_agent_calls_an_mcp_tool_and_the_result_reaches_its_next_request,
         tools_name_whole_servers_and_no_tools_field_inherits_every_mcp_tool,
+        a_stdio_server_gets_its_env_but_not_the_proxys_keys,
         a_read_only_session_gets_only_read_only_mcp_tools,
         images_follow_the_tool_results,
         a_server_that_crashes_mid_call_gives_an_error_result_and_is_restarted,

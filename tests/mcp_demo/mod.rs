@@ -42,6 +42,12 @@ fn demo_tools() -> Vec<Tool> {
         Tool::new("crash", "Exits mid-call", schema(none.clone())),
         Tool::new("pid", "Its process id", schema(none)).annotate(ro()),
         Tool::new(
+            "getenv",
+            "An environment variable",
+            schema(json!({"type": "object", "properties": {"name": {"type": "string"}}})),
+        )
+        .annotate(ro()),
+        Tool::new(
             "badschema",
             "Takes a bare string",
             schema(json!({"type": "string"})),
@@ -85,6 +91,9 @@ impl ServerHandler for Demo {
                 ContentBlock::text("a dot"),
                 ContentBlock::image(DOT, "image/png"),
             ]),
+            "getenv" => CallToolResult::success(vec![ContentBlock::text(
+                std::env::var(arg("name")).unwrap_or_else(|_| "(unset)".into()),
+            )]),
             "pid" => {
                 CallToolResult::success(vec![ContentBlock::text(std::process::id().to_string())])
             }

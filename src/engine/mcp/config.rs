@@ -460,6 +460,19 @@ pub fn from_codex_toml(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<Str
                     }
                 }
             }
+            // Variables passed through from the proxy's environment, when set.
+            if let Some(Value::Array(names)) = obj.remove("env_vars") {
+                let env_map = obj
+                    .entry("env")
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Some(m) = env_map.as_object_mut() {
+                    for name in names.iter().filter_map(Value::as_str) {
+                        if let Some(value) = env(name) {
+                            m.entry(name.to_string()).or_insert(Value::String(value));
+                        }
+                    }
+                }
+            }
             if let Some(Value::Object(vars)) = obj.remove("env_http_headers") {
                 let headers = obj
                     .entry("headers")
@@ -655,6 +668,7 @@ model = "x"
 command = "docs-mcp"
 args = ["serve"]
 env = { A = "1" }
+env_vars = ["TOKEN", "UNSET_ONE"]
 [mcp_servers.remote]
 url = "http://127.0.0.1:9/mcp"
 bearer_token_env_var = "TOKEN"
@@ -665,6 +679,13 @@ enabled = false
         let c = from_codex_toml(text, Path::new("config.toml"), &env);
         assert!(c.errors.is_empty(), "{:?}", c.errors);
         assert_eq!(c.servers.keys().collect::<Vec<_>>(), ["docs", "remote"]);
+        match &c.servers["docs"].transport {
+            Transport::Stdio { env, .. } => assert_eq!(
+                env,
+                &[("A".into(), "1".into()), ("TOKEN".into(), "s3cret".into())]
+            ),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             c.servers["remote"].transport,
             Transport::Http {

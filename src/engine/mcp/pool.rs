@@ -26,6 +26,21 @@ use super::config::{ServerConfig, Transport};
 
 /// A server that failed to start is tried again after this long.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// What a stdio server inherits from the proxy's environment (its `env` adds to it).
+const INHERITED_ENV: &[&str] = &[
+    "HOME",
+    "LOGNAME",
+    "PATH",
+    "SHELL",
+    "USER",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "TMPDIR",
+    "TZ",
+    "XDG_RUNTIME_DIR",
+];
 /// Bytes of a server's stderr kept for messages.
 const STDERR_TAIL: usize = 2048;
 
@@ -408,6 +423,14 @@ async fn start(
                     cwd: own_cwd,
                 } => {
                     let mut cmd = tokio::process::Command::new(command);
+                    // Not the proxy's whole environment: it holds the providers' keys.
+                    // As Codex does, a few basics, then the server's own `env`.
+                    cmd.env_clear();
+                    for name in INHERITED_ENV {
+                        if let Some(value) = std::env::var_os(name) {
+                            cmd.env(name, value);
+                        }
+                    }
                     cmd.args(args)
                         .envs(env.iter().map(|(k, v)| (k, v)))
                         .current_dir(own_cwd.as_deref().unwrap_or(cwd))
