@@ -196,6 +196,46 @@ mod tests {
         assert!(matches!(long, Err(SpecError::NameTooLong(_))));
     }
 
+    /// The engine puts an MCP result's images after the turn's tool results; each
+    /// provider must send them there, in its own shape, after every result.
+    #[test]
+    fn every_provider_sends_images_after_the_tool_results() {
+        use crate::providers::test_fixtures::conversation;
+        use crate::providers::{anthropic, chat_completions, gemini, openai_responses, Block};
+        let mut req = conversation();
+        let last = req.messages.len() - 1;
+        req.messages[last].content.push(Block::Image {
+            media_type: "image/png".into(),
+            data: "iVBORw0KGgo=".into(),
+        });
+        let data_url = "data:image/png;base64,iVBORw0KGgo=";
+
+        let body = openai_responses::request_body("openai", &req, true).unwrap();
+        let input = body["input"].as_array().unwrap();
+        let n = input.len();
+        assert_eq!(input[n - 2]["type"], "function_call_output");
+        assert_eq!(input[n - 1]["content"][0]["image_url"], data_url);
+
+        let body = chat_completions::request_body("chat", &req).unwrap();
+        let messages = body["messages"].as_array().unwrap();
+        let n = messages.len();
+        assert_eq!(messages[n - 2]["role"], "tool");
+        assert_eq!(messages[n - 1]["role"], "user");
+        assert_eq!(messages[n - 1]["content"][0]["image_url"]["url"], data_url);
+
+        let body = anthropic::request_body("anthropic", &req, 1024).unwrap();
+        let content = body["messages"][last]["content"].as_array().unwrap();
+        let kinds: Vec<&str> = content.iter().filter_map(|b| b["type"].as_str()).collect();
+        assert_eq!(kinds, ["tool_result", "tool_result", "image"]);
+
+        let body = gemini::request_body("gemini", &req).unwrap();
+        let contents = body["contents"].as_array().unwrap();
+        let parts = contents[contents.len() - 1]["parts"].as_array().unwrap();
+        assert!(parts[0].get("functionResponse").is_some());
+        assert!(parts[1].get("functionResponse").is_some());
+        assert_eq!(parts[2]["inlineData"]["data"], "iVBORw0KGgo=");
+    }
+
     #[test]
     fn results_keep_text_and_images_and_are_capped() {
         let r = json!({"content": [
