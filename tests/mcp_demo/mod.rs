@@ -151,6 +151,11 @@ pub async fn serve_http(auth: Option<&'static str>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
+        // Without TCP_NODELAY, delayed ACKs add 40 ms to each answer on loopback.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let _ = axum::serve(listener, app).await;
     });
     format!("http://{addr}/mcp")
