@@ -89,6 +89,10 @@ pub struct TasksConfig {
     pub output_cap_bytes: usize,
     /// Upstream responses one Codex turn may chain through Task calls.
     pub max_rounds: u32,
+    /// An MCP server no subagent called for this long is stopped (started again on use).
+    pub mcp_idle_timeout_secs: u64,
+    /// How long an MCP server may take to start and list its tools.
+    pub mcp_start_timeout_secs: u64,
 }
 
 impl TasksConfig {
@@ -106,6 +110,8 @@ impl TasksConfig {
             ("bash_timeout_secs", self.bash_timeout_secs == 0),
             ("output_cap_bytes", self.output_cap_bytes == 0),
             ("max_rounds", self.max_rounds == 0),
+            ("mcp_idle_timeout_secs", self.mcp_idle_timeout_secs == 0),
+            ("mcp_start_timeout_secs", self.mcp_start_timeout_secs == 0),
         ];
         if let Some((key, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
             return Err(format!("tasks.{key} must be more than 0"));

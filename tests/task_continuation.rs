@@ -112,12 +112,12 @@ async fn two_hundred_turns_of_mixed_tasks_each_complete_with_one_continuation() 
         let mix = MIXES[n % MIXES.len()];
         let mut chunks: Vec<_> = first_answer(n, mix).iter().map(sse_event).collect();
         // Every other turn, the body stays open a little after its completion.
-        let gap = if n % 2 == 0 {
+        let gap = if n.is_multiple_of(2) {
             Duration::from_millis(15)
         } else {
             Duration::ZERO
         };
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             chunks.push(bytes::Bytes::from_static(b": trailing\n\n"));
         }
         Reply::Sse { chunks, gap }

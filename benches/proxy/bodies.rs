@@ -98,7 +98,7 @@ impl Gen {
     /// sometimes a short assistant message.
     fn history_step(&mut self, k: usize, cwd: &str) -> Vec<Value> {
         let call_id = format!("call_{:024x}", self.0.u128(..) & ((1u128 << 96) - 1));
-        let (command, output) = if k % 2 == 0 {
+        let (command, output) = if k.is_multiple_of(2) {
             let n = self.0.usize(20..90);
             (
                 format!("sed -n '1,{n}p' crates/parser/src/header.rs"),

@@ -651,7 +651,9 @@ mod tests {
     fn tools_omitted_star_and_empty() {
         let omitted = parse("---\nname: a\ndescription: d\n---\nx");
         assert_eq!(omitted.tools, ToolSpec::All);
-        assert_eq!(omitted.effective_tools().len(), 11);
+        // Every built-in tool, and every MCP tool (`mcp__*`), as in Claude Code.
+        assert_eq!(omitted.effective_tools().len(), 12);
+        assert!(omitted.effective_tools().contains(&"mcp__*".to_string()));
         let star = parse("---\nname: a\ndescription: d\ntools: *\n---\nx");
         assert_eq!(star.tools, ToolSpec::All);
         let empty = parse("---\nname: a\ndescription: d\ntools:\n---\nx");

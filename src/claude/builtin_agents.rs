@@ -154,7 +154,7 @@ mod tests {
         let agents = builtin_agents();
         let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["general-purpose", "Explore", "Plan"]);
-        assert_eq!(agents[0].effective_tools().len(), 11);
+        assert_eq!(agents[0].effective_tools().len(), 12);
         assert_eq!(agents[0].tools_summary(), "All tools");
         for agent in &agents[1..] {
             assert_eq!(
@@ -166,7 +166,10 @@ mod tests {
                     "Bash",
                     "WebFetch",
                     "WebSearch",
-                    "TodoWrite"
+                    "TodoWrite",
+                    // As in Claude Code, they inherit MCP tools; in a read-only
+                    // sandbox only those marked read-only are offered (engine/mcp/).
+                    "mcp__*"
                 ]
             );
             assert_eq!(

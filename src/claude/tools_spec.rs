@@ -235,16 +235,9 @@ fn classify(item: &str, key: &str, line: usize, parsed: &mut ParsedTools) -> Opt
         return checked(name, parsed).then(|| entry(name));
     }
     if name.starts_with("mcp__") {
-        if !checked(name, parsed) {
-            return None;
-        }
-        parsed.diagnostics.push(
-            Diagnostic::warning(format!(
-                "`{name}`: MCP tools are not available in codex-plus; kept in the list but not offered"
-            ))
-            .at_line(line),
-        );
-        return Some(entry(name));
+        // A tool of a configured MCP server, or a whole server (`mcp__<server>`);
+        // whether the server exists is known only in a workspace (engine/mcp/).
+        return checked(name, parsed).then(|| entry(name));
     }
     if UNAVAILABLE_TOOLS.contains(&name) {
         parsed.diagnostics.push(
@@ -399,10 +392,15 @@ fn malformed(item: &str, why: &str, key: &str, line: usize, parsed: &mut ParsedT
 /// The entries a subagent may use, patterns kept: `tools` (legacy names mapped, `*`
 /// and omitted meaning all) minus whole-tool `disallowed` entries, implemented tools
 /// only. A bare entry (`Bash`) makes patterns of the same tool (`Bash(ls:*)`) moot.
+/// The entry that stands for every tool of every MCP server (an agent with no `tools`).
+pub const ALL_MCP_TOOLS: &str = "mcp__*";
+
 pub fn effective_entries(tools: &ToolSpec, disallowed: &ToolSpec) -> Vec<ToolEntry> {
     let listed: Vec<ToolEntry> = match tools {
+        // Every built-in tool and, as in Claude Code, every MCP tool.
         ToolSpec::All => IMPLEMENTED_TOOLS
             .iter()
+            .chain(std::iter::once(&ALL_MCP_TOOLS))
             .map(|name| ToolEntry {
                 name: (*name).to_string(),
                 specifier: None,
@@ -411,7 +409,7 @@ pub fn effective_entries(tools: &ToolSpec, disallowed: &ToolSpec) -> Vec<ToolEnt
         ToolSpec::None => Vec::new(),
         ToolSpec::List(entries) => entries
             .iter()
-            .filter(|e| IMPLEMENTED_TOOLS.contains(&e.name.as_str()))
+            .filter(|e| IMPLEMENTED_TOOLS.contains(&e.name.as_str()) || e.name.starts_with("mcp__"))
             .cloned()
             .collect(),
     };
@@ -547,10 +545,7 @@ mod tests {
         assert_eq!(names(&parsed.spec), ["Read", "mcp__github__create_issue"]);
         assert_eq!(parsed.invalid, ["Serch"]);
         let severities: Vec<Severity> = parsed.diagnostics.iter().map(|d| d.severity).collect();
-        assert_eq!(
-            severities,
-            [Severity::Warning, Severity::Error, Severity::Warning]
-        );
+        assert_eq!(severities, [Severity::Warning, Severity::Error]);
         assert_eq!(
             parsed.diagnostics[1].message,
             "Invalid tool specified: 'Serch' (valid tools: Read, Write, Edit, NotebookEdit, Glob, Grep, Bash, WebFetch, WebSearch, TodoWrite, Agent)"
@@ -594,11 +589,12 @@ mod tests {
                 "WebFetch",
                 "WebSearch",
                 "TodoWrite",
-                "Agent"
+                "Agent",
+                ALL_MCP_TOOLS
             ]
         );
         let tools = parse_tools(&json!("Read, Edit, mcp__x__y, Read"), "tools", 1).spec;
-        assert_eq!(effective_tools(&tools, &disallowed), ["Read"]);
+        assert_eq!(effective_tools(&tools, &disallowed), ["Read", "mcp__x__y"]);
         assert!(effective_tools(&ToolSpec::All, &ToolSpec::All).is_empty());
         let pattern = parse_tools(&json!("Bash(rm:*)"), "disallowedTools", 1).spec;
         assert!(effective_tools(&ToolSpec::All, &pattern).contains(&"Bash".to_string()));

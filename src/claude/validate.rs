@@ -183,10 +183,15 @@ pub fn validate(paths: &[PathBuf], workspace: &Path, roots: &Roots) -> Validatio
     }
 
     let mut seen: HashMap<(PathBuf, String), String> = HashMap::new();
+    let servers = workspace_mcp_servers(workspace, roots);
     for (path, root) in files {
         let shown = shown_path(&path, workspace, roots);
         let mut file = match std::fs::read_to_string(&path) {
-            Ok(text) => check_text(&text, &path, shown),
+            Ok(text) => {
+                let mut file = check_text(&text, &path, shown);
+                file.checks.extend(mcp_checks(&text, &path, &servers));
+                file
+            }
             Err(e) => FileReport {
                 path: path.clone(),
                 shown,
@@ -313,6 +318,73 @@ fn check_of(d: &Diagnostic) -> Check {
     Check {
         mark: Mark::of(d.severity),
         text: d.describe(),
+    }
+}
+
+/// The MCP servers the engine would give this workspace's subagents.
+fn workspace_mcp_servers(workspace: &Path, roots: &Roots) -> crate::engine::mcp::McpConfig {
+    use crate::engine::mcp::config::{load, Locations};
+    let at = Locations {
+        roots: roots.clone(),
+        codex_home: std::env::var_os("CODEX_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| roots.home.as_ref().map(|h| h.join(".codex"))),
+    };
+    load(workspace, &at, &|name| std::env::var(name).ok())
+}
+
+/// An agent's MCP names that no configured server (nor its own `mcpServers`) defines:
+/// the agent runs without those tools, so say so here rather than at its first run.
+fn mcp_checks(text: &str, path: &Path, servers: &crate::engine::mcp::McpConfig) -> Vec<Check> {
+    use crate::engine::mcp::{adapter, config};
+    let source = Source::Project {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let Ok(agent) = AgentDef::parse(text, Some(path), source) else {
+        return Vec::new();
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let mut all = servers.clone();
+    let mut checks = Vec::new();
+    if let Some(raw) = &agent.mcp_servers {
+        let (own, unknown) = config::agent_servers(raw, path, servers, &env);
+        for name in unknown {
+            checks.push(Check {
+                mark: Mark::Warn,
+                text: format!("mcpServers: `{name}` is not an MCP server this workspace configures{}; define it inline or in .mcp.json", configured(servers)),
+            });
+        }
+        checks.extend(own.errors.iter().map(|e| Check {
+            mark: Mark::Fail,
+            text: e.to_string(),
+        }));
+        all.merge(own);
+    }
+    for entry in agent.tools.entries() {
+        let Some(server) = adapter::server_of(&entry.name) else {
+            continue;
+        };
+        if !all.servers.keys().any(|n| adapter::normalize(n) == server) {
+            checks.push(Check {
+                mark: Mark::Warn,
+                text: format!(
+                    "tools: `{}` names MCP server `{server}`, which this workspace does not configure{}; the agent runs without it",
+                    entry.name,
+                    configured(&all)
+                ),
+            });
+        }
+    }
+    checks
+}
+
+fn configured(servers: &crate::engine::mcp::McpConfig) -> String {
+    if servers.servers.is_empty() {
+        " (it configures none)".to_string()
+    } else {
+        let names: Vec<&str> = servers.servers.keys().map(String::as_str).collect();
+        format!(" (configured: {})", names.join(", "))
     }
 }
 

@@ -49,6 +49,37 @@ mod tests {
     }
 
     #[test]
+    fn check_names_mcp_servers_the_workspace_does_not_configure() -> std::io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path().join(".claude/agents");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            tmp.path().join(".mcp.json"),
+            r#"{"mcpServers": {"demo": {"command": "demo"}}}"#,
+        )?;
+        std::fs::write(
+            dir.join("a.md"),
+            "---\nname: a\ndescription: d\ntools: Read, mcp__demo__echo, mcp__nowhere__x\nmcpServers: [demo, missing, {own: {command: own}}]\n---\nx\n",
+        )?;
+        let roots = Roots::with_home(tmp.path().join("home"));
+        let (report, ok) = check(&[], tmp.path(), &roots);
+        assert!(ok, "warnings only: {report}");
+        assert!(
+            report.contains("! tools: `mcp__nowhere__x` names MCP server `nowhere`, which this workspace does not configure (configured: demo, own); the agent runs without it"),
+            "{report}"
+        );
+        assert!(
+            report.contains("mcpServers: `missing` is not an MCP server this workspace configures (configured: demo)"),
+            "{report}"
+        );
+        assert!(!report.contains("`mcp__demo__echo` names"), "{report}");
+        let text = list(tmp.path(), false, &roots);
+        let row = text.lines().find(|l| l.starts_with("a ")).unwrap_or("");
+        assert!(row.contains("mcp__demo__echo"), "{text}");
+        Ok(())
+    }
+
+    #[test]
     fn list_and_check_show_tool_patterns() -> std::io::Result<()> {
         let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join(".claude/agents");

@@ -147,7 +147,7 @@ pub fn check(f: &Facts) -> Report {
     report.section("Credentials", keys);
     report.section(
         &format!("Workspace {}", f.workspace.display()),
-        workspace(&f.workspace, &f.roots),
+        workspace(&f.workspace, &f.roots, f.codex_config_path.parent()),
     );
     report
 }
@@ -294,7 +294,7 @@ fn provider_keys(f: &Facts, mode: Option<Mode>) -> Vec<Finding> {
 }
 
 /// What the workspace sees, each with the problems found in its files.
-fn workspace(ws: &Path, roots: &Roots) -> Vec<Finding> {
+fn workspace(ws: &Path, roots: &Roots, codex_home: Option<&Path>) -> Vec<Finding> {
     let mut found = Vec::new();
     let agents = validate(&[], ws, roots);
     let broken: Vec<String> = agents
@@ -391,7 +391,7 @@ fn workspace(ws: &Path, roots: &Roots) -> Vec<Finding> {
         )),
         None => found.push(finding(Level::Info, "status line: the built-in one", None)),
     }
-    found.extend(mcp_servers(ws));
+    found.extend(mcp_servers(ws, roots, codex_home));
     found
 }
 
@@ -418,31 +418,64 @@ fn diagnostics(list: &[crate::claude::Diagnostic]) -> Vec<Finding> {
         .collect()
 }
 
-/// The workspace's `.mcp.json` servers: listed, and said plainly that subagents do not
-/// use them yet.
-fn mcp_servers(ws: &Path) -> Vec<Finding> {
-    let path = ws.join(".mcp.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return vec![finding(Level::Info, "MCP servers: none (.mcp.json)", None)];
+/// The MCP servers subagents of this workspace get (every source the engine reads),
+/// each with where it came from, and every entry that cannot be used, with why. A
+/// stdio server whose command is not found is a problem: it would be reported at
+/// the first subagent and its tools would be missing.
+fn mcp_servers(ws: &Path, roots: &Roots, codex_home: Option<&Path>) -> Vec<Finding> {
+    use crate::engine::mcp::config::{self, Locations, Transport};
+    let at = Locations {
+        roots: roots.clone(),
+        codex_home: codex_home
+            .map(Path::to_path_buf)
+            .or_else(|| roots.home.as_ref().map(|h| h.join(".codex"))),
     };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v) => {
-            let names: Vec<String> = v["mcpServers"]
-                .as_object()
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default();
-            vec![finding(
-                Level::Warning,
-                format!("MCP servers in .mcp.json: {}", names.join(", ")),
-                Some("codex-plus subagents do not start MCP servers yet; their mcp__ tools are missing"),
-            )]
-        }
-        Err(e) => vec![finding(
-            Level::Problem,
-            format!("{} is not valid JSON: {e}", path.display()),
-            Some("fix the file"),
-        )],
+    let env = |name: &str| std::env::var(name).ok();
+    let found = config::load(ws, &at, &env);
+    let mut out = Vec::new();
+    if found.servers.is_empty() && found.errors.is_empty() {
+        out.push(finding(Level::Info, "MCP servers: none", None));
     }
+    for server in found.servers.values() {
+        let missing = match &server.transport {
+            Transport::Stdio { command, cwd, .. } => {
+                !command_exists(command, cwd.as_deref().unwrap_or(ws))
+            }
+            Transport::Http { .. } => false,
+        };
+        let text = format!(
+            "MCP server `{}`: {} (from {})",
+            server.name,
+            server.describe(),
+            server.source.display()
+        );
+        out.push(if missing {
+            finding(
+                Level::Problem,
+                format!("{text}: the command is not found"),
+                Some("install it, or fix `command`; subagents run without its tools"),
+            )
+        } else {
+            finding(Level::Ok, text, None)
+        });
+    }
+    for error in &found.errors {
+        out.push(finding(
+            Level::Problem,
+            error.to_string(),
+            Some("fix the entry; until then subagents run without that server"),
+        ));
+    }
+    out
+}
+
+/// Whether `command` names a file: a path (relative to `dir`), or a name on PATH.
+fn command_exists(command: &str, dir: &Path) -> bool {
+    if command.contains('/') {
+        return dir.join(command).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(command).is_file()))
 }
 
 /// Gathers the facts of this machine and runs the checks.
@@ -555,6 +588,45 @@ mod tests {
     }
 
     #[test]
+    fn mcp_servers_are_listed_with_their_source_and_problems() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("ws");
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(home.join(".codex")).unwrap();
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::write(
+            ws.join(".mcp.json"),
+            json!({"mcpServers": {
+                "shell": {"command": "sh", "env": {"TOKEN": "s3cret"}},
+                "gone": {"command": "no-such-mcp-server-here"},
+                "old": {"type": "sse", "url": "http://127.0.0.1:1/sse"},
+            }})
+            .to_string(),
+        )
+        .unwrap();
+        std::fs::write(
+            home.join(".codex/config.toml"),
+            "[mcp_servers.docs]\nurl = \"https://docs.example.com/mcp?key=s3cret\"\n",
+        )
+        .unwrap();
+        let text = mcp_servers(&ws, &Roots::with_home(&home), Some(&home.join(".codex")))
+            .iter()
+            .map(|f| format!("{:?} {}", f.level, f.text))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mcp_json = ws.join(".mcp.json").display().to_string();
+        for line in [
+            format!("Ok MCP server `docs`: http https://docs.example.com/mcp (from {})", home.join(".codex/config.toml").display()),
+            format!("Ok MCP server `shell`: stdio `sh` (from {mcp_json})"),
+            format!("Problem MCP server `gone`: stdio `no-such-mcp-server-here` (from {mcp_json}): the command is not found"),
+            format!("Problem {mcp_json}: MCP server `old`: transport `sse` is not supported (use `stdio` with a `command`, or `http` with a `url`)"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\nin:\n{text}");
+        }
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
     fn each_kind_of_problem_is_named_with_its_fix() {
         let tmp = tempfile::tempdir().unwrap();
         let ws = tmp.path().join("ws");
@@ -607,7 +679,15 @@ mod tests {
             text.contains("settings.json"),
             "the broken settings file: {text}"
         );
-        assert!(text.contains("MCP servers in .mcp.json: github"), "{text}");
+        let line = text
+            .lines()
+            .find(|l| {
+                l.contains(
+                    "MCP server `github`: it has neither a `command` (stdio) nor a `url` (http)",
+                )
+            })
+            .unwrap_or_default();
+        assert!(line.trim_start().starts_with('✗'), "{text}");
         assert!(report.problems() >= 6, "{text}");
 
         // ChatGPT-login mode without its CA, and no config at all.

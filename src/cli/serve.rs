@@ -102,6 +102,9 @@ async fn launch(
         trimmer.abort();
         // The workers' runtimes are gone, and the Tasks they ran with them.
         state.goals.shutdown();
+        // MCP servers' children were killed with the runtimes that ran them
+        // (`kill_on_drop`); this also stops any a runtime still here holds.
+        state.engine.mcp().shutdown().await;
         state.ledger.interrupt_open();
         // Every session ends with the proxy.
         let ended = state.sessions.take_all();

@@ -557,6 +557,7 @@ impl ToolEntry {
     fn covers(&self, tool: &str) -> bool {
         self.name == "*"
             || self.name == tool
+            || (self.name == crate::claude::tools_spec::ALL_MCP_TOOLS && tool.starts_with("mcp__"))
             || (self.name.starts_with("mcp__")
                 && tool.starts_with(&self.name)
                 && tool[self.name.len()..].starts_with("__"))
@@ -668,6 +669,20 @@ impl AccessPolicy {
             return false;
         }
         self.tools.iter().any(|t| t.covers(name))
+    }
+
+    /// Whether any tool of MCP server `server` (its name as in `mcp__<server>__<tool>`)
+    /// may be among the agent's tools, so the server is worth starting.
+    pub fn may_use_mcp_server(&self, server: &str) -> bool {
+        let prefix = format!("mcp__{server}");
+        self.tools.iter().any(|t| {
+            t.name == "*"
+                || t.name == crate::claude::tools_spec::ALL_MCP_TOOLS
+                || t.name == prefix
+                || t.name
+                    .strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.starts_with("__"))
+        })
     }
 
     /// Checks a call of `tool` with `input`, made from `cwd`.

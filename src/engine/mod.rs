@@ -13,6 +13,7 @@ pub mod events;
 pub mod feed;
 mod hooks;
 pub mod judge;
+pub mod mcp;
 pub mod memory;
 pub mod policy;
 pub mod progress;
@@ -69,6 +70,8 @@ pub struct EngineDeps {
     pub hooks: Option<Arc<Hooks>>,
     /// Spans for subagent runs, their model calls and tool calls.
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// `$CODEX_HOME`, for Codex's `[mcp_servers]`; `~/.codex` when not set.
+    pub codex_home: Option<std::path::PathBuf>,
 }
 
 /// Why the engine could not be built.
@@ -101,6 +104,9 @@ impl EngineDeps {
             http: reqwest::Client::new(),
             hooks: None,
             telemetry: crate::telemetry::Telemetry::off(),
+            codex_home: env("CODEX_HOME")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from),
         })
     }
 }
@@ -147,6 +153,9 @@ pub struct Engine {
     telemetry: Arc<crate::telemetry::Telemetry>,
     /// Every task's progress on one broadcast (the dashboard's).
     feed: Feed,
+    /// MCP servers, started on first use and shared by a workspace's subagents.
+    mcp: mcp::McpPool,
+    codex_home: Option<std::path::PathBuf>,
 }
 
 impl Engine {
@@ -164,6 +173,11 @@ impl Engine {
                 (t.name(), spec)
             })
             .collect();
+        let mcp = mcp::McpPool::new(
+            std::time::Duration::from_secs(deps.config.mcp_idle_timeout_secs),
+            std::time::Duration::from_secs(deps.config.mcp_start_timeout_secs),
+            deps.http.clone(),
+        );
         Arc::new(Engine {
             slots: Arc::new(Semaphore::new(deps.config.max_concurrent.max(1))),
             config: deps.config,
@@ -178,6 +192,8 @@ impl Engine {
             hooks: deps.hooks,
             telemetry: deps.telemetry,
             feed: Feed::default(),
+            mcp,
+            codex_home: deps.codex_home,
         })
     }
 
@@ -280,6 +296,23 @@ impl Engine {
     /// The `[tasks]` settings.
     pub fn config(&self) -> &TasksConfig {
         &self.config
+    }
+
+    /// The MCP servers subagents use (stopped at shutdown).
+    pub fn mcp(&self) -> &mcp::McpPool {
+        &self.mcp
+    }
+
+    /// The MCP servers workspace `cwd` configures for `agent`, and what is wrong with
+    /// their configuration (for `doctor` and `agents`).
+    pub fn mcp_servers(&self, agent: &AgentDef, cwd: &Path) -> mcp::McpConfig {
+        mcp::servers_for(
+            &self.mcp,
+            agent,
+            cwd,
+            self.catalogs.settings.roots(),
+            self.codex_home.as_deref(),
+        )
     }
 
     /// The providers router (for breaker snapshots and prices).

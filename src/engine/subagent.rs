@@ -12,6 +12,7 @@ use super::access::canonical_tool_name;
 use super::access::SandboxMode;
 use super::agent_tool::{self, AgentCall, AGENT_TOOL};
 use super::events::TaskEvent;
+use super::mcp::{self, Image};
 use super::memory;
 use super::policy::{access_policy, memory_dir, offered_tools, offers_agent_tool};
 use super::progress::tool_summary;
@@ -254,6 +255,7 @@ impl Engine {
                 .unwrap_or_default(),
         });
         let mut prepared = prepared;
+        self.add_mcp_tools(&mut prepared, &req.workspace.cwd).await;
         if let Some(context) = self.subagent_start(entry, &req).await {
             // The message it starts (or is continued) with.
             if let Some(last) = prepared.request.messages.last_mut() {
@@ -370,6 +372,18 @@ impl Engine {
         })
     }
 
+    /// The MCP tools the agent may use, from servers started now or already running.
+    async fn add_mcp_tools(&self, p: &mut Prepared, cwd: &std::path::Path) {
+        let servers = self.mcp_servers(&p.agent, cwd);
+        if servers.servers.is_empty() {
+            return;
+        }
+        let (specs, tools) =
+            mcp::tools_for(&self.mcp, &servers, &p.agent, &p.ctx.access, cwd).await;
+        p.request.tools.extend(specs);
+        p.ctx.mcp = tools;
+    }
+
     /// The loop. `p.request.messages` holds the transcript, also when the loop is
     /// dropped part way (a timeout, a cancel).
     async fn tool_loop(
@@ -480,7 +494,7 @@ impl Engine {
         calls: Vec<(String, String, Value)>,
         seq: &mut u32,
     ) -> Vec<Block> {
-        let mut results = Vec::with_capacity(calls.len());
+        let mut results: Vec<(Block, Vec<Image>)> = Vec::with_capacity(calls.len());
         let mut batch = Vec::new();
         for (id, name, input) in calls {
             *seq += 1;
@@ -496,7 +510,14 @@ impl Engine {
             results.extend(self.run_batch(entry, req, ctx, vec![call]).await);
         }
         results.extend(self.run_batch(entry, req, ctx, batch).await);
-        results
+        // Images (from MCP tools) follow every result: the one place each provider
+        // takes them in the turn that answers the calls.
+        let (mut blocks, images): (Vec<Block>, Vec<Vec<Image>>) = results.into_iter().unzip();
+        blocks.extend(images.into_iter().flatten().map(|i| Block::Image {
+            media_type: i.media_type,
+            data: i.data,
+        }));
+        blocks
     }
 
     fn runs_concurrently(&self, name: &str) -> bool {
@@ -510,7 +531,7 @@ impl Engine {
         req: &TaskRequest,
         ctx: &ToolContext,
         calls: Vec<(u32, String, String, Value)>,
-    ) -> Vec<Block> {
+    ) -> Vec<(Block, Vec<Image>)> {
         join_all(
             calls
                 .into_iter()
@@ -529,7 +550,7 @@ impl Engine {
         call_id: String,
         name: String,
         input: Value,
-    ) -> Block {
+    ) -> (Block, Vec<Image>) {
         entry.emit(TaskEvent::ToolUse {
             tool: name.clone(),
             summary: tool_summary(canonical_tool_name(&name), &input, &ctx.cwd),
@@ -549,6 +570,7 @@ impl Engine {
                 ]
             },
         );
+        let mut images = Vec::new();
         let outcome = match self
             .pre_tool_use(entry, req, &call_id, &name, input.clone())
             .await
@@ -558,6 +580,10 @@ impl Engine {
                 let outcome = if canonical_tool_name(&name) == AGENT_TOOL {
                     self.run_agent_call(entry, req, ctx, &call_id, &ran_with)
                         .await
+                } else if let Some(tool) = ctx.mcp.get(&name) {
+                    let (outcome, got) = mcp::call(tool, ran_with.clone(), ctx).await;
+                    images = got;
+                    outcome
                 } else {
                     run_tool_call(&self.tools, &name, ran_with.clone(), ctx).await
                 };
@@ -583,11 +609,12 @@ impl Engine {
             duration_ms: millis(started.elapsed()),
             at,
         });
-        Block::ToolResult {
+        let result = Block::ToolResult {
             call_id,
             is_error: outcome.is_error(),
             content: outcome.output,
-        }
+        };
+        (result, images)
     }
 
     /// An Agent call: a child task through this engine, one level deeper, under this

@@ -52,6 +52,8 @@ pub struct ToolContext {
     pub http: reqwest::Client,
     /// The subagent's todo list (TodoWrite replaces it whole).
     pub todos: Arc<std::sync::Mutex<Vec<Value>>>,
+    /// The MCP tools it was offered (engine/mcp/).
+    pub mcp: crate::engine::mcp::McpTools,
 }
 
 /// Time and size bounds on tool calls.
@@ -133,6 +135,7 @@ impl ToolContext {
             limits: ToolLimits::default(),
             http,
             todos: Arc::default(),
+            mcp: Default::default(),
         }
     }
 
