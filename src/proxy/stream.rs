@@ -24,6 +24,7 @@ use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use super::headers::KeptHeaders;
 use super::interceptor::{
     Decision, End, HeldCall, HistoryLink, Input, Interceptor, Outcome, Output, TaskCall,
 };
@@ -70,8 +71,8 @@ pub struct Continuation {
     /// of it is on its way.
     pub request: Option<KeptRequest>,
     pub url: http::Uri,
-    /// Detached from the client's connection, shared with the resolver's Tasks.
-    pub headers: Arc<http::HeaderMap>,
+    /// Kept apart from the client's connection, shared with the resolver's Tasks.
+    pub headers: Arc<KeptHeaders>,
 }
 
 struct EventRelay {
@@ -355,7 +356,7 @@ impl EventRelay {
         let resolver = c.resolver.clone();
         let client = self.state.upstreams.client.clone();
         let url = c.url.clone();
-        let headers = http::HeaderMap::clone(&c.headers);
+        let headers = c.headers.to_map();
         tracing::debug!(items = items.len(), "sending the continuation");
         self.next_request = Some(Box::pin(async move {
             let request = match kept {

@@ -74,7 +74,10 @@ impl Forker {
             Backend::OpenAi => &self.bases[0],
             Backend::ChatGpt => &self.bases[1],
         };
-        let upstream = Arc::new(headers::to_upstream(turn.parts.headers.clone()));
+        let upstream = Arc::new(headers::KeptHeaders::new(
+            &headers::to_upstream(turn.parts.headers.clone()),
+            &http::header::CONTENT_ENCODING,
+        ));
         let model = turn.model_or(&self.default_model);
         let inherit = Inherit::new(base, turn.parts.uri.path(), upstream, &model).target();
         match run_as {
