@@ -100,8 +100,10 @@ impl KeptRequest {
 /// Where quiet streams' packed requests wait, out of the process's memory (the page
 /// cache holds them, and the kernel may write them out and evict them). One file per
 /// process, unlinked from the start, so not even a crash leaves it behind; written
-/// and read at page-aligned offsets; a stream's pages are freed when it ends and
-/// their offsets reused.
+/// and read at page-aligned offsets, which a stream gives back when it ends for the
+/// next to overwrite. The file grows to the most ever kept at once and stays so;
+/// a finished stream's pages are not punched out, which would be one more system
+/// call (a journaled one on ext4) per stream for pages the next one overwrites.
 #[derive(Debug)]
 pub struct SpillFile {
     file: std::fs::File,
@@ -159,8 +161,6 @@ impl SpillFile {
 
     fn free(&self, offset: u64, len: usize) {
         let pages = (len as u64).div_ceil(PAGE).max(1);
-        // Its blocks and cached pages go back now, not when the file is closed.
-        io::punch_hole(&self.file, offset, pages * PAGE);
         let mut extents = self.extents.lock().unwrap_or_else(PoisonError::into_inner);
         extents.free.entry(pages).or_default().push(offset);
     }
@@ -200,27 +200,6 @@ mod io {
     pub fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         file.read_exact_at(buf, offset)
     }
-
-    /// Best effort: a file system without holes keeps the blocks until reuse.
-    #[cfg(target_os = "linux")]
-    pub fn punch_hole(file: &std::fs::File, offset: u64, len: u64) {
-        use std::os::fd::AsRawFd;
-        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-            return;
-        };
-        // SAFETY: fallocate on a descriptor this file owns; it touches no memory.
-        let _ = unsafe {
-            libc::fallocate(
-                file.as_raw_fd(),
-                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                offset,
-                len,
-            )
-        };
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub fn punch_hole(_: &std::fs::File, _: u64, _: u64) {}
 }
 
 #[cfg(not(unix))]
@@ -239,8 +218,6 @@ mod io {
     pub fn read_at(_: &std::fs::File, _: &mut [u8], _: u64) -> std::io::Result<()> {
         Err(unsupported())
     }
-
-    pub fn punch_hole(_: &std::fs::File, _: u64, _: u64) {}
 }
 
 #[cfg(test)]
