@@ -15,6 +15,7 @@ use crate::error::ProxyError;
 use crate::hooks::service::Hooks;
 use crate::hooks::sessions::Sessions;
 use crate::providers::config::{process_env, EnvLookup};
+use crate::proxy::kept_request::SpillFile;
 use crate::proxy::upstream::Upstreams;
 use crate::store::Ledger;
 
@@ -51,6 +52,9 @@ pub struct AppState {
     pub goals: Arc<crate::goals::Goals>,
     /// Traces, when `[telemetry]` names a collector.
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Where quiet streams keep the request a continuation would extend; None when
+    /// it could not be made (they keep it in memory).
+    pub spill: Option<Arc<SpillFile>>,
 }
 
 impl AppState {
@@ -89,6 +93,14 @@ impl AppState {
             Arc::clone(&ledger),
             config.goals.clone(),
         );
+        let spill = match SpillFile::create_in(&config.home) {
+            Ok(spill) => Some(Arc::new(spill)),
+            Err(e) => {
+                tracing::warn!(error = %e, home = %config.home.display(),
+                    "no spill file for kept requests; quiet streams keep them in memory");
+                None
+            }
+        };
         Ok(Arc::new(AppState {
             config,
             upstreams,
@@ -106,6 +118,7 @@ impl AppState {
             background: Arc::new(crate::turn::task::background::Background::new()),
             goals,
             telemetry,
+            spill,
         }))
     }
 }

@@ -181,9 +181,12 @@ fn plan(
         return None;
     }
     let model = turn.model_or(&state.config.tasks.default_model);
-    // One detached copy of the headers, for the continuation and for Tasks alike;
+    // One kept copy of the headers, for the continuation and for Tasks alike;
     // what they send is re-serialised, so never in the turn's content-encoding.
-    let headers = Arc::new(headers::detached_copy(upstream, &header::CONTENT_ENCODING));
+    let headers = Arc::new(headers::KeptHeaders::new(
+        upstream,
+        &header::CONTENT_ENCODING,
+    ));
     let resolver = TurnResolver {
         engine: state.engine.clone(),
         ledger: state.ledger.clone(),

@@ -24,6 +24,7 @@ use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use super::headers::KeptHeaders;
 use super::interceptor::{
     Decision, End, HeldCall, HistoryLink, Input, Interceptor, Outcome, Output, TaskCall,
 };
@@ -70,8 +71,8 @@ pub struct Continuation {
     /// of it is on its way.
     pub request: Option<KeptRequest>,
     pub url: http::Uri,
-    /// Detached from the client's connection, shared with the resolver's Tasks.
-    pub headers: Arc<http::HeaderMap>,
+    /// Kept apart from the client's connection, shared with the resolver's Tasks.
+    pub headers: Arc<KeptHeaders>,
 }
 
 struct EventRelay {
@@ -87,7 +88,7 @@ struct EventRelay {
     continuation: Option<Continuation>,
     /// Quiet time after which the kept request is packed.
     pack_after: Option<Duration>,
-    packing: Option<JoinHandle<std::io::Result<Bytes>>>,
+    packing: Option<JoinHandle<std::io::Result<KeptRequest>>>,
     /// Quiet time already spent waiting for the current chunk (the idle timeout
     /// counts it too).
     quiet: Duration,
@@ -210,9 +211,10 @@ impl EventRelay {
             .is_some_and(|r| !r.is_packed())
     }
 
-    /// Packs the kept request: a small one at once (tens of microseconds), a large
-    /// one on a blocking thread, where it stays as it is until the packed form is
-    /// ready, so a continuation needed meanwhile loses nothing.
+    /// Packs and spills the kept request: a small one at once (tens of
+    /// microseconds), a large one on a blocking thread, where it stays as it is
+    /// until the packed form is ready, so a continuation needed meanwhile loses
+    /// nothing.
     fn start_packing(&mut self) {
         let Some(c) = &mut self.continuation else {
             return;
@@ -220,23 +222,24 @@ impl EventRelay {
         let Some(KeptRequest::Parsed(request)) = &c.request else {
             return;
         };
+        let spill = self.state.spill.clone();
         if request.size_hint() <= PACK_INLINE_BYTES {
-            let packed = KeptRequest::pack(request);
+            let packed = KeptRequest::put_away(request, spill.as_ref());
             self.store_packed(packed);
             return;
         }
         let request = request.clone();
         self.packing = Some(tokio::task::spawn_blocking(move || {
-            KeptRequest::pack(&request)
+            KeptRequest::put_away(&request, spill.as_ref())
         }));
     }
 
     /// Keeps the packed form in place of the request; on failure the request stays.
-    fn store_packed(&mut self, packed: std::io::Result<Bytes>) {
+    fn store_packed(&mut self, packed: std::io::Result<KeptRequest>) {
         match packed {
             Ok(packed) => {
                 if let Some(c) = &mut self.continuation {
-                    c.request = Some(KeptRequest::Packed(packed));
+                    c.request = Some(packed);
                     self.state.stats.packed_requests.inc();
                 }
             }
@@ -353,7 +356,7 @@ impl EventRelay {
         let resolver = c.resolver.clone();
         let client = self.state.upstreams.client.clone();
         let url = c.url.clone();
-        let headers = http::HeaderMap::clone(&c.headers);
+        let headers = c.headers.to_map();
         tracing::debug!(items = items.len(), "sending the continuation");
         self.next_request = Some(Box::pin(async move {
             let request = match kept {

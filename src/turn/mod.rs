@@ -143,8 +143,9 @@ impl Turn {
             Backend::OpenAi => &from.bases[0],
             Backend::ChatGpt => &from.bases[1],
         };
-        let upstream = Arc::new(crate::proxy::headers::to_upstream(
-            self.parts.headers.clone(),
+        let upstream = Arc::new(crate::proxy::headers::KeptHeaders::new(
+            &crate::proxy::headers::to_upstream(self.parts.headers.clone()),
+            &http::header::CONTENT_ENCODING,
         ));
         let model = self.model_or(&from.default_model);
         crate::turn::task::resolver::Inherit::new(base, self.parts.uri.path(), upstream, &model)

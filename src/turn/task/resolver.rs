@@ -18,6 +18,7 @@ use crate::engine::{Engine, TaskRequest, TaskResult, Workspace};
 use crate::hooks::service::Hooks;
 use crate::hooks::sessions::Sessions;
 use crate::providers::router::InheritTarget;
+use crate::proxy::headers::KeptHeaders;
 use crate::proxy::interceptor::{
     Decision, HeldCall, HistoryLink, Outcome, TaskCall, BACKGROUND_TOOLS, SEND_MESSAGE, SKILL_NAME,
 };
@@ -507,12 +508,12 @@ impl Resolver for TurnResolver {
 /// so the target is put together only when one does.
 pub struct Inherit {
     base_url: String,
-    headers: Arc<http::HeaderMap>,
+    headers: Arc<KeptHeaders>,
     model: String,
 }
 
 impl Inherit {
-    pub fn new(base: &str, path: &str, headers: Arc<http::HeaderMap>, model: &str) -> Inherit {
+    pub fn new(base: &str, path: &str, headers: Arc<KeptHeaders>, model: &str) -> Inherit {
         let prefix = path.strip_suffix("/responses").unwrap_or(path);
         Inherit {
             base_url: format!("{}{prefix}", base.trim_end_matches('/')),
@@ -535,7 +536,7 @@ impl Inherit {
                     | "x-openai-internal-codex-responses-lite"
             );
             if !skip {
-                headers.append(name.clone(), value.clone());
+                headers.append(name, value);
             }
         }
         InheritTarget {
@@ -607,7 +608,7 @@ mod tests {
             "x-openai-internal-codex-responses-lite",
             "true".parse().unwrap(),
         );
-        let headers = Arc::new(headers);
+        let headers = Arc::new(KeptHeaders::new(&headers, &http::header::HOST));
         let t = Inherit::new(
             "https://chatgpt.com/",
             "/backend-api/codex/responses",
