@@ -160,9 +160,10 @@ async fn a_turn_with_one_task_is_one_tree_of_genai_spans() {
         "one trace: {names:?}"
     );
 
-    // The turn's upstream call, and the subagent's two model calls.
+    // The turn's two upstream calls (the first, and the continuation with the Task's
+    // result), and the subagent's two model calls.
     let chats = named("chat gpt-5.5");
-    assert_eq!(chats.len(), 3, "{names:?}");
+    assert_eq!(chats.len(), 4, "{names:?}");
     let agent = named("invoke_agent tracer");
     assert_eq!(agent.len(), 1, "{names:?}");
     let agent = agent[0];
@@ -177,7 +178,20 @@ async fn a_turn_with_one_task_is_one_tree_of_genai_spans() {
     );
     let (under_turn, under_agent): (Vec<&Span>, Vec<&Span>) =
         chats.iter().partition(|c| c.parent_span_id == turn.span_id);
-    assert_eq!(under_turn.len(), 1, "the turn's own model call");
+    assert_eq!(under_turn.len(), 2, "the turn's own model calls");
+    let (first, continuation) = if attribute(under_turn[1], "codex_plus.request.kind").is_some() {
+        (under_turn[0], under_turn[1])
+    } else {
+        (under_turn[1], under_turn[0])
+    };
+    assert_eq!(
+        attribute(continuation, "codex_plus.request.kind").as_deref(),
+        Some("continuation")
+    );
+    assert!(
+        first.end_time_unix_nano <= continuation.start_time_unix_nano,
+        "one model call, then the next"
+    );
     assert_eq!(under_agent.len(), 2, "the subagent's model calls");
     for chat in &under_agent {
         assert_eq!(chat.parent_span_id, agent.span_id);

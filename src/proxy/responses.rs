@@ -136,8 +136,11 @@ impl Service<Turn> for Dispatch {
             // The continuation keeps the request itself: a long session's is
             // thousands of items, each a reference to count up and down again.
             let (backend, parts, request) = turn.into_parts();
+            let mut spans = spans;
             let plan = plan.map(|(interceptor, mut continuation)| {
                 continuation.request = Some(KeptRequest::Parsed(request));
+                // Ended when the continuation replaces it, not with the whole turn.
+                continuation.round = std::mem::take(&mut spans.call);
                 (interceptor, continuation)
             });
             let request = upstream_request(&parts.method, url, body, headers);
@@ -203,7 +206,7 @@ fn plan(
         turn_key: turn.key(),
         background: state.background.clone(),
         sessions: state.sessions.clone(),
-        trace,
+        trace: trace.clone(),
         skills: turn.answers.skills.then(|| {
             (
                 state.catalogs.commands.get(cwd),
@@ -216,6 +219,8 @@ fn plan(
         request: None, // the turn's own, once it is taken apart
         url: url.clone(),
         headers,
+        trace,
+        round: Span::default(), // the first call's, moved in by the caller
     };
     Some((Interceptor::new(settings), continuation))
 }
@@ -223,8 +228,9 @@ fn plan(
 /// A turn's spans (telemetry): the turn, and its first upstream model call. Both
 /// end with the body relayed to the client.
 struct TurnSpans {
-    /// Held only, to end with the body; before `turn`, so the child ends first.
-    _call: Span,
+    /// The first model call: held to end with the body (before `turn`, so the child
+    /// ends first), or moved into the continuation, which ends it when it goes on.
+    call: Span,
     turn: Span,
 }
 
@@ -246,7 +252,7 @@ fn spans(state: &SharedState, turn: &Turn, url: &Uri) -> TurnSpans {
     let telemetry = &state.telemetry;
     if !telemetry.is_on() {
         return TurnSpans {
-            _call: Span::default(),
+            call: Span::default(),
             turn: Span::default(),
         };
     }
@@ -287,7 +293,7 @@ fn spans(state: &SharedState, turn: &Turn, url: &Uri) -> TurnSpans {
         },
     );
     TurnSpans {
-        _call: call,
+        call,
         turn: turn_span,
     }
 }

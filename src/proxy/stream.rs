@@ -32,8 +32,11 @@ use super::kept_request::KeptRequest;
 use super::upstream::describe;
 use super::upstream_body::upstream_body;
 use crate::state::{OpenStream, SharedState};
+use crate::telemetry::{Parent, Span, Telemetry};
 use crate::wire::request::{RawJson, ResponsesRequest};
 use crate::wire::sse::Decoder;
+use opentelemetry::trace::SpanKind;
+use opentelemetry::KeyValue;
 
 /// Kept requests up to this size are packed on the runtime thread.
 const PACK_INLINE_BYTES: usize = 256 * 1024;
@@ -73,6 +76,9 @@ pub struct Continuation {
     pub url: http::Uri,
     /// Kept apart from the client's connection, shared with the resolver's Tasks.
     pub headers: Arc<KeptHeaders>,
+    /// The turn's span, and the span of the model call now streaming (telemetry).
+    pub trace: Parent,
+    pub round: Span,
 }
 
 struct EventRelay {
@@ -184,9 +190,12 @@ impl EventRelay {
             }
             continued = next_request(self.next_request.as_mut()), if self.next_request.is_some() => {
                 self.next_request = None;
-                let Continued { response, request } = continued;
-                if let (Some(c), Some(request)) = (&mut self.continuation, request) {
-                    c.request = Some(KeptRequest::Parsed(request));
+                let Continued { response, request, span } = continued;
+                if let Some(c) = &mut self.continuation {
+                    c.round = span;
+                    if let Some(request) = request {
+                        c.request = Some(KeptRequest::Parsed(request));
+                    }
                 }
                 match response {
                     Ok(resp) => {
@@ -352,6 +361,13 @@ impl EventRelay {
         if let Some(old) = self.upstream.take() {
             tokio::spawn(drain(old, RETIRED_BODY_DRAIN));
         }
+        // The round that ended is one model call; the continuation is the next.
+        c.round.end();
+        let telemetry = self
+            .state
+            .telemetry
+            .is_on()
+            .then(|| (self.state.telemetry.clone(), c.trace.clone()));
         let kept = c.request.take();
         let resolver = c.resolver.clone();
         let client = self.state.upstreams.client.clone();
@@ -373,11 +389,16 @@ impl EventRelay {
                     return Continued {
                         response: Err(cause),
                         request: None,
+                        span: Span::default(),
                     }
                 }
             };
             request.input.extend(items.iter().map(RawJson::from_value));
             resolver.notices(&mut request.input);
+            let span = match &telemetry {
+                Some((telemetry, parent)) => round_span(telemetry, parent, &request),
+                None => Span::default(),
+            };
             let mut sent = http::Request::new(upstream_body(request.to_chunks()));
             *sent.method_mut() = http::Method::POST;
             *sent.uri_mut() = url;
@@ -400,6 +421,7 @@ impl EventRelay {
             Continued {
                 response,
                 request: Some(request),
+                span,
             }
         }));
     }
@@ -448,6 +470,25 @@ async fn next_chunk(
 struct Continued {
     response: Result<http::Response<Incoming>, String>,
     request: Option<ResponsesRequest>,
+    span: Span,
+}
+
+/// A continuation's model call, under the turn's span.
+fn round_span(telemetry: &Telemetry, turn: &Parent, request: &ResponsesRequest) -> Span {
+    let model = request.model.clone().unwrap_or_default();
+    telemetry.span(
+        turn,
+        SpanKind::Client,
+        || format!("chat {model}"),
+        || {
+            vec![
+                KeyValue::new("gen_ai.operation.name", "chat"),
+                KeyValue::new("gen_ai.provider.name", "openai"),
+                KeyValue::new("gen_ai.request.model", model.clone()),
+                KeyValue::new("codex_plus.request.kind", "continuation"),
+            ]
+        },
+    )
 }
 
 async fn next_request(pending: Option<&mut BoxFuture<'static, Continued>>) -> Continued {
