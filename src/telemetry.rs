@@ -130,6 +130,31 @@ impl Telemetry {
         Span(Some(Context::new().with_span(span)))
     }
 
+    /// A model call, `chat {model}`, with the GenAI conventions' request attributes
+    /// and `more`.
+    pub fn chat(
+        &self,
+        parent: &Parent,
+        provider: &str,
+        model: &str,
+        more: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Span {
+        self.span(
+            parent,
+            SpanKind::Client,
+            || format!("chat {model}"),
+            || {
+                let mut attributes = vec![
+                    KeyValue::new("gen_ai.operation.name", "chat"),
+                    KeyValue::new("gen_ai.provider.name", provider_name(provider).to_string()),
+                    KeyValue::new("gen_ai.request.model", model.to_string()),
+                ];
+                attributes.extend(more());
+                attributes
+            },
+        )
+    }
+
     /// Sends what is still buffered and stops: at shutdown.
     pub fn shutdown(&self) {
         if let Some(on) = &self.on {

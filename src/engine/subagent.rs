@@ -398,25 +398,10 @@ impl Engine {
         let mut stops_refused = 0u32;
         let trace = entry.trace.get().cloned().unwrap_or_default();
         for turn in 1..=max_turns {
-            let mut span = self.telemetry.span(
-                &trace,
-                SpanKind::Client,
-                || {
-                    let model = candidates.first().map_or("", |c| c.model.as_str());
-                    format!("chat {model}")
-                },
-                || {
-                    let mut attributes = vec![KeyValue::new("gen_ai.operation.name", "chat")];
-                    if let Some(first) = candidates.first() {
-                        attributes.push(KeyValue::new(
-                            "gen_ai.provider.name",
-                            provider_name(&first.provider).to_string(),
-                        ));
-                        attributes.push(KeyValue::new("gen_ai.request.model", first.model.clone()));
-                    }
-                    attributes
-                },
-            );
+            let (provider, model) = candidates
+                .first()
+                .map_or(("", ""), |c| (c.provider.as_str(), c.model.as_str()));
+            let mut span = self.telemetry.chat(&trace, provider, model, Vec::new);
             let completion = self.router.complete(candidates, request).await;
             let completion = match completion {
                 Ok(done) => {

@@ -279,19 +279,12 @@ fn spans(state: &SharedState, turn: &Turn, url: &Uri) -> TurnSpans {
             attributes
         },
     );
-    let call = telemetry.span(
-        &turn_span.parent(),
-        SpanKind::Client,
-        || format!("chat {model}"),
-        || {
-            vec![
-                KeyValue::new("gen_ai.operation.name", "chat"),
-                KeyValue::new("gen_ai.provider.name", "openai"),
-                KeyValue::new("gen_ai.request.model", model.clone()),
-                KeyValue::new("server.address", url.host().unwrap_or_default().to_string()),
-            ]
-        },
-    );
+    let call = telemetry.chat(&turn_span.parent(), "openai", &model, || {
+        vec![KeyValue::new(
+            "server.address",
+            url.host().unwrap_or_default().to_string(),
+        )]
+    });
     TurnSpans {
         call,
         turn: turn_span,

@@ -35,7 +35,6 @@ use crate::state::{OpenStream, SharedState};
 use crate::telemetry::{Parent, Span, Telemetry};
 use crate::wire::request::{RawJson, ResponsesRequest};
 use crate::wire::sse::Decoder;
-use opentelemetry::trace::SpanKind;
 use opentelemetry::KeyValue;
 
 /// Kept requests up to this size are packed on the runtime thread.
@@ -475,20 +474,10 @@ struct Continued {
 
 /// A continuation's model call, under the turn's span.
 fn round_span(telemetry: &Telemetry, turn: &Parent, request: &ResponsesRequest) -> Span {
-    let model = request.model.clone().unwrap_or_default();
-    telemetry.span(
-        turn,
-        SpanKind::Client,
-        || format!("chat {model}"),
-        || {
-            vec![
-                KeyValue::new("gen_ai.operation.name", "chat"),
-                KeyValue::new("gen_ai.provider.name", "openai"),
-                KeyValue::new("gen_ai.request.model", model.clone()),
-                KeyValue::new("codex_plus.request.kind", "continuation"),
-            ]
-        },
-    )
+    let model = request.model.as_deref().unwrap_or_default();
+    telemetry.chat(turn, "openai", model, || {
+        vec![KeyValue::new("codex_plus.request.kind", "continuation")]
+    })
 }
 
 async fn next_request(pending: Option<&mut BoxFuture<'static, Continued>>) -> Continued {
