@@ -470,6 +470,7 @@ impl Agent {
                     let entry = ToolEntry {
                         name: t.name.to_string(),
                         specifier: t.agents.as_ref().map(|a| a.join(", ")),
+                        written_as: None,
                     };
                     if !entries.contains(&entry) {
                         entries.push(entry);

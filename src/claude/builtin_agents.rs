@@ -66,6 +66,7 @@ pub fn builtin_agents() -> Vec<AgentDef> {
                 .map(|name| ToolEntry {
                     name: (*name).to_string(),
                     specifier: None,
+                    written_as: None,
                 })
                 .collect(),
         )
@@ -107,6 +108,7 @@ pub fn hook_judge() -> AgentDef {
             .map(|name| ToolEntry {
                 name: (*name).to_string(),
                 specifier: None,
+                written_as: None,
             })
             .collect(),
     );

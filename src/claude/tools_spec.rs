@@ -48,12 +48,25 @@ pub const UNAVAILABLE_TOOLS: [&str; 18] = [
 const LEGACY_NAMES: [(&str, &str); 3] = [("Task", "Agent"), ("MultiEdit", "Edit"), ("LS", "Glob")];
 
 /// One entry of a tools list after legacy names were mapped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ToolEntry {
     pub name: String,
     /// The text in parentheses: `a, b` in `Agent(a, b)`, `git diff:*` in `Bash(git diff:*)`.
     pub specifier: Option<String>,
+    /// The older name the file wrote (`MultiEdit` for `Edit`, `LS` for `Glob`), shown
+    /// beside the tool it became.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_as: Option<&'static str>,
 }
+
+/// The same tool whatever name it was written under.
+impl PartialEq for ToolEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.specifier == other.specifier
+    }
+}
+
+impl Eq for ToolEntry {}
 
 impl std::fmt::Display for ToolEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -210,6 +223,7 @@ fn classify(item: &str, key: &str, line: usize, parsed: &mut ParsedTools) -> Opt
     let entry = |name: &str| ToolEntry {
         name: name.to_string(),
         specifier: specifier.clone(),
+        written_as: None,
     };
     // A pattern must be one the engine can enforce: a tool that silently lost its
     // pattern would allow every call.
@@ -222,14 +236,17 @@ fn classify(item: &str, key: &str, line: usize, parsed: &mut ParsedTools) -> Opt
             _ => true,
         }
     };
-    if let Some((_, now)) = LEGACY_NAMES.iter().find(|(old, _)| *old == name) {
+    if let Some((old, now)) = LEGACY_NAMES.iter().find(|(old, _)| *old == name) {
         parsed.diagnostics.push(
             Diagnostic::info(format!(
                 "`{name}` is Claude Code's old name for `{now}`; read as `{now}`"
             ))
             .at_line(line),
         );
-        return checked(now, parsed).then(|| entry(now));
+        return checked(now, parsed).then(|| ToolEntry {
+            written_as: Some(old),
+            ..entry(now)
+        });
     }
     if IMPLEMENTED_TOOLS.contains(&name) {
         return checked(name, parsed).then(|| entry(name));
@@ -404,6 +421,7 @@ pub fn effective_entries(tools: &ToolSpec, disallowed: &ToolSpec) -> Vec<ToolEnt
             .map(|name| ToolEntry {
                 name: (*name).to_string(),
                 specifier: None,
+                written_as: None,
             })
             .collect(),
         ToolSpec::None => Vec::new(),
@@ -466,7 +484,10 @@ pub fn tools_summary(tools: &ToolSpec, disallowed: &ToolSpec) -> String {
             // Patterns shown as written: `Bash(git diff:*)` is not all of Bash.
             let entries: Vec<String> = effective_entries(tools, disallowed)
                 .iter()
-                .map(ToString::to_string)
+                .map(|e| match e.written_as {
+                    Some(old) => format!("{e} (as {old})"),
+                    None => e.to_string(),
+                })
                 .collect();
             if entries.is_empty() {
                 "None".to_string()
@@ -532,6 +553,12 @@ mod tests {
         assert_eq!(
             parsed.spec.allowed_subagent_types(),
             Some(vec!["a".to_string()])
+        );
+        // Listings say what each became from ("Edit" once: the later `Edit` is the same tool).
+        let old = parse_tools(&json!("Read, MultiEdit, LS, Edit"), "tools", 4).spec;
+        assert_eq!(
+            tools_summary(&old, &ToolSpec::None),
+            "Read, Edit (as MultiEdit), Glob (as LS)"
         );
     }
 
@@ -630,7 +657,8 @@ mod tests {
             entries[1],
             ToolEntry {
                 name: "Bash".into(),
-                specifier: Some("git diff:*".into())
+                specifier: Some("git diff:*".into()),
+                written_as: None,
             }
         );
         assert_eq!(
