@@ -59,18 +59,7 @@ const READ_ONLY_EXCLUDED: [&str; 4] = ["Agent", "Edit", "Write", "NotebookEdit"]
 
 /// The built-in agents, in listing order.
 pub fn builtin_agents() -> Vec<AgentDef> {
-    let read_only = || {
-        ToolSpec::List(
-            READ_ONLY_EXCLUDED
-                .iter()
-                .map(|name| ToolEntry {
-                    name: (*name).to_string(),
-                    specifier: None,
-                    written_as: None,
-                })
-                .collect(),
-        )
-    };
+    let read_only = || ToolSpec::List(READ_ONLY_EXCLUDED.map(ToolEntry::bare).to_vec());
     vec![
         builtin(
             "general-purpose",
@@ -100,22 +89,12 @@ pub fn hook_judge() -> AgentDef {
         "hook-judge",
         "Judges a hook's event for an `agent` hook.",
         ToolSpec::None,
-        crate::hooks::judge::SYSTEM,
+        &format!(
+            "{}\n\nUse Read, Grep and Glob to check the condition in the workspace before you answer.",
+            crate::hooks::judge::SYSTEM
+        ),
     );
-    agent.tools = ToolSpec::List(
-        ["Read", "Grep", "Glob"]
-            .iter()
-            .map(|name| ToolEntry {
-                name: (*name).to_string(),
-                specifier: None,
-                written_as: None,
-            })
-            .collect(),
-    );
-    agent.body = format!(
-        "{}\n\nUse Read, Grep and Glob to check the condition in the workspace before you answer.",
-        crate::hooks::judge::SYSTEM
-    );
+    agent.tools = ToolSpec::List(["Read", "Grep", "Glob"].map(ToolEntry::bare).to_vec());
     agent
 }
 

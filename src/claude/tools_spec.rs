@@ -68,6 +68,17 @@ impl PartialEq for ToolEntry {
 
 impl Eq for ToolEntry {}
 
+impl ToolEntry {
+    /// The whole tool, as written under its own name.
+    pub fn bare(name: &str) -> ToolEntry {
+        ToolEntry {
+            name: name.to_string(),
+            specifier: None,
+            written_as: None,
+        }
+    }
+}
+
 impl std::fmt::Display for ToolEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.specifier {
@@ -406,23 +417,19 @@ fn malformed(item: &str, why: &str, key: &str, line: usize, parsed: &mut ParsedT
     );
 }
 
-/// The entries a subagent may use, patterns kept: `tools` (legacy names mapped, `*`
-/// and omitted meaning all) minus whole-tool `disallowed` entries, implemented tools
-/// only. A bare entry (`Bash`) makes patterns of the same tool (`Bash(ls:*)`) moot.
 /// The entry that stands for every tool of every MCP server (an agent with no `tools`).
 pub const ALL_MCP_TOOLS: &str = "mcp__*";
 
+/// The entries a subagent may use, patterns kept: `tools` (legacy names mapped, `*`
+/// and omitted meaning all) minus whole-tool `disallowed` entries, implemented tools
+/// only. A bare entry (`Bash`) makes patterns of the same tool (`Bash(ls:*)`) moot.
 pub fn effective_entries(tools: &ToolSpec, disallowed: &ToolSpec) -> Vec<ToolEntry> {
     let listed: Vec<ToolEntry> = match tools {
         // Every built-in tool and, as in Claude Code, every MCP tool.
         ToolSpec::All => IMPLEMENTED_TOOLS
             .iter()
             .chain(std::iter::once(&ALL_MCP_TOOLS))
-            .map(|name| ToolEntry {
-                name: (*name).to_string(),
-                specifier: None,
-                written_as: None,
-            })
+            .map(|name| ToolEntry::bare(name))
             .collect(),
         ToolSpec::None => Vec::new(),
         ToolSpec::List(entries) => entries

@@ -195,12 +195,12 @@ fn plan(
         ledger: state.ledger.clone(),
         hooks: state.hooks.clone(),
         workspace: turn.workspace()?,
-        inherit: Inherit::new(
+        inherit: Arc::new(Inherit::new(
             state.upstreams.base(turn.backend),
             turn.parts.uri.path(),
             headers.clone(),
             &model,
-        ),
+        )),
         // From the upstream headers: the turn's own were moved into them.
         session_id: session_id(upstream, &turn.meta).map(str::to_string),
         turn_key: turn.key(),

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::hooks::codex_tools::{apply_updated_input, view};
 use crate::hooks::service::Hooks;
 use crate::hooks::{HookDecision, HookEvent, HookInput, PermissionDecision};
-use crate::providers::router::InheritTarget;
 use crate::proxy::interceptor::{Decision, HeldCall, Outcome, TaskArgs, TaskCall, TASK_NAMES};
+use crate::turn::task::resolver::Inherit;
 
 /// Where a turn's hooks run: the service, the workspace, the session.
 #[derive(Clone)]
@@ -21,15 +21,16 @@ pub struct TurnHooks {
     pub hooks: Arc<Hooks>,
     pub cwd: PathBuf,
     pub session: String,
-    /// The turn's own upstream and model, for `prompt` and `agent` hooks.
-    pub inherit: Option<InheritTarget>,
+    /// The turn's own upstream and model, for `prompt` and `agent` hooks (put
+    /// together only when an event's input is).
+    pub inherit: Arc<Inherit>,
 }
 
 impl TurnHooks {
     fn input(&self, event: HookEvent) -> HookInput {
         self.hooks
             .input(event, &self.session, &self.cwd)
-            .inheriting(self.inherit.clone())
+            .inheriting(Some(self.inherit.target()))
     }
 
     /// PreToolUse on a Codex tool call held back from Codex: may Codex see it?

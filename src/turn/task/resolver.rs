@@ -34,7 +34,7 @@ pub struct TurnResolver {
     pub ledger: Arc<Ledger>,
     pub hooks: Arc<Hooks>,
     pub workspace: Workspace,
-    pub inherit: Inherit,
+    pub inherit: Arc<Inherit>,
     pub session_id: Option<String>,
     /// Identifies this turn across Codex's retries of it (turn id, or the body's hash).
     pub turn_key: String,
@@ -79,7 +79,7 @@ impl TurnResolver {
             hooks: self.hooks.clone(),
             cwd: self.workspace.cwd.clone(),
             session: self.session_id.clone().unwrap_or_default(),
-            inherit: Some(self.inherit.target()),
+            inherit: Arc::clone(&self.inherit),
         }
     }
 }
